@@ -1,0 +1,37 @@
+# bluegreen developer tasks. `make install` builds .venv; every other target uses it.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: install demo test lint types pytest check bench clean
+
+$(BIN)/bluegreen: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(BIN)/bluegreen
+
+install: $(BIN)/bluegreen
+
+demo: install
+	$(BIN)/python examples/demo.py
+
+lint: install
+	$(BIN)/ruff check bluegreen tests bench examples
+	$(BIN)/ruff format --check bluegreen tests bench examples
+
+types: install
+	$(BIN)/mypy
+
+pytest: install
+	$(BIN)/pytest -q
+
+check: lint types pytest
+
+test: check
+
+bench: install
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) build dist .mypy_cache .pytest_cache .ruff_cache

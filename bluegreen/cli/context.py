@@ -1,0 +1,95 @@
+"""Global options shared by every verb, and the output channel."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from bluegreen.aws.session import Aws
+
+
+class OutputFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+@dataclass
+class Options:
+    config: Path = Path("bluegreen.yaml")
+    config_given: bool = False
+    env: str | None = None
+    profile: str | None = None
+    region: str | None = None
+    output: OutputFormat = OutputFormat.text
+    color: bool = True
+    verbose: int = 0
+    _aws: Aws | None = field(default=None, init=False, repr=False)
+
+    @property
+    def json(self) -> bool:
+        return self.output is OutputFormat.json
+
+    def aws(self, region: str | None = None) -> Aws:
+        """The AWS session for this run; the spec's region applies when --region is absent."""
+        if self._aws is None:
+            from bluegreen.aws.session import Aws
+
+            self._aws = Aws(profile=self.profile, region=self.region or region)
+        return self._aws
+
+    def out(self) -> Out:
+        return Out(json_mode=self.json, color=self.color)
+
+
+@dataclass
+class Out:
+    """Where things are printed.
+
+    In JSON mode stdout carries JSON only, one object per line, the last line the result;
+    human text goes to stderr. In text mode human text goes to stdout, warnings to stderr.
+    """
+
+    json_mode: bool = False
+    color: bool = True
+    stdout: IO[str] = field(default_factory=lambda: sys.stdout)
+    stderr: IO[str] = field(default_factory=lambda: sys.stderr)
+
+    def text(self, line: str = "") -> None:
+        """Human output (stdout in text mode, stderr in JSON mode)."""
+        stream = self.stderr if self.json_mode else self.stdout
+        print(line, file=stream, flush=True)
+
+    def warn(self, line: str) -> None:
+        print(f"warning: {line}", file=self.stderr, flush=True)
+
+    def json(self, obj: dict[str, Any]) -> None:
+        """One JSON object on one line of stdout (JSON mode only)."""
+        if self.json_mode:
+            print(json.dumps(obj, default=str, sort_keys=False), file=self.stdout, flush=True)
+
+    def emit(self, obj: dict[str, Any], text: str | None) -> None:
+        """An event: a JSON line in JSON mode, else `text` (when given) for humans."""
+        if self.json_mode:
+            self.json(obj)
+        elif text is not None:
+            self.text(text)
+
+
+def options(ctx: typer.Context) -> Options:
+    obj = ctx.find_root().obj
+    if not isinstance(obj, Options):  # pragma: no cover - the root callback always sets it
+        obj = Options()
+        ctx.find_root().obj = obj
+    return obj
+
+
+def color_default() -> bool:
+    return "NO_COLOR" not in os.environ and sys.stdout.isatty()

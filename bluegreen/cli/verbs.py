@@ -1,0 +1,12 @@
+"""Registration of the verbs. Keep this module light: verb modules import only typer at the
+top level, and load the use cases (boto3, jinja2, jsonschema) inside the command body, so that
+`bluegreen --help` starts fast."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    # Each line adds one verb module's commands; a verb is registered only once it works.
+    del app

@@ -1,0 +1,128 @@
+"""One exception hierarchy for the whole tool.
+
+Each class carries a message and an exit code; the CLI entry point
+(`bluegreen.cli.app.main`) is the only place that turns them into a process exit.
+Messages say *where* (file:line, JSON path or AWS resource), *what*, and *what to do*.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class ExitCode:
+    """Pinned exit codes (DESIGN.md)."""
+
+    OK = 0
+    FAILED = 1  # deployment failed, stopped or rolled back
+    USAGE = 2  # bad usage or invalid input; nothing was changed
+    TIMEOUT = 3
+    AWS = 4  # auth, permissions, throttled beyond retries, missing resource
+    CANCELLED = 130
+
+
+class BluegreenError(Exception):
+    """Base of every error the tool reports to its user."""
+
+    exit_code: ClassVar[int] = ExitCode.FAILED
+    kind: ClassVar[str] = "error"
+
+    def __init__(self, message: str, *, where: str | None = None, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.where = where
+        self.hint = hint
+
+    def render(self) -> str:
+        head = f"{self.where}: {self.message}" if self.where else self.message
+        return f"{head}\n  hint: {self.hint}" if self.hint else head
+
+    def __str__(self) -> str:
+        return self.render()
+
+
+# --- exit 2: bad usage or invalid input, nothing changed -------------------------------------
+class UsageError(BluegreenError):
+    exit_code = ExitCode.USAGE
+    kind = "usage"
+
+
+class SpecError(UsageError):
+    """The spec file (bluegreen.yaml) is unreadable or invalid."""
+
+    kind = "spec"
+
+
+class TemplateError(UsageError):
+    """A jinja2 template failed to load or render, or rendered to invalid data."""
+
+    kind = "template"
+
+
+class SchemaError(UsageError):
+    """Rendered data violates its JSON Schema."""
+
+    kind = "schema"
+
+
+class ImageError(UsageError):
+    """An image reference is malformed or cannot be found in its registry."""
+
+    kind = "image"
+
+
+class PreflightError(UsageError):
+    """The AWS setup does not fit the requested release; nothing was written."""
+
+    kind = "preflight"
+
+
+class OutsideWindowError(UsageError):
+    kind = "window"
+
+
+# --- exit 1: the deployment failed, was stopped or was rolled back ----------------------------
+class DeploymentFailed(BluegreenError):
+    exit_code = ExitCode.FAILED
+    kind = "deployment"
+
+
+class DeploymentActive(BluegreenError):
+    """Another deployment is active on the group (not bad input: exit 1)."""
+
+    exit_code = ExitCode.FAILED
+    kind = "deployment-active"
+
+
+# --- exit 3 -----------------------------------------------------------------------------------
+class DeploymentTimeout(BluegreenError):
+    exit_code = ExitCode.TIMEOUT
+    kind = "timeout"
+
+
+# --- exit 4: AWS said no ------------------------------------------------------------------------
+class AwsError(BluegreenError):
+    exit_code = ExitCode.AWS
+    kind = "aws"
+
+
+class CredentialsError(AwsError):
+    kind = "credentials"
+
+
+class AccessDenied(AwsError):
+    kind = "access-denied"
+
+
+class Throttled(AwsError):
+    kind = "throttled"
+
+
+class ResourceNotFound(AwsError):
+    kind = "not-found"
+
+
+# --- exit 130 ---------------------------------------------------------------------------------
+class Cancelled(BluegreenError):
+    exit_code = ExitCode.CANCELLED
+    kind = "cancelled"
