@@ -64,7 +64,7 @@ def _operation(exc: Exception) -> str:
 
 
 def translate(exc: BaseException, *, resource: str | None = None) -> BluegreenError:
-    """Map one botocore/boto3 exception to a BluegreenError; other errors pass through as AwsError."""
+    """Map one botocore/boto3 exception to a BluegreenError (exit 4 unless already ours)."""
     if isinstance(exc, BluegreenError):
         return exc
     from botocore import exceptions as bce
@@ -81,9 +81,13 @@ def translate(exc: BaseException, *, resource: str | None = None) -> BluegreenEr
             "no AWS region configured",
             hint="pass --region, set AWS_REGION, or put `region:` in the spec file",
         )
-    if isinstance(exc, bce.TokenRetrievalError | bce.SSOTokenLoadError | bce.UnauthorizedSSOTokenError):
+    if isinstance(
+        exc, bce.TokenRetrievalError | bce.SSOTokenLoadError | bce.UnauthorizedSSOTokenError
+    ):
         return CredentialsError(f"SSO credentials are unusable: {exc}", hint=_CREDENTIAL_HINT)
-    if isinstance(exc, bce.EndpointConnectionError | bce.ConnectTimeoutError | bce.ReadTimeoutError):
+    if isinstance(
+        exc, bce.EndpointConnectionError | bce.ConnectTimeoutError | bce.ReadTimeoutError
+    ):
         return AwsError(
             f"cannot reach the AWS endpoint: {exc}",
             where=where,

@@ -36,14 +36,25 @@ def root(
     ctx: typer.Context,
     config: Annotated[
         Path | None,
-        typer.Option("--config", "-c", help="Spec file.  [default: bluegreen.yaml]", show_default=False),
+        typer.Option(
+            "--config", "-c", help="Spec file.  [default: bluegreen.yaml]", show_default=False
+        ),
     ] = None,
-    env: Annotated[str | None, typer.Option("--env", "-e", help="Environment from the spec's `environments`.")] = None,
+    env: Annotated[
+        str | None, typer.Option("--env", "-e", help="Environment from the spec's `environments`.")
+    ] = None,
     profile: Annotated[str | None, typer.Option(help="AWS profile.")] = None,
     region: Annotated[str | None, typer.Option(help="AWS region (overrides the spec).")] = None,
-    output: Annotated[OutputFormat, typer.Option("--output", "-o", help="text, or json: one object per line, the last line the result.")] = OutputFormat.text,
+    output: Annotated[
+        OutputFormat,
+        typer.Option(
+            "--output", "-o", help="text, or json: one object per line, the last line the result."
+        ),
+    ] = OutputFormat.text,
     no_color: Annotated[bool, typer.Option("--no-color", help="No colours or live view.")] = False,
-    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="More detail; tracebacks on errors.")] = 0,
+    verbose: Annotated[
+        int, typer.Option("--verbose", "-v", count=True, help="More detail; tracebacks on errors.")
+    ] = 0,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = False,

@@ -8,7 +8,6 @@ goes to moto's server application.
 from __future__ import annotations
 
 import ipaddress
-import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
