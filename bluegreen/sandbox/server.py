@@ -8,15 +8,26 @@ goes to moto's server application.
 from __future__ import annotations
 
 import ipaddress
+import json
+import secrets
+import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from bluegreen import __version__
 from bluegreen.errors import UsageError
+from bluegreen.sandbox.clock import SandboxClock
+from bluegreen.sandbox.faults import FaultError, FaultRegistry
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+StartResponse = Callable[..., Any]
 
 CODEDEPLOY_TARGET_PREFIX = "CodeDeploy_20141006."
 CONTROL_PREFIX = "/_sandbox/"
+INTERNAL_HEADER = "X-Bluegreen-Sandbox-Internal"
+HOOK_MODES = ("succeed", "fail", "wait")
+ENGINE_TICK_SECONDS = 0.02  # wall seconds between engine steps
 
 
 def is_loopback(host: str) -> bool:
@@ -35,3 +46,307 @@ def check_bind(host: str, allow_non_loopback: bool) -> None:
             "on loopback only",
             hint="use 127.0.0.1 (the default), or pass --allow-non-loopback if you really mean it",
         )
+
+
+def credential_scope(environ: dict[str, Any]) -> tuple[str | None, str | None, str | None]:
+    """(access key, region, service signing name) from a SigV4 Authorization header."""
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    marker = "Credential="
+    start = auth.find(marker)
+    if start < 0:
+        return None, None, None
+    scope = auth[start + len(marker) :].split(",", 1)[0].strip()
+    parts = scope.split("/")
+    if len(parts) != 5:
+        return None, None, None
+    return parts[0], parts[2], parts[3].lower()
+
+
+def _json_response(
+    start_response: StartResponse,
+    status: int,
+    body: Any,
+    content_type: str = "application/json",
+    extra_headers: list[tuple[str, str]] | None = None,
+) -> list[bytes]:
+    data = json.dumps(body, default=str).encode()
+    reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed"}
+    headers = [("Content-Type", content_type), ("Content-Length", str(len(data)))]
+    headers += extra_headers or []
+    start_response(f"{status} {reason.get(status, 'Error')}", headers)
+    return [data]
+
+
+def throttling_response(environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+    """The throttling error each protocol's clients expect (botocore retries all of them)."""
+    content_type = environ.get("CONTENT_TYPE", "")
+    message = "Rate exceeded"
+    if "json" in content_type:
+        query_compatible = environ.get("HTTP_X_AMZN_QUERY_MODE", "").lower() == "true"
+        if query_compatible:  # awsQueryCompatible services (CloudWatch): query error code
+            return _json_response(
+                start_response,
+                400,
+                {"__type": "Throttling", "message": message},
+                "application/x-amz-json-1.0",
+                [("x-amzn-query-error", "Throttling;Sender")],
+            )
+        return _json_response(
+            start_response,
+            400,
+            {"__type": "ThrottlingException", "message": message},
+            content_type,
+        )
+    request_id = secrets.token_hex(16)
+    xml = (
+        '<ErrorResponse xmlns="http://webservices.amazon.com/AWSFault/2005-15-09">'
+        "<Error><Type>Sender</Type><Code>Throttling</Code>"
+        f"<Message>{message}</Message></Error><RequestId>{request_id}</RequestId>"
+        "</ErrorResponse>"
+    ).encode()
+    start_response(
+        "400 Bad Request", [("Content-Type", "text/xml"), ("Content-Length", str(len(xml)))]
+    )
+    return [xml]
+
+
+class SandboxServer:
+    """moto + bluegreen's CodeDeploy engine + a control API, behind one loopback URL."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        time_scale: float = 1.0,
+        hooks: str = "succeed",
+        allow_non_loopback: bool = False,
+    ) -> None:
+        check_bind(host, allow_non_loopback)
+        if hooks not in HOOK_MODES:
+            raise UsageError(f"unknown hooks mode {hooks!r}; expected one of {HOOK_MODES}")
+        if time_scale <= 0:
+            raise UsageError(f"time scale must be positive, got {time_scale}")
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+        from bluegreen.sandbox.codedeploy.service import CodeDeployService
+        from bluegreen.sandbox.rolling import RollingEngine
+
+        self.host = host
+        self.port = port
+        self.clock = SandboxClock(time_scale)
+        self.faults = FaultRegistry(self.clock)
+        self.internal_token = secrets.token_hex(16)
+        self._moto_app: WSGIApp = DomainDispatcherApplication(create_backend_app)
+        self.codedeploy = CodeDeployService(
+            clock=self.clock,
+            faults=self.faults,
+            hooks=hooks,
+            client_factory=self.internal_client,
+        )
+        self.rolling = RollingEngine(clock=self.clock, faults=self.faults)
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+        self._engine_thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._clients_lock = threading.Lock()
+
+    # --- lifecycle --------------------------------------------------------------------------
+    def _bind(self) -> None:
+        from moto.moto_server.werkzeug_app import MotoRequestHandler
+        from werkzeug.serving import make_server
+
+        if self._server is not None:
+            return
+        self._server = make_server(
+            self.host, self.port, self.wsgi, threaded=True, request_handler=MotoRequestHandler
+        )
+        self.port = int(self._server.server_address[1])
+        self._stopping.clear()
+        self._engine_thread = threading.Thread(
+            target=self._engine_loop, name="sandbox-engine", daemon=True
+        )
+        self._engine_thread.start()
+
+    def start(self) -> None:
+        """Serve in a background thread; return once the socket is listening."""
+        self._bind()
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="sandbox-http", daemon=True
+        )
+        self._thread.start()
+
+    def serve_forever(self) -> None:
+        """Serve in the foreground until stop() or KeyboardInterrupt."""
+        self._bind()
+        try:
+            self._server.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self._stop_engine()
+
+    def stop(self) -> None:
+        server = self._server
+        if server is None:
+            return
+        if self._thread is not None:
+            server.shutdown()
+            self._thread.join(timeout=10)
+            self._thread = None
+        else:
+            threading.Thread(target=server.shutdown, daemon=True).start()
+        server.server_close()
+        self._server = None
+        self._stop_engine()
+
+    def _stop_engine(self) -> None:
+        self._stopping.set()
+        if self._engine_thread is not None:
+            self._engine_thread.join(timeout=10)
+            self._engine_thread = None
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def reset(self) -> None:
+        """Clear moto's state, the engines' state and every fault."""
+        from moto.moto_api._internal.models import moto_api_backend
+
+        with self.codedeploy.lock:
+            self.faults.clear()
+            self.codedeploy.reset()
+            self.rolling.reset()
+            moto_api_backend.reset()
+
+    def _engine_loop(self) -> None:
+        while not self._stopping.wait(ENGINE_TICK_SECONDS):
+            for step in (self.codedeploy.tick, self.rolling.tick):
+                try:
+                    step()
+                except Exception as exc:  # keep the engine alive; report on stderr
+                    import traceback
+
+                    traceback.print_exception(exc)
+
+    # --- clients the engine uses to act on moto ------------------------------------------
+    def internal_client(self, service: str, region: str) -> Any:
+        """A boto3 client for moto through this endpoint that faults do not touch."""
+        with self._clients_lock:
+            key = (service, region)
+            client = self._clients.get(key)
+            if client is None:
+                import boto3
+                from botocore.config import Config
+
+                client = boto3.session.Session().client(
+                    service,  # type: ignore[call-overload]
+                    region_name=region,
+                    endpoint_url=self.url,
+                    aws_access_key_id="testing",
+                    aws_secret_access_key="testing",  # noqa: S106 - moto's dummy credentials
+                    config=Config(retries={"mode": "standard", "max_attempts": 3}),
+                )
+                token = self.internal_token
+
+                def mark(request: Any, **_: Any) -> None:
+                    request.headers[INTERNAL_HEADER] = token
+
+                client.meta.events.register("before-sign", mark)
+                self._clients[key] = client
+            return client
+
+    # --- WSGI -------------------------------------------------------------------------------
+    def wsgi(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path.startswith(CONTROL_PREFIX):
+            return self._control(environ, start_response, path[len(CONTROL_PREFIX) :])
+        internal = environ.get("HTTP_X_BLUEGREEN_SANDBOX_INTERNAL") == self.internal_token
+        _, region, service = credential_scope(environ)
+        if not internal:
+            delay = self.faults.latency_ms(service)
+            if delay:
+                time.sleep(delay / 1000)
+            if self.faults.should_throttle(service):
+                return throttling_response(environ, start_response)
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if target.startswith(CODEDEPLOY_TARGET_PREFIX):
+            operation = target[len(CODEDEPLOY_TARGET_PREFIX) :]
+            body = _read_body(environ)
+            status, payload = self.codedeploy.handle(operation, body, region or "us-east-1")
+            return _json_response(start_response, status, payload, "application/x-amz-json-1.1")
+        return self._moto_app(environ, start_response)
+
+    def _control(
+        self, environ: dict[str, Any], start_response: StartResponse, name: str
+    ) -> list[bytes]:
+        method = environ.get("REQUEST_METHOD", "GET")
+        try:
+            body = json.loads(_read_body(environ) or b"{}")
+        except ValueError:
+            return _json_response(start_response, 400, {"message": "body is not JSON"})
+        if not isinstance(body, dict):
+            return _json_response(start_response, 400, {"message": "body must be an object"})
+        if name == "info" and method == "GET":
+            return _json_response(start_response, 200, self.info())
+        if name == "reset" and method == "POST":
+            self.reset()
+            return _json_response(start_response, 200, {"status": "ok"})
+        if name == "settings" and method in ("GET", "POST"):
+            try:
+                self.apply_settings(body)
+            except ValueError as exc:
+                return _json_response(start_response, 400, {"message": str(exc)})
+            return _json_response(start_response, 200, self.info())
+        if name == "faults":
+            if method == "GET":
+                faults = [f.to_json() for f in self.faults.all()]
+                return _json_response(start_response, 200, {"faults": faults})
+            if method == "POST":
+                try:
+                    fault = self.faults.add(body)
+                except FaultError as exc:
+                    return _json_response(start_response, 400, {"message": str(exc)})
+                return _json_response(start_response, 200, {"id": fault.id, **fault.to_json()})
+            if method == "DELETE":
+                self.faults.clear()
+                return _json_response(start_response, 200, {"faults": []})
+            return _json_response(start_response, 405, {"message": f"{method} not allowed"})
+        return _json_response(start_response, 404, {"message": f"no control endpoint {name!r}"})
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "sandbox": "bluegreen",
+            "version": __version__,
+            "timeScale": self.clock.time_scale,
+            "hooks": self.codedeploy.hooks,
+        }
+
+    def apply_settings(self, body: dict[str, Any]) -> None:
+        scale = body.get("timeScale")
+        hooks = body.get("hooks")
+        if scale is not None and (
+            isinstance(scale, bool) or not isinstance(scale, int | float) or scale <= 0
+        ):
+            raise ValueError("timeScale must be a positive number")
+        if hooks is not None and hooks not in HOOK_MODES:
+            raise ValueError(f"hooks must be one of {', '.join(HOOK_MODES)}")
+        if scale is not None:
+            self.clock.set_time_scale(float(scale))
+        if hooks is not None:
+            self.codedeploy.hooks = hooks
+
+
+def _read_body(environ: dict[str, Any]) -> bytes:
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    stream = environ.get("wsgi.input")
+    if stream is None or length <= 0:
+        return b""
+    data: bytes = stream.read(length)
+    return data

@@ -1,0 +1,138 @@
+"""Fault injection for the sandbox: throttling, latency, unhealthy green tasks, failing hooks.
+
+Faults are plain records kept in a thread-safe registry; the HTTP front end asks it whether
+to throttle or delay a request, and the engines ask it whether green tasks are healthy and
+whether a lifecycle hook should fail.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import uuid
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from bluegreen.sandbox.clock import SandboxClock
+
+KINDS = ("throttle", "latency", "unhealthy-green", "hook-fail")
+HOOK_EVENTS = (
+    "BeforeInstall",
+    "AfterInstall",
+    "AfterAllowTestTraffic",
+    "BeforeAllowTraffic",
+    "AfterAllowTraffic",
+)
+
+
+class FaultError(ValueError):
+    """A fault request that does not make sense (answered with HTTP 400)."""
+
+
+@dataclass(frozen=True)
+class Fault:
+    id: str
+    kind: str
+    service: str | None = None  # throttle/latency: signing name (ecs, monitoring, ...) or all
+    rate: float = 1.0  # throttle: probability per request
+    ms: int = 0  # latency
+    after_seconds: float | None = None  # unhealthy-green: simulated seconds of health first
+    event: str | None = None  # hook-fail: one lifecycle event, or all hooks
+    created_at: float = 0.0  # simulated time of injection
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+    def applies_to(self, service: str | None) -> bool:
+        return self.service is None or self.service == service
+
+
+def _number(body: dict[str, Any], key: str, default: float | None) -> float | None:
+    value = body.get(key, default)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise FaultError(f"fault field {key!r} must be a number, got {value!r}")
+    return float(value)
+
+
+class FaultRegistry:
+    def __init__(self, clock: SandboxClock, rng: random.Random | None = None) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._faults: dict[str, Fault] = {}
+        self._rng = rng or random.Random()
+
+    def add(self, body: dict[str, Any]) -> Fault:
+        kind = body.get("kind")
+        if kind not in KINDS:
+            raise FaultError(f"unknown fault kind {kind!r}; expected one of {', '.join(KINDS)}")
+        service = body.get("service")
+        if service in ("all", "*", ""):
+            service = None
+        if service is not None and not isinstance(service, str):
+            raise FaultError("fault field 'service' must be a string")
+        fault_id = uuid.uuid4().hex[:12]
+        now = self._clock.now()
+        if kind == "throttle":
+            rate = _number(body, "rate", 1.0)
+            if rate is None or not 0.0 < rate <= 1.0:
+                raise FaultError("throttle 'rate' must be in (0, 1]")
+            fault = Fault(fault_id, kind, service=service, rate=rate, created_at=now)
+        elif kind == "latency":
+            ms = _number(body, "ms", None)
+            if ms is None or ms < 0:
+                raise FaultError("latency needs 'ms' >= 0")
+            fault = Fault(fault_id, kind, service=service, ms=int(ms), created_at=now)
+        elif kind == "unhealthy-green":
+            after = _number(body, "after_seconds", None)
+            if after is not None and after < 0:
+                raise FaultError("'after_seconds' must be >= 0")
+            fault = Fault(fault_id, kind, after_seconds=after, created_at=now)
+        else:
+            event = body.get("event")
+            if event is not None and event not in HOOK_EVENTS:
+                raise FaultError(f"unknown lifecycle event {event!r} for hook-fail")
+            fault = Fault(fault_id, kind, event=event, created_at=now)
+        with self._lock:
+            self._faults[fault_id] = fault
+        return fault
+
+    def all(self) -> list[Fault]:
+        with self._lock:
+            return list(self._faults.values())
+
+    def clear(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def _of_kind(self, kind: str) -> list[Fault]:
+        with self._lock:
+            return [f for f in self._faults.values() if f.kind == kind]
+
+    def should_throttle(self, service: str | None) -> bool:
+        return any(
+            f.applies_to(service) and self._rng.random() < f.rate for f in self._of_kind("throttle")
+        )
+
+    def latency_ms(self, service: str | None) -> int:
+        return sum(f.ms for f in self._of_kind("latency") if f.applies_to(service))
+
+    def green_healthy(self, healthy_since: float, now: float) -> bool:
+        """Whether a green task that became healthy at `healthy_since` is healthy at `now`.
+
+        `unhealthy-green` without `after_seconds`: green never becomes healthy; with it,
+        green turns unhealthy once it has been healthy that many simulated seconds.
+        """
+        for fault in self._of_kind("unhealthy-green"):
+            if fault.after_seconds is None:
+                return False
+            if now - healthy_since >= fault.after_seconds:
+                return False
+        return True
+
+    def green_ever_healthy(self) -> bool:
+        return not any(f.after_seconds is None for f in self._of_kind("unhealthy-green"))
+
+    def hook_fails(self, event: str) -> bool:
+        return any(f.event in (None, event) for f in self._of_kind("hook-fail"))
