@@ -1,0 +1,248 @@
+"""CodeDeploy gateway: applications, groups, configs and the deployments of an ECS service."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from bluegreen.aws.errors import aws_errors, is_aws_exception, translate
+from bluegreen.errors import DeploymentActive, ResourceNotFound
+
+if TYPE_CHECKING:
+    from bluegreen.aws.session import Aws
+
+ACTIVE_STATUSES = ["Created", "Queued", "InProgress", "Baking", "Ready"]
+
+
+def _code(exc: BaseException) -> str:
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        return str(response.get("Error", {}).get("Code", ""))
+    return ""
+
+
+@dataclass(frozen=True)
+class DeploymentGroup:
+    application: str
+    name: str
+    compute_platform: str
+    cluster: str | None
+    service: str | None
+    target_groups: tuple[str, ...]
+    prod_listeners: tuple[str, ...]
+    test_listeners: tuple[str, ...]
+    ready_action: str  # CONTINUE_DEPLOYMENT | STOP_DEPLOYMENT
+    ready_wait_minutes: int
+    termination_action: str  # TERMINATE | KEEP_ALIVE
+    termination_wait_minutes: int
+    deployment_config: str | None
+    blue_green: bool
+
+    @property
+    def target_id(self) -> str:
+        return f"{self.cluster}:{self.service}"
+
+
+def application_platform(aws: Aws, application: str) -> str:
+    with aws_errors(resource=f"CodeDeploy application {application}"):
+        resp = aws.codedeploy().get_application(applicationName=application)
+    return str(resp.get("application", {}).get("computePlatform", ""))
+
+
+def deployment_group(aws: Aws, application: str, group: str) -> DeploymentGroup:
+    with aws_errors(resource=f"CodeDeploy deployment group {application}/{group}"):
+        resp = aws.codedeploy().get_deployment_group(
+            applicationName=application, deploymentGroupName=group
+        )
+    info: dict[str, Any] = dict(resp.get("deploymentGroupInfo", {}))
+    services = info.get("ecsServices") or []
+    cluster = services[0].get("clusterName") if services else None
+    service = services[0].get("serviceName") if services else None
+    lbi = info.get("loadBalancerInfo") or {}
+    pairs = lbi.get("targetGroupPairInfoList") or []
+    pair = pairs[0] if pairs else {}
+    tgs = tuple(str(t.get("name", "")) for t in pair.get("targetGroups", []))
+    prod = tuple(pair.get("prodTrafficRoute", {}).get("listenerArns", []))
+    test = tuple(pair.get("testTrafficRoute", {}).get("listenerArns", []))
+    bg = info.get("blueGreenDeploymentConfiguration") or {}
+    ready = bg.get("deploymentReadyOption") or {}
+    term = bg.get("terminateBlueInstancesOnDeploymentSuccess") or {}
+    style = info.get("deploymentStyle") or {}
+    return DeploymentGroup(
+        application=application,
+        name=group,
+        compute_platform=str(info.get("computePlatform", "")),
+        cluster=cluster,
+        service=service,
+        target_groups=tgs,
+        prod_listeners=prod,
+        test_listeners=test,
+        ready_action=str(ready.get("actionOnTimeout", "CONTINUE_DEPLOYMENT")),
+        ready_wait_minutes=int(ready.get("waitTimeInMinutes", 0) or 0),
+        termination_action=str(term.get("action", "TERMINATE")),
+        termination_wait_minutes=int(term.get("terminationWaitTimeInMinutes", 0) or 0),
+        deployment_config=info.get("deploymentConfigName"),
+        blue_green=style.get("deploymentType", "BLUE_GREEN") == "BLUE_GREEN",
+    )
+
+
+def deployment_config(aws: Aws, name: str) -> dict[str, Any] | None:
+    """The `trafficRoutingConfig` of an existing ECS config ({} when it has none), or None
+    when no config has that name."""
+    try:
+        resp = aws.codedeploy().get_deployment_config(deploymentConfigName=name)
+    except Exception as exc:
+        if _code(exc) in ("DeploymentConfigDoesNotExistException",):
+            return None
+        if is_aws_exception(exc):
+            raise translate(exc, resource=f"deployment config {name}") from exc
+        raise
+    info: dict[str, Any] = dict(resp.get("deploymentConfigInfo", {}))
+    platform = info.get("computePlatform")
+    if platform and platform != "ECS":
+        from bluegreen.errors import PreflightError
+
+        raise PreflightError(
+            f"deployment config {name} is for {platform}, not ECS",
+            where=f"deployment config {name}",
+            hint="pick an ECS config (CodeDeployDefault.ECS*) or a shorthand like canary:10%/5m",
+        )
+    return dict(info.get("trafficRoutingConfig") or {})
+
+
+def create_deployment_config(aws: Aws, name: str, routing: dict[str, Any]) -> bool:
+    """Create the custom config; False when it already existed (created concurrently)."""
+    try:
+        aws.codedeploy().create_deployment_config(
+            deploymentConfigName=name,
+            computePlatform="ECS",
+            trafficRoutingConfig=routing,  # type: ignore[arg-type]
+        )
+    except Exception as exc:
+        if _code(exc) == "DeploymentConfigAlreadyExistsException":
+            return False
+        if is_aws_exception(exc):
+            raise translate(exc, resource=f"deployment config {name}") from exc
+        raise
+    return True
+
+
+def active_deployments(aws: Aws, application: str, group: str) -> list[str]:
+    with aws_errors(resource=f"CodeDeploy deployment group {application}/{group}"):
+        resp = aws.codedeploy().list_deployments(
+            applicationName=application,
+            deploymentGroupName=group,
+            includeOnlyStatuses=ACTIVE_STATUSES,  # type: ignore[arg-type]
+        )
+    return list(resp.get("deployments", []))
+
+
+def list_deployments(aws: Aws, application: str, group: str, limit: int) -> list[str]:
+    ids: list[str] = []
+    token: str | None = None
+    while len(ids) < limit:
+        kwargs: dict[str, Any] = {"applicationName": application, "deploymentGroupName": group}
+        if token:
+            kwargs["nextToken"] = token
+        with aws_errors(resource=f"CodeDeploy deployment group {application}/{group}"):
+            resp = aws.codedeploy().list_deployments(**kwargs)
+        ids.extend(resp.get("deployments", []))
+        token = resp.get("nextToken")
+        if not token:
+            break
+    return ids[:limit]
+
+
+def batch_get_deployments(aws: Aws, ids: Sequence[str]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for i in range(0, len(ids), 25):
+        with aws_errors(resource="CodeDeploy deployments"):
+            resp = aws.codedeploy().batch_get_deployments(deploymentIds=list(ids[i : i + 25]))
+        out.extend(dict(d) for d in resp.get("deploymentsInfo", []))
+    return out
+
+
+_ACTIVE_ID = re.compile(r"\b(d-[A-Z0-9]{9})\b")
+
+
+def create_deployment(aws: Aws, params: dict[str, Any]) -> str:
+    where = f"CodeDeploy deployment group {params.get('applicationName')}/" + str(
+        params.get("deploymentGroupName")
+    )
+    try:
+        resp = aws.codedeploy().create_deployment(**params)
+    except Exception as exc:
+        if _code(exc) in ("DeploymentLimitExceededException", "DeploymentAlreadyStartedException"):
+            message = str(getattr(exc, "response", {}).get("Error", {}).get("Message", exc))
+            m = _ACTIVE_ID.search(message)
+            raise active_error(where, m.group(1) if m else None) from exc
+        if is_aws_exception(exc):
+            raise translate(exc, resource=where) from exc
+        raise
+    return str(resp["deploymentId"])
+
+
+def active_error(where: str, deployment_id: str | None) -> DeploymentActive:
+    ref = deployment_id or "<id>"
+    return DeploymentActive(
+        f"deployment {deployment_id or '(unknown id)'} is already active on this group",
+        where=where,
+        hint=f"follow it with `bluegreen watch {ref}`, stop it with `bluegreen stop {ref}`, "
+        "or pass --queue to deploy once it ends",
+    )
+
+
+def get_deployment(aws: Aws, deployment_id: str) -> dict[str, Any]:
+    with aws_errors(resource=f"deployment {deployment_id}"):
+        resp = aws.codedeploy().get_deployment(deploymentId=deployment_id)
+    return dict(resp.get("deploymentInfo", {}))
+
+
+def get_deployment_target(aws: Aws, deployment_id: str, target_id: str) -> dict[str, Any] | None:
+    """The ECS target of a deployment, or None while CodeDeploy has not created it yet."""
+    try:
+        resp = aws.codedeploy().get_deployment_target(
+            deploymentId=deployment_id, targetId=target_id
+        )
+    except Exception as exc:
+        if _code(exc) in (
+            "DeploymentTargetDoesNotExistException",
+            "DeploymentNotStartedException",
+        ):
+            return None
+        if is_aws_exception(exc):
+            raise translate(exc, resource=f"deployment {deployment_id} target {target_id}") from exc
+        raise
+    target = resp.get("deploymentTarget", {}).get("ecsTarget")
+    return dict(target) if target else None
+
+
+def stop_deployment(aws: Aws, deployment_id: str, rollback: bool) -> str:
+    with aws_errors(resource=f"deployment {deployment_id}"):
+        resp = aws.codedeploy().stop_deployment(
+            deploymentId=deployment_id, autoRollbackEnabled=rollback
+        )
+    return str(resp.get("status", ""))
+
+
+def continue_deployment(aws: Aws, deployment_id: str, wait_type: str) -> None:
+    with aws_errors(resource=f"deployment {deployment_id}"):
+        aws.codedeploy().continue_deployment(
+            deploymentId=deployment_id,
+            deploymentWaitType=wait_type,  # type: ignore[arg-type]
+        )
+
+
+def observe(
+    aws: Aws, deployment_id: str, target_id: str | None
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """GetDeployment, plus GetDeploymentTarget once the deployment has started."""
+    info = get_deployment(aws, deployment_id)
+    if not info:
+        raise ResourceNotFound(f"deployment {deployment_id} not found")
+    target = None
+    if target_id and info.get("status") not in ("Created", "Queued"):
+        target = get_deployment_target(aws, deployment_id, target_id)
+    return info, target

@@ -1,0 +1,574 @@
+"""The deployment monitor: a pure state machine.
+
+`step(state, observation) -> (state, events, decision)` is fed what the loop saw
+(GetDeployment, GetDeploymentTarget, alarm states, metric values, the verify command's
+result, a cancel request) and decides what to do next: wait, stop with rollback, run the
+verify command, approve, follow the rollback deployment, or finish with an outcome.
+
+No I/O happens here: no clock, no sleep, no AWS. The loop (`release/watch.py`) owns those.
+Only *changes* are reported as events.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import Any
+
+from bluegreen.errors import ExitCode
+
+TERMINAL = frozenset({"Succeeded", "Failed", "Stopped"})
+# Lifecycle events after which test traffic reaches the replacement (green) task set.
+TEST_TRAFFIC_EVENTS = ("AllowTestTraffic",)
+FAST_POLL = 1.0
+BAKE_POLL = 3.0
+APPROVAL_POLL = 3.0
+ROLLBACK_GRACE = 20.0  # seconds to wait for CodeDeploy to name the rollback deployment
+
+
+class Phase(StrEnum):
+    WATCHING = "watching"
+    STOPPING = "stopping"  # StopDeployment asked; waiting for the original to end
+    ROLLING_BACK = "rolling-back"  # following the rollback deployment
+    DONE = "done"
+
+
+class StopKind(StrEnum):
+    ALARM = "alarm"
+    METRIC = "metric"
+    VERIFY = "verify"
+    TIMEOUT = "timeout"
+    CANCEL = "cancel"
+
+
+class VerifyState(StrEnum):
+    NONE = "none"  # no verify command configured
+    PENDING = "pending"  # waiting for test traffic to reach green
+    RUNNING = "running"
+    PASSED = "passed"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class LifecycleEvent:
+    name: str
+    status: str
+    start: float | None = None
+    end: float | None = None
+
+    @property
+    def duration(self) -> float | None:
+        if self.start is None or self.end is None:
+            return None
+        return max(0.0, self.end - self.start)
+
+
+@dataclass(frozen=True)
+class TaskSet:
+    label: str  # Blue | Green
+    status: str  # PRIMARY | ACTIVE | DRAINING
+    desired: int
+    pending: int
+    running: int
+    weight: float
+    target_group: str | None = None
+
+
+@dataclass(frozen=True)
+class MetricValue:
+    name: str
+    value: float | None  # None: no datapoint yet
+    breached: bool
+    threshold: float
+    comparison: str
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What the loop saw at `now` (monotonic seconds) for deployment `deployment_id`."""
+
+    now: float
+    deployment_id: str
+    status: str
+    error: str | None = None
+    rollback_deployment_id: str | None = None
+    lifecycle: tuple[LifecycleEvent, ...] = ()
+    task_sets: tuple[TaskSet, ...] = ()
+    alarms: Mapping[str, str] = field(default_factory=dict)
+    metrics: tuple[MetricValue, ...] = ()
+    verify_result: tuple[bool, str] | None = None  # (passed, detail) once the command ended
+    cancel: bool = False
+
+
+@dataclass(frozen=True)
+class MonitorConfig:
+    deployment_id: str
+    started_at: float
+    deadline: float | None = None
+    verify: bool = False
+    approve_after_verify: bool = False  # group waits in Ready (STOP_DEPLOYMENT)
+    on_cancel: str = "rollback"  # rollback | detach
+    rollback_expected_on_failure: bool = True
+    task_definition_arn: str | None = None
+    step_interval: float | None = None  # seconds between traffic steps, when known
+    stop_rollback: bool = True  # client-side triggers stop with rollback
+
+
+@dataclass(frozen=True)
+class Outcome:
+    deployment_id: str
+    status: str  # the original deployment's final status (or InProgress when detached)
+    rolled_back: bool
+    exit_code: int
+    reason: str
+    rollback_deployment_id: str | None = None
+    task_definition_arn: str | None = None
+
+    def result(self) -> dict[str, Any]:
+        """The pinned JSON result line."""
+        return {
+            "event": "result",
+            "deploymentId": self.deployment_id,
+            "status": self.status,
+            "taskDefinitionArn": self.task_definition_arn,
+            "rolledBack": self.rolled_back,
+            "exitCode": self.exit_code,
+        }
+
+
+@dataclass(frozen=True)
+class Stop:
+    deployment_id: str
+    rollback: bool
+    reason: str
+
+
+@dataclass(frozen=True)
+class RunVerify:
+    deployment_id: str
+
+
+@dataclass(frozen=True)
+class Approve:
+    deployment_id: str
+
+
+Action = Stop | RunVerify | Approve
+
+
+@dataclass(frozen=True)
+class Decision:
+    actions: tuple[Action, ...] = ()
+    wait: float = FAST_POLL
+    observe: str | None = None  # the deployment to observe next
+    outcome: Outcome | None = None
+    detach: bool = False
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: str
+    data: Mapping[str, Any]
+    text: str
+
+    def json(self) -> dict[str, Any]:
+        return {"event": self.kind, **self.data}
+
+
+@dataclass(frozen=True)
+class State:
+    config: MonitorConfig
+    observing: str
+    phase: Phase = Phase.WATCHING
+    status: str | None = None
+    original_status: str | None = None
+    lifecycle: Mapping[str, str] = field(default_factory=dict)
+    weights: tuple[tuple[str, float], ...] | None = None
+    counts: tuple[tuple[str, str, int, int, int], ...] | None = None
+    alarms: Mapping[str, str] = field(default_factory=dict)
+    breached: frozenset[str] = frozenset()
+    verify: VerifyState = VerifyState.NONE
+    approved: bool = False
+    waiting_approval: bool = False
+    stop_kind: StopKind | None = None
+    stop_reason: str | None = None
+    stop_rollback: bool = False
+    terminal_at: float | None = None
+    rollback_id: str | None = None
+    last_weight_change: float | None = None
+    outcome: Outcome | None = None
+
+
+def initial_state(config: MonitorConfig) -> State:
+    return State(
+        config=config,
+        observing=config.deployment_id,
+        verify=VerifyState.PENDING if config.verify else VerifyState.NONE,
+    )
+
+
+def _exit_for(kind: StopKind | None) -> int:
+    if kind is StopKind.TIMEOUT:
+        return ExitCode.TIMEOUT
+    if kind is StopKind.CANCEL:
+        return ExitCode.CANCELLED
+    return ExitCode.FAILED
+
+
+def _fmt_pct(w: float) -> str:
+    return f"{w:g}%"
+
+
+def _diff_events(state: State, obs: Observation) -> tuple[State, list[Event]]:
+    """Report what changed since the last observation of the same deployment."""
+    events: list[Event] = []
+    dep = obs.deployment_id
+    if obs.status != state.status:
+        text = f"deployment {dep}: {obs.status}"
+        if obs.error and obs.status in ("Failed", "Stopped"):
+            text += f" ({obs.error})"
+        events.append(Event("status", {"deploymentId": dep, "status": obs.status}, text))
+    lifecycle = dict(state.lifecycle)
+    for ev in obs.lifecycle:
+        if lifecycle.get(ev.name) == ev.status:
+            continue
+        lifecycle[ev.name] = ev.status
+        if ev.status == "Pending":
+            continue
+        data: dict[str, Any] = {"deploymentId": dep, "name": ev.name, "status": ev.status}
+        text = f"  {ev.name}: {ev.status}"
+        if ev.duration is not None:
+            data["durationSeconds"] = round(ev.duration, 3)
+            text += f" ({ev.duration:.1f}s)"
+        events.append(Event("lifecycle", data, text))
+    weights = tuple(sorted((t.label, t.weight) for t in obs.task_sets)) or state.weights
+    last_change = state.last_weight_change
+    if weights != state.weights and obs.task_sets:
+        w = dict(weights or ())
+        blue, green = w.get("Blue", 0.0), w.get("Green", 0.0)
+        events.append(
+            Event(
+                "traffic",
+                {"deploymentId": dep, "blue": blue, "green": green},
+                f"  traffic: blue {_fmt_pct(blue)} / green {_fmt_pct(green)}",
+            )
+        )
+        last_change = obs.now
+    counts = (
+        tuple(sorted((t.label, t.status, t.desired, t.running, t.pending) for t in obs.task_sets))
+        or state.counts
+    )
+    if counts != state.counts and obs.task_sets:
+        sets = [
+            {"label": c[0], "status": c[1], "desired": c[2], "running": c[3], "pending": c[4]}
+            for c in counts or ()
+        ]
+        text = "  task sets: " + ", ".join(
+            f"{s['label']} {s['status']} {s['running']}/{s['desired']}" for s in sets
+        )
+        events.append(Event("taskSets", {"deploymentId": dep, "taskSets": sets}, text))
+    alarms = dict(state.alarms)
+    for name, alarm_state in sorted(obs.alarms.items()):
+        if alarms.get(name) != alarm_state:
+            alarms[name] = alarm_state
+            events.append(
+                Event(
+                    "alarm", {"name": name, "state": alarm_state}, f"  alarm {name}: {alarm_state}"
+                )
+            )
+    breached = set(state.breached)
+    for m in obs.metrics:
+        if m.breached and m.name not in breached:
+            breached.add(m.name)
+            events.append(
+                Event(
+                    "metric",
+                    {
+                        "name": m.name,
+                        "value": m.value,
+                        "threshold": m.threshold,
+                        "comparison": m.comparison,
+                        "breached": True,
+                    },
+                    f"  metric {m.name}: {m.value:g} {m.comparison} {m.threshold:g}"
+                    if m.value is not None
+                    else f"  metric {m.name}: breached",
+                )
+            )
+        elif not m.breached and m.name in breached:
+            breached.discard(m.name)
+    new = replace(
+        state,
+        status=obs.status,
+        lifecycle=lifecycle,
+        weights=weights,
+        counts=counts,
+        alarms=alarms,
+        breached=frozenset(breached),
+        last_weight_change=last_change,
+    )
+    return new, events
+
+
+def _test_traffic_on_green(state: State, obs: Observation) -> bool:
+    done = {"Succeeded", "Skipped"}
+    if any(state.lifecycle.get(name) in done for name in TEST_TRAFFIC_EVENTS):
+        return True
+    return obs.status == "Ready"
+
+
+def _trigger(state: State, obs: Observation) -> tuple[StopKind, str] | None:
+    """A client-side reason to stop the original deployment, if any (first wins)."""
+    if obs.cancel:
+        return StopKind.CANCEL, "cancelled by signal"
+    if state.config.deadline is not None and obs.now >= state.config.deadline:
+        return StopKind.TIMEOUT, "timed out"
+    in_alarm = sorted(n for n, s in obs.alarms.items() if s == "ALARM")
+    if in_alarm:
+        return StopKind.ALARM, f"alarm {', '.join(in_alarm)} in ALARM"
+    hot = [m for m in obs.metrics if m.breached]
+    if hot:
+        m = hot[0]
+        value = "no data" if m.value is None else f"{m.value:g}"
+        return StopKind.METRIC, f"metric {m.name} = {value} ({m.comparison} {m.threshold:g})"
+    if obs.verify_result is not None and not obs.verify_result[0]:
+        return StopKind.VERIFY, f"verify failed: {obs.verify_result[1]}"
+    return None
+
+
+def poll_interval(state: State, obs: Observation) -> float:
+    """How long to sleep before the next observation.
+
+    Fast (1 s) whenever the deployment can end or take a step; slower only in phases known
+    to be quiet: waiting for a human approval, or early in a traffic bake whose length the
+    deployment config tells us.
+    """
+    if state.phase is not Phase.WATCHING or obs.cancel:
+        return FAST_POLL
+    if obs.status == "Ready" and state.config.verify is False:
+        return APPROVAL_POLL
+    interval = state.config.step_interval
+    weights = dict(state.weights or ())
+    green = weights.get("Green", 0.0)
+    if (
+        interval is not None
+        and state.last_weight_change is not None
+        and 0.0 < green < 100.0
+        and state.lifecycle.get("AllowTraffic") == "InProgress"
+    ):
+        remaining = interval - (obs.now - state.last_weight_change)
+        if remaining > 4 * BAKE_POLL:
+            return BAKE_POLL
+    if state.config.deadline is not None:
+        return max(0.05, min(FAST_POLL, state.config.deadline - obs.now))
+    return FAST_POLL
+
+
+def step(state: State, obs: Observation) -> tuple[State, list[Event], Decision]:
+    """Advance the monitor by one observation."""
+    if state.phase is Phase.DONE:
+        assert state.outcome is not None
+        return state, [], Decision(outcome=state.outcome)
+    cfg = state.config
+    state, events = _diff_events(state, obs)
+    actions: list[Action] = []
+
+    if state.phase is Phase.ROLLING_BACK:
+        return _step_rollback(state, obs, events)
+
+    original = cfg.deployment_id
+    if obs.status in TERMINAL:
+        return _step_terminal(state, obs, events)
+
+    # Still running: client-side triggers.
+    if state.phase is Phase.WATCHING:
+        trig = _trigger(state, obs)
+        if trig is not None:
+            kind, reason = trig
+            if kind is StopKind.CANCEL and cfg.on_cancel == "detach":
+                outcome = Outcome(
+                    deployment_id=original,
+                    status=obs.status,
+                    rolled_back=False,
+                    exit_code=ExitCode.CANCELLED,
+                    reason=f"detached; re-attach with: bluegreen watch {original}",
+                    task_definition_arn=cfg.task_definition_arn,
+                )
+                events.append(Event("detach", {"deploymentId": original}, outcome.reason))
+                state = replace(state, phase=Phase.DONE, outcome=outcome)
+                return state, events, Decision(outcome=outcome, detach=True)
+            rollback = cfg.stop_rollback or kind in (StopKind.TIMEOUT, StopKind.CANCEL)
+            state = replace(
+                state,
+                phase=Phase.STOPPING,
+                stop_kind=kind,
+                stop_reason=reason,
+                stop_rollback=rollback,
+            )
+            events.append(
+                Event(
+                    "stop",
+                    {"deploymentId": original, "kind": str(kind), "reason": reason},
+                    f"stopping {original}: {reason}"
+                    + ("; rolling back to blue" if rollback else ""),
+                )
+            )
+            actions.append(Stop(original, rollback=rollback, reason=reason))
+            return state, events, Decision(tuple(actions), wait=FAST_POLL, observe=original)
+
+        if obs.verify_result is not None and obs.verify_result[0]:
+            state = replace(state, verify=VerifyState.PASSED)
+            events.append(
+                Event(
+                    "verify",
+                    {"deploymentId": original, "status": "passed"},
+                    f"  verify passed: {obs.verify_result[1]}",
+                )
+            )
+        elif state.verify is VerifyState.PENDING and _test_traffic_on_green(state, obs):
+            state = replace(state, verify=VerifyState.RUNNING)
+            events.append(
+                Event(
+                    "verify",
+                    {"deploymentId": original, "status": "running"},
+                    "  test traffic on green: running verify",
+                )
+            )
+            actions.append(RunVerify(original))
+        if obs.status == "Ready" and not state.approved:
+            if cfg.approve_after_verify and state.verify is VerifyState.PASSED:
+                state = replace(state, approved=True)
+                events.append(
+                    Event(
+                        "approve",
+                        {"deploymentId": original},
+                        "  verify passed: continuing the deployment (READY_WAIT)",
+                    )
+                )
+                actions.append(Approve(original))
+            elif not state.waiting_approval and not (
+                cfg.approve_after_verify and state.verify is VerifyState.RUNNING
+            ):
+                state = replace(state, waiting_approval=True)
+                events.append(
+                    Event(
+                        "waiting",
+                        {"deploymentId": original, "for": "approval"},
+                        f"  waiting for approval: bluegreen approve {original}",
+                    )
+                )
+    return state, events, Decision(tuple(actions), poll_interval(state, obs), observe=original)
+
+
+def _step_terminal(
+    state: State, obs: Observation, events: list[Event]
+) -> tuple[State, list[Event], Decision]:
+    cfg = state.config
+    original = cfg.deployment_id
+    state = replace(state, original_status=obs.status)
+    if obs.status == "Succeeded":
+        if state.stop_kind is None:
+            outcome = Outcome(
+                original,
+                "Succeeded",
+                False,
+                ExitCode.OK,
+                "succeeded",
+                None,
+                cfg.task_definition_arn,
+            )
+        else:
+            outcome = Outcome(
+                original,
+                "Succeeded",
+                False,
+                _exit_for(state.stop_kind),
+                f"{state.stop_reason}, but the deployment completed before the stop took "
+                "effect; run `bluegreen rollback` to return to the previous revision",
+                None,
+                cfg.task_definition_arn,
+            )
+        return _finish(state, events, outcome)
+    if obs.rollback_deployment_id:
+        rid = obs.rollback_deployment_id
+        state = replace(
+            state,
+            phase=Phase.ROLLING_BACK,
+            observing=rid,
+            rollback_id=rid,
+            status=None,
+            lifecycle={},
+            weights=None,
+            counts=None,
+        )
+        events.append(
+            Event(
+                "rollback",
+                {"deploymentId": original, "rollbackDeploymentId": rid},
+                f"rolling back: following rollback deployment {rid}",
+            )
+        )
+        return state, events, Decision(wait=FAST_POLL, observe=rid)
+    expect_rollback = state.stop_rollback or (
+        state.stop_kind is None and cfg.rollback_expected_on_failure
+    )
+    terminal_at = state.terminal_at if state.terminal_at is not None else obs.now
+    state = replace(state, terminal_at=terminal_at)
+    if expect_rollback and obs.now - terminal_at < ROLLBACK_GRACE:
+        return state, events, Decision(wait=FAST_POLL, observe=original)
+    reason = state.stop_reason or obs.error or f"deployment {obs.status.lower()}"
+    outcome = Outcome(
+        original,
+        obs.status,
+        False,
+        _exit_for(state.stop_kind),
+        f"{reason}; no rollback deployment was started",
+        None,
+        cfg.task_definition_arn,
+    )
+    return _finish(state, events, outcome)
+
+
+def _step_rollback(
+    state: State, obs: Observation, events: list[Event]
+) -> tuple[State, list[Event], Decision]:
+    cfg = state.config
+    if obs.status not in TERMINAL:
+        return state, events, Decision(wait=FAST_POLL, observe=state.observing)
+    ok = obs.status == "Succeeded"
+    reason = state.stop_reason or "deployment failed"
+    reason += (
+        "; rolled back: production is on the previous revision"
+        if ok
+        else f"; the rollback deployment {obs.deployment_id} ended {obs.status}"
+    )
+    outcome = Outcome(
+        cfg.deployment_id,
+        state.original_status or "Stopped",
+        ok,
+        _exit_for(state.stop_kind),
+        reason,
+        state.rollback_id,
+        cfg.task_definition_arn,
+    )
+    return _finish(state, events, outcome)
+
+
+def _finish(
+    state: State, events: list[Event], outcome: Outcome
+) -> tuple[State, list[Event], Decision]:
+    state = replace(state, phase=Phase.DONE, outcome=outcome)
+    return state, events, Decision(outcome=outcome)
+
+
+def expected_remaining(state: State, now: float) -> float | None:
+    """A rough estimate of the seconds left in the traffic shift (for the live view)."""
+    interval = state.config.step_interval
+    if interval is None or state.last_weight_change is None:
+        return None
+    green = dict(state.weights or ()).get("Green", 0.0)
+    if green >= 100.0:
+        return 0.0
+    return max(0.0, math.ceil(interval - (now - state.last_weight_change)))

@@ -1,0 +1,285 @@
+"""The pure monitor: observations in, events and decisions out (no I/O, no clock)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from bluegreen.errors import ExitCode
+from bluegreen.release.monitor import (
+    APPROVAL_POLL,
+    BAKE_POLL,
+    FAST_POLL,
+    ROLLBACK_GRACE,
+    Approve,
+    LifecycleEvent,
+    MetricValue,
+    MonitorConfig,
+    Observation,
+    Phase,
+    RunVerify,
+    State,
+    Stop,
+    TaskSet,
+    initial_state,
+    step,
+)
+
+DEP = "d-AAAAAAAAA"
+RB = "d-BBBBBBBBB"
+ORDER = (
+    "BeforeInstall",
+    "Install",
+    "AfterInstall",
+    "AllowTestTraffic",
+    "AfterAllowTestTraffic",
+    "BeforeAllowTraffic",
+    "AllowTraffic",
+    "AfterAllowTraffic",
+)
+
+
+def lifecycle(done: int, current: str = "InProgress") -> tuple[LifecycleEvent, ...]:
+    """The first `done` events Succeeded, the next one `current`, the rest Pending."""
+    out = []
+    for i, name in enumerate(ORDER):
+        status = "Succeeded" if i < done else current if i == done else "Pending"
+        out.append(LifecycleEvent(name, status, 10.0 * i, 10.0 * i + 2 if i < done else None))
+    return tuple(out)
+
+
+def sets(green: float, blue_running: int = 2, green_running: int = 2) -> tuple[TaskSet, ...]:
+    return (
+        TaskSet("Blue", "PRIMARY", 2, 0, blue_running, 100.0 - green, "tg-blue"),
+        TaskSet("Green", "ACTIVE", 2, 0, green_running, green, "tg-green"),
+    )
+
+
+def obs(now: float, status: str = "InProgress", **kw: object) -> Observation:
+    return Observation(now=now, deployment_id=kw.pop("dep", DEP), status=status, **kw)  # type: ignore[arg-type]
+
+
+def cfg(**kw: object) -> MonitorConfig:
+    base = MonitorConfig(deployment_id=DEP, started_at=0.0, task_definition_arn="arn:td:2")
+    return replace(base, **kw)  # type: ignore[arg-type]
+
+
+def run(state: State, observations: list[Observation]):  # type: ignore[no-untyped-def]
+    all_events = []
+    decision = None
+    for o in observations:
+        state, events, decision = step(state, o)
+        all_events.extend(events)
+    return state, all_events, decision
+
+
+def test_success_reports_only_changes_and_finishes_zero() -> None:
+    state = initial_state(cfg())
+    o1 = obs(1, lifecycle=lifecycle(6), task_sets=sets(10))
+    state, events, decision = run(state, [o1, replace(o1, now=2)])
+    kinds = [e.kind for e in events]
+    assert kinds.count("traffic") == 1  # the repeat adds nothing
+    assert kinds.count("status") == 1
+    assert sum(1 for e in events if e.kind == "lifecycle") == 7  # 6 Succeeded + 1 InProgress
+    assert decision.outcome is None
+    assert decision.actions == ()
+    state, events, decision = step(state, obs(3, lifecycle=lifecycle(7), task_sets=sets(100)))
+    assert [e.json()["event"] for e in events] == ["lifecycle", "lifecycle", "traffic"]
+    assert events[-1].json() == {
+        "event": "traffic",
+        "deploymentId": DEP,
+        "blue": 0.0,
+        "green": 100.0,
+    }
+    state, events, decision = step(state, obs(4, "Succeeded", lifecycle=lifecycle(8)))
+    assert decision.outcome is not None
+    assert decision.outcome.result() == {
+        "event": "result",
+        "deploymentId": DEP,
+        "status": "Succeeded",
+        "taskDefinitionArn": "arn:td:2",
+        "rolledBack": False,
+        "exitCode": 0,
+    }
+    assert state.phase is Phase.DONE
+
+
+def test_lifecycle_duration_is_reported() -> None:
+    _, events, _ = step(initial_state(cfg()), obs(1, lifecycle=lifecycle(1)))
+    first = events[1].json()
+    assert first["name"] == "BeforeInstall"
+    assert first["durationSeconds"] == 2.0
+
+
+@pytest.mark.parametrize(
+    ("observation", "kind"),
+    [
+        (obs(5, alarms={"web-5xx": "ALARM", "lat": "OK"}), "alarm"),
+        (
+            obs(5, metrics=(MetricValue("green-5xx", 9.0, True, 5.0, "GreaterThanThreshold"),)),
+            "metric",
+        ),
+        (obs(5, verify_result=(False, "exit 1")), "verify"),
+        (obs(100), "timeout"),
+        (obs(5, cancel=True), "cancel"),
+    ],
+)
+def test_client_triggers_stop_with_rollback(observation: Observation, kind: str) -> None:
+    state = initial_state(cfg(deadline=100.0, verify=True))
+    state, events, decision = step(state, observation)
+    assert decision.actions == (Stop(DEP, rollback=True, reason=state.stop_reason or ""),)
+    assert state.phase is Phase.STOPPING
+    assert state.stop_kind == kind
+    assert events[-1].kind == "stop"
+
+
+@pytest.mark.parametrize(
+    ("kind_obs", "exit_code"),
+    [
+        (obs(5, alarms={"a": "ALARM"}), ExitCode.FAILED),
+        (obs(100), ExitCode.TIMEOUT),
+        (obs(5, cancel=True), ExitCode.CANCELLED),
+    ],
+)
+def test_stop_then_follow_rollback_to_its_end(kind_obs: Observation, exit_code: int) -> None:
+    state = initial_state(cfg(deadline=100.0))
+    state, _, _ = step(state, kind_obs)
+    # No new stop while stopping, even though the alarm is still ALARM.
+    state, _, d = step(state, replace(kind_obs, now=kind_obs.now + 1, cancel=False))
+    assert d.actions == ()
+    state, events, d = step(state, obs(102, "Stopped", rollback_deployment_id=RB))
+    assert d.observe == RB
+    assert state.phase is Phase.ROLLING_BACK
+    assert events[-1].json() == {
+        "event": "rollback",
+        "deploymentId": DEP,
+        "rollbackDeploymentId": RB,
+    }
+    state, _, d = step(state, obs(103, "InProgress", dep=RB, task_sets=sets(0)))
+    assert d.outcome is None
+    assert d.observe == RB
+    state, _, d = step(state, obs(104, "Succeeded", dep=RB))
+    assert d.outcome is not None
+    assert d.outcome.result()["status"] == "Stopped"
+    assert d.outcome.rolled_back is True
+    assert d.outcome.exit_code == exit_code
+    assert d.outcome.deployment_id == DEP
+    assert d.outcome.rollback_deployment_id == RB
+
+
+def test_codedeploy_own_failure_is_followed_and_never_exit_zero() -> None:
+    state = initial_state(cfg())
+    state, _, d = step(state, obs(1, "Failed", error="hook failed", rollback_deployment_id=RB))
+    assert d.observe == RB
+    state, _, d = step(state, obs(2, "Succeeded", dep=RB))
+    assert d.outcome is not None
+    assert (d.outcome.status, d.outcome.rolled_back, d.outcome.exit_code) == ("Failed", True, 1)
+
+
+def test_failed_rollback_is_reported() -> None:
+    state = initial_state(cfg())
+    state, _, _ = step(state, obs(1, "Failed", rollback_deployment_id=RB))
+    _, _, d = step(state, obs(2, "Failed", dep=RB))
+    assert d.outcome is not None
+    assert d.outcome.rolled_back is False
+    assert "ended Failed" in d.outcome.reason
+
+
+def test_failure_without_rollback_waits_grace_then_ends() -> None:
+    state = initial_state(cfg())
+    state, _, d = step(state, obs(10, "Failed", error="boom"))
+    assert d.outcome is None  # CodeDeploy may still name the rollback deployment
+    state, _, d = step(state, obs(10 + ROLLBACK_GRACE - 1, "Failed", error="boom"))
+    assert d.outcome is None
+    _, _, d = step(state, obs(10 + ROLLBACK_GRACE, "Failed", error="boom"))
+    assert d.outcome is not None
+    assert d.outcome.exit_code == 1
+    assert not d.outcome.rolled_back
+
+
+def test_failure_without_auto_rollback_ends_at_once() -> None:
+    state = initial_state(cfg(rollback_expected_on_failure=False))
+    _, _, d = step(state, obs(10, "Failed", error="boom"))
+    assert d.outcome is not None
+    assert "boom" in d.outcome.reason
+
+
+def test_success_after_a_stop_request_is_not_exit_zero() -> None:
+    state = initial_state(cfg())
+    state, _, _ = step(state, obs(1, alarms={"a": "ALARM"}))
+    _, _, d = step(state, obs(2, "Succeeded"))
+    assert d.outcome is not None
+    assert d.outcome.exit_code == 1
+    assert "bluegreen rollback" in d.outcome.reason
+
+
+def test_cancel_detach_leaves_it_running() -> None:
+    state = initial_state(cfg(on_cancel="detach"))
+    _, events, d = step(state, obs(1, cancel=True))
+    assert d.actions == ()
+    assert d.detach
+    assert d.outcome is not None
+    assert d.outcome.exit_code == ExitCode.CANCELLED
+    assert f"bluegreen watch {DEP}" in events[-1].text
+
+
+def test_verify_runs_once_when_test_traffic_reaches_green() -> None:
+    state = initial_state(cfg(verify=True))
+    state, _, d = step(state, obs(1, lifecycle=lifecycle(3)))
+    assert RunVerify(DEP) not in d.actions
+    state, _, d = step(state, obs(2, lifecycle=lifecycle(4)))
+    assert d.actions == (RunVerify(DEP),)
+    state, _, d = step(state, obs(3, lifecycle=lifecycle(5)))
+    assert d.actions == ()
+    state, events, d = step(state, obs(4, lifecycle=lifecycle(5), verify_result=(True, "exit 0")))
+    assert d.actions == ()
+    assert events[-1].json()["status"] == "passed"
+
+
+def test_ready_wait_is_approved_after_verify_passes() -> None:
+    state = initial_state(cfg(verify=True, approve_after_verify=True))
+    state, _, d = step(state, obs(1, "Ready", lifecycle=lifecycle(5, "Pending")))
+    assert d.actions == (RunVerify(DEP),)
+    state, events, d = step(state, obs(2, "Ready"))
+    assert d.actions == ()
+    assert not any(e.kind == "waiting" for e in events)
+    state, _, d = step(state, obs(3, "Ready", verify_result=(True, "exit 0")))
+    assert d.actions == (Approve(DEP),)
+    _, _, d = step(state, obs(4, "Ready"))
+    assert d.actions == ()  # approved once
+
+
+def test_ready_wait_without_verify_waits_for_a_human() -> None:
+    state = initial_state(cfg())
+    state, events, d = step(state, obs(1, "Ready"))
+    assert d.actions == ()
+    assert d.wait == APPROVAL_POLL
+    assert any("bluegreen approve" in e.text for e in events)
+    _, events, _ = step(state, obs(2, "Ready"))
+    assert events == []
+
+
+def test_polling_is_fast_near_steps_and_slower_in_a_known_bake() -> None:
+    state = initial_state(cfg(step_interval=300.0))
+    during = lifecycle(6)
+    state, _, d = step(state, obs(0, lifecycle=during, task_sets=sets(10)))
+    assert d.wait == BAKE_POLL  # 300 s of canary bake ahead
+    state, _, d = step(state, obs(295, lifecycle=during, task_sets=sets(10)))
+    assert d.wait == FAST_POLL  # the next shift is near
+    state, _, d = step(state, obs(296, lifecycle=lifecycle(7), task_sets=sets(100)))
+    assert d.wait == FAST_POLL  # the end can come any moment
+
+
+def test_polling_never_overshoots_the_deadline() -> None:
+    state = initial_state(cfg(deadline=10.5))
+    _, _, d = step(state, obs(10.2))
+    assert d.wait == pytest.approx(0.3)
+
+
+def test_done_state_is_stable() -> None:
+    state = initial_state(cfg())
+    state, _, d1 = step(state, obs(1, "Succeeded"))
+    _, events, d2 = step(state, obs(2, "Failed"))
+    assert events == []
+    assert d2.outcome == d1.outcome
