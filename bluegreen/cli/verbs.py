@@ -9,4 +9,7 @@ import typer
 
 def register(app: typer.Typer) -> None:
     # Each line adds one verb module's commands; a verb is registered only once it works.
+    from bluegreen.cli import sandbox
+
+    app.add_typer(sandbox.app)
     del app

@@ -1,0 +1,351 @@
+"""`bluegreen sandbox …`: run the offline AWS, build a demo stack in it, inject faults.
+
+Only typer and the standard library are imported here at module level; the server, moto and
+boto3 are loaded inside the commands so that `bluegreen --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import threading
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from bluegreen.cli.context import options
+from bluegreen.errors import UsageError
+
+if TYPE_CHECKING:
+    from bluegreen.sandbox.stack import SandboxControl
+
+app = typer.Typer(
+    name="sandbox",
+    help="The offline AWS (moto + bluegreen's CodeDeploy engine) for rehearsals and tests.",
+    no_args_is_help=True,
+)
+fault_app = typer.Typer(
+    name="fault",
+    help="Inject faults into the running sandbox named by AWS_ENDPOINT_URL.",
+    no_args_is_help=True,
+)
+app.add_typer(fault_app)
+
+DEFAULT_REGION = "us-east-1"
+DUMMY_KEY = "sandbox"  # the sandbox accepts any credentials; these are not secrets
+UNSET = ("AWS_PROFILE", "AWS_SESSION_TOKEN")
+
+
+class HookMode(StrEnum):
+    succeed = "succeed"
+    fail = "fail"
+    wait = "wait"
+
+
+class HookEvent(StrEnum):
+    BeforeInstall = "BeforeInstall"
+    AfterInstall = "AfterInstall"
+    AfterAllowTestTraffic = "AfterAllowTestTraffic"
+    BeforeAllowTraffic = "BeforeAllowTraffic"
+    AfterAllowTraffic = "AfterAllowTraffic"
+
+
+# --- sandbox up --------------------------------------------------------------------------------
+def env_exports(url: str, region: str) -> tuple[dict[str, str], list[str]]:
+    """The variables a shell needs to use the sandbox, and the ones it must unset."""
+    env = {
+        "AWS_ENDPOINT_URL": url,
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_ACCESS_KEY_ID": DUMMY_KEY,
+        "AWS_SECRET_ACCESS_KEY": DUMMY_KEY,
+    }
+    return env, list(UNSET)
+
+
+def export_lines(env: dict[str, str], unset: list[str]) -> list[str]:
+    import shlex
+
+    lines = [f"export {name}={shlex.quote(value)}" for name, value in env.items()]
+    return lines + [f"unset {name}" for name in unset]
+
+
+@app.command()
+def up(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Address to listen on (loopback only).")] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option(min=0, max=65535, help="Port to listen on (0: any free port).")
+    ] = 4566,
+    time_scale: Annotated[
+        float,
+        typer.Option("--time-scale", help="Simulated seconds per wall second (60: 5m in 5s)."),
+    ] = 1.0,
+    hooks: Annotated[
+        HookMode, typer.Option(help="How lifecycle hooks answer (wait: until you report).")
+    ] = HookMode.succeed,
+    env_file: Annotated[
+        Path | None,
+        typer.Option("--env-file", help="Also write the export lines to this file."),
+    ] = None,
+    allow_non_loopback: Annotated[
+        bool,
+        typer.Option(
+            "--allow-non-loopback", help="Allow a non-loopback --host (no authentication!)."
+        ),
+    ] = False,
+) -> None:
+    """Run the sandbox in the foreground and print the exports a shell needs to use it."""
+    opts = options(ctx)
+    out = opts.out()
+    if not time_scale > 0 or time_scale == float("inf"):
+        raise UsageError(
+            f"the time scale must be a positive number, got {time_scale}", where="--time-scale"
+        )
+    from bluegreen.sandbox.server import SandboxServer, check_bind
+
+    check_bind(host, allow_non_loopback)
+    server = SandboxServer(
+        host,
+        port,
+        time_scale=time_scale,
+        hooks=hooks.value,
+        allow_non_loopback=allow_non_loopback,
+    )
+    try:
+        server.start()
+    except OSError as exc:
+        raise UsageError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+            where="--port",
+            hint="pick another --port (0 takes any free one)",
+        ) from exc
+    try:
+        region = opts.region or DEFAULT_REGION
+        env, unset = env_exports(server.url, region)
+        lines = export_lines(env, unset)
+        if env_file is not None:
+            _write_env_file(env_file, lines)
+        if out.json_mode:
+            out.json({"endpoint": server.url, "region": region, "env": env, "unset": unset})
+        else:
+            for line in lines:
+                out.text(line)
+        typer.echo(
+            f"bluegreen sandbox listening on {server.url} (time scale {time_scale:g}, hooks "
+            f"{hooks.value}); Ctrl-C to stop",
+            err=True,
+        )
+        _wait_for_signal()
+    finally:
+        server.stop()
+    typer.echo("bluegreen sandbox stopped", err=True)
+
+
+def _write_env_file(path: Path, lines: list[str]) -> None:
+    try:
+        path.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write the env file: {exc.strerror or exc}", where=str(path)
+        ) from exc
+
+
+def _wait_for_signal() -> None:
+    """Block until SIGINT or SIGTERM (Ctrl-C, `kill`)."""
+    stop = threading.Event()
+
+    def handler(signum: int, frame: Any) -> None:
+        del signum, frame
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+# --- sandbox stack -----------------------------------------------------------------------------
+@app.command()
+def stack(
+    ctx: typer.Context,
+    directory: Annotated[
+        Path, typer.Option("--dir", help="Where to write bluegreen.yaml and taskdef.json.j2.")
+    ] = Path("."),
+    name: Annotated[str, typer.Option(help="Short name of the stack and its service.")] = "web",
+) -> None:
+    """Create a complete demo stack in the sandbox and write a ready bluegreen.yaml."""
+    opts = options(ctx)
+    out = opts.out()
+    from bluegreen.sandbox.stack import create_stack
+
+    result = create_stack(opts.aws(), directory, name)
+    repository = result.image.rsplit(":", 1)[0]
+    out.emit(
+        result.to_json(),
+        "\n".join(
+            [
+                f"created the demo stack {name!r} in the sandbox:",
+                f"  service     {result.cluster}/{result.service} (CODE_DEPLOY controller)",
+                f"  codedeploy  {result.application} / {result.deployment_group}",
+                f"  image       {result.image} in ECR repository {result.repository}",
+                "  listeners   production :80 and test :8080, both on the blue target group",
+                f"wrote {result.directory / 'bluegreen.yaml'} and taskdef.json.j2",
+                f"next: cd {result.directory} && bluegreen deploy --image web={repository}:<tag>",
+            ]
+        ),
+    )
+
+
+# --- sandbox fault -----------------------------------------------------------------------------
+_SERVICE_RE = re.compile(r"^[a-z][a-z0-9-]*$")
+_DURATION_RE = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+
+
+def _control() -> SandboxControl:
+    from bluegreen.sandbox.stack import SandboxControl, endpoint_from_env
+
+    control = SandboxControl(endpoint_from_env(os.environ))
+    control.info()
+    return control
+
+
+def _service(service: str | None) -> str | None:
+    if service is None:
+        return None
+    if not _SERVICE_RE.match(service):
+        raise UsageError(
+            f"{service!r} is not an AWS service signing name",
+            where="--service",
+            hint="e.g. ecs, codedeploy, elasticloadbalancing, monitoring (CloudWatch), ecr",
+        )
+    return service
+
+
+def parse_duration(text: str, where: str) -> float:
+    """`90`, `90s`, `5m`, `1h30m` → seconds."""
+    value = text.strip()
+    if value.isdigit():
+        return float(value)
+    match = _DURATION_RE.match(value)
+    if not value or not match:
+        raise UsageError(
+            f"{text!r} is not a duration", where=where, hint="use e.g. 90, 90s, 5m or 1h30m"
+        )
+    hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
+    return float(hours * 3600 + minutes * 60 + seconds)
+
+
+def _add(ctx: typer.Context, fault: dict[str, Any]) -> None:
+    out = options(ctx).out()
+    answer = _control().add_fault(fault)
+    fault_id = str(answer.get("id", "?"))
+    out.emit(answer or fault, f"added fault {fault_id}: {describe_fault(answer or fault)}")
+
+
+def describe_fault(fault: dict[str, Any]) -> str:
+    kind = fault.get("kind")
+    service = fault.get("service") or "all services"
+    if kind == "throttle":
+        return f"throttle {service} at rate {fault.get('rate')}"
+    if kind == "latency":
+        return f"latency {fault.get('ms')} ms on {service}"
+    if kind == "unhealthy-green":
+        after = fault.get("after_seconds")
+        if after is None:
+            return "green tasks never become healthy"
+        return f"green tasks turn unhealthy after {after:g} simulated seconds"
+    if kind == "hook-fail":
+        return f"lifecycle hook {fault.get('event') or 'every event'} fails"
+    return str(kind)
+
+
+@fault_app.command()
+def throttle(
+    ctx: typer.Context,
+    rate: Annotated[float, typer.Option(help="Share of requests throttled, in (0, 1].")],
+    service: Annotated[
+        str | None, typer.Option(help="Signing name (ecs, monitoring, …); default all.")
+    ] = None,
+) -> None:
+    """Answer a share of requests with a throttling error."""
+    if not 0.0 < rate <= 1.0:
+        raise UsageError(f"the throttling rate must be in (0, 1], got {rate:g}", where="--rate")
+    fault: dict[str, Any] = {"kind": "throttle", "rate": rate}
+    if _service(service):
+        fault["service"] = service
+    _add(ctx, fault)
+
+
+@fault_app.command()
+def latency(
+    ctx: typer.Context,
+    ms: Annotated[int, typer.Option(help="Milliseconds added to each request.")],
+    service: Annotated[
+        str | None, typer.Option(help="Signing name (ecs, monitoring, …); default all.")
+    ] = None,
+) -> None:
+    """Delay every request by a fixed number of milliseconds."""
+    if ms < 0 or ms > 600_000:
+        raise UsageError(f"the latency must be between 0 and 600000 ms, got {ms}", where="--ms")
+    fault: dict[str, Any] = {"kind": "latency", "ms": ms}
+    if _service(service):
+        fault["service"] = service
+    _add(ctx, fault)
+
+
+@fault_app.command("unhealthy-green")
+def unhealthy_green(
+    ctx: typer.Context,
+    after: Annotated[
+        str | None,
+        typer.Option(help="Healthy this long first (90s, 5m; simulated time); default never."),
+    ] = None,
+) -> None:
+    """Make the replacement (green) tasks unhealthy, at once or after a while."""
+    fault: dict[str, Any] = {"kind": "unhealthy-green"}
+    if after is not None:
+        fault["after_seconds"] = parse_duration(after, "--after")
+    _add(ctx, fault)
+
+
+@fault_app.command("hook-fail")
+def hook_fail(
+    ctx: typer.Context,
+    event: Annotated[
+        HookEvent | None, typer.Option(help="Lifecycle event whose hook fails; default all.")
+    ] = None,
+) -> None:
+    """Make lifecycle hooks report Failed."""
+    fault: dict[str, Any] = {"kind": "hook-fail"}
+    if event is not None:
+        fault["event"] = event.value
+    _add(ctx, fault)
+
+
+@fault_app.command("list")
+def list_faults(ctx: typer.Context) -> None:
+    """Show the faults in force."""
+    out = options(ctx).out()
+    faults = _control().faults()
+    if out.json_mode:
+        out.json({"faults": faults})
+        return
+    if not faults:
+        out.text("no faults")
+    for fault in faults:
+        out.text(f"{fault.get('id', '?')}  {describe_fault(fault)}")
+
+
+@fault_app.command()
+def clear(ctx: typer.Context) -> None:
+    """Remove every fault."""
+    out = options(ctx).out()
+    _control().clear_faults()
+    out.emit({"faults": []}, "cleared all faults")
