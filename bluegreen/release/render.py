@@ -1,0 +1,782 @@
+"""Rendering: spec + templates + images + variables -> task definition and AppSpec.
+
+Templates are jinja2 in a sandboxed environment with StrictUndefined (a misspelt variable is an
+error, never an empty string), autoescape off, loaded from the spec file's folder. Every problem
+is reported with the template file and line, or the JSON path into the rendered document.
+
+The AppSpec's TaskDefinition is the registered revision's ARN when known; before registration it
+is the placeholder `<TASK_DEFINITION>` (PLACEHOLDER_TASK_DEFINITION), which the AppSpec schema
+accepts and the deploy step replaces with the ARN it registered.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import subprocess
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from bluegreen.errors import BluegreenError, ImageError, SchemaError, SpecError, TemplateError
+from bluegreen.release import raise_problems
+from bluegreen.release.images import ImageRef, mutable_tag_notice, parse_image
+from bluegreen.release.spec import (
+    HOOK_EVENTS,
+    JsonPath,
+    Spec,
+    deep_merge,
+    display_path,
+    json_path,
+    load_yaml,
+    locate,
+    plain,
+    schema_problems,
+)
+
+if TYPE_CHECKING:
+    from jinja2 import Environment, Template
+
+PLACEHOLDER_TASK_DEFINITION = "<TASK_DEFINITION>"
+DEFAULT_APPSPEC = "appspec_templates/ecs.yaml.j2"
+
+# Fields of DescribeTaskDefinition output that RegisterTaskDefinition does not accept.
+READ_ONLY_FIELDS = (
+    "taskDefinitionArn",
+    "revision",
+    "status",
+    "requiresAttributes",
+    "compatibilities",
+    "registeredAt",
+    "registeredBy",
+    "deregisteredAt",
+)
+_VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+@dataclass(frozen=True)
+class LiveService:
+    """What rendering needs from DescribeServices (ECS API shapes, camelCase)."""
+
+    cluster: str
+    service: str
+    task_definition_arn: str | None
+    deployment_controller: str
+    load_balancers: list[dict[str, Any]]
+    network_configuration: dict[str, Any] | None
+    platform_version: str | None
+    capacity_provider_strategy: list[dict[str, Any]]
+
+
+class ImageResolver(Protocol):
+    def resolve(self, ref: ImageRef, where: str) -> ImageRef:
+        """The same reference with its digest; ImageError (exit 2) when it does not exist."""
+        ...
+
+
+@dataclass(frozen=True)
+class Rendered:
+    task_definition: dict[str, Any]
+    appspec: dict[str, Any]
+    images: dict[str, str]
+    notices: list[str] = field(default_factory=list)
+
+
+def appspec_content(appspec: dict[str, Any]) -> tuple[str, str]:
+    """The AppSpec as CodeDeploy receives it inline: (JSON text, which is also YAML; sha256)."""
+    text = json.dumps(appspec, indent=2, sort_keys=False)
+    return text, hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# --- jinja2 ---------------------------------------------------------------------------------
+class _GitUnavailable(Exception):
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(reason)
+        self.name = name
+        self.reason = reason
+
+
+class _Git:
+    """git_sha / git_branch, computed once and only when a template uses them."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._cache: dict[str, str] = {}
+
+    def get(self, name: str) -> str:
+        if name not in self._cache:
+            args = (
+                ["rev-parse", "HEAD"]
+                if name == "git_sha"
+                else ["rev-parse", "--abbrev-ref", "HEAD"]
+            )
+            self._cache[name] = self._run(name, args)
+        return self._cache[name]
+
+    def _run(self, name: str, args: list[str]) -> str:
+        try:
+            done = subprocess.run(
+                ["git", *args],
+                cwd=self.folder,
+                capture_output=True,
+                text=True,
+                timeout=15,
+                check=False,
+            )
+        except FileNotFoundError:
+            raise _GitUnavailable(name, "git is not installed") from None
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise _GitUnavailable(name, f"git failed: {exc}") from None
+        if done.returncode != 0:
+            detail = (done.stderr.strip().splitlines() or ["git failed"])[-1]
+            raise _GitUnavailable(
+                name, f"{display_path(self.folder)} is not in a usable git checkout ({detail})"
+            )
+        return done.stdout.strip()
+
+
+def _environment(folder: Path, git: _Git) -> Environment:
+    from jinja2 import FileSystemLoader, StrictUndefined
+    from jinja2.runtime import Context
+    from jinja2.sandbox import SandboxedEnvironment
+    from jinja2.utils import missing
+
+    class _Context(Context):
+        def resolve_or_missing(self, key: str) -> Any:
+            value = super().resolve_or_missing(key)
+            if value is missing and key in ("git_sha", "git_branch"):
+                return _LazyGit(git, key)
+            return value
+
+    env = SandboxedEnvironment(
+        loader=FileSystemLoader(str(folder)),
+        undefined=StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=True,
+    )
+    env.context_class = _Context
+    return env
+
+
+class _LazyGit:
+    """Stands in for git_sha/git_branch; turns into the string when used."""
+
+    def __init__(self, git: _Git, name: str) -> None:
+        self._git = git
+        self._name = name
+
+    def _value(self) -> str:
+        return self._git.get(self._name)
+
+    def __str__(self) -> str:
+        return self._value()
+
+    def __html__(self) -> str:  # pragma: no cover - autoescape is off
+        return self._value()
+
+    def __getitem__(self, key: Any) -> str:
+        value: str = self._value()[key]
+        return value
+
+    def __len__(self) -> int:
+        return len(self._value())
+
+    def __eq__(self, other: object) -> bool:
+        return self._value() == other
+
+    def __hash__(self) -> int:
+        return hash(self._value())
+
+    def __add__(self, other: str) -> str:
+        return self._value() + other
+
+    def __radd__(self, other: str) -> str:
+        return other + self._value()
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self._value(), name)
+
+
+def _template_line(exc: BaseException, files: Mapping[str, str]) -> tuple[str, int] | None:
+    """(display name, line) of the innermost template frame in a rendering traceback."""
+    found: tuple[str, int] | None = None
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if frame.filename in files and frame.lineno is not None:
+            found = (files[frame.filename], frame.lineno)
+    return found
+
+
+def _first_use(source: str, name: str) -> int | None:
+    from jinja2 import nodes
+    from jinja2.sandbox import SandboxedEnvironment
+
+    try:
+        tree = SandboxedEnvironment().parse(source)
+    except Exception:
+        return None
+    lines = [n.lineno for n in tree.find_all(nodes.Name) if n.name == name]
+    return min(lines) if lines else None
+
+
+class _Templates:
+    """Renders the spec's templates with one context, turning failures into TemplateErrors."""
+
+    def __init__(self, spec: Spec, context: dict[str, Any]) -> None:
+        self.folder = spec.path.resolve().parent
+        self.git = _Git(self.folder)
+        self.env = _environment(self.folder, self.git)
+        self.context = context
+        self.files: dict[str, str] = {}  # absolute filename -> display name
+        self.sources: dict[str, str] = {}  # display name -> source
+
+    def _load(self, path: Path) -> Template:
+        display = display_path(path)
+        from jinja2 import TemplateSyntaxError
+
+        try:
+            source = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise TemplateError("template not found", where=display) from None
+        except IsADirectoryError:
+            raise TemplateError("template is a directory, not a file", where=display) from None
+        except PermissionError:
+            raise TemplateError(
+                "template is not readable (permission denied)", where=display
+            ) from None
+        except UnicodeDecodeError as exc:
+            raise TemplateError(
+                f"template is not UTF-8 text: {exc.reason}", where=display
+            ) from None
+        filename = str(path)
+        self.files[filename] = display
+        self.sources[display] = source
+        try:
+            code = self.env.compile(source, name=path.name, filename=filename)
+        except TemplateSyntaxError as exc:
+            raise TemplateError(
+                f"template syntax error: {exc.message}", where=f"{display}:{exc.lineno}"
+            ) from None
+        return self.env.template_class.from_code(self.env, code, self.env.make_globals(None))
+
+    def render_file(self, path: Path, extra: Mapping[str, Any] | None = None) -> str:
+        template = self._load(path)
+        return self._render(template, display_path(path), extra)
+
+    def render_packaged(self, name: str, source: str, extra: Mapping[str, Any]) -> str:
+        from jinja2 import TemplateSyntaxError
+
+        filename = f"<bluegreen>/{name}"
+        self.files[filename] = name
+        self.sources[name] = source
+        try:
+            code = self.env.compile(source, name=name, filename=filename)
+        except TemplateSyntaxError as exc:  # pragma: no cover - the packaged template is tested
+            raise TemplateError(f"template syntax error: {exc.message}", where=name) from None
+        template = self.env.template_class.from_code(self.env, code, self.env.make_globals(None))
+        return self._render(template, name, extra)
+
+    def render_string(self, source: str, where: str, context: Mapping[str, Any]) -> str:
+        from jinja2 import TemplateSyntaxError
+
+        try:
+            template = self.env.from_string(source)
+        except TemplateSyntaxError as exc:
+            raise TemplateError(f"template syntax error: {exc.message}", where=where) from None
+        try:
+            return template.render(dict(context))
+        except _GitUnavailable as exc:
+            raise self._git_error(exc, where) from None
+        except Exception as exc:
+            raise TemplateError(_describe(exc), where=where) from None
+
+    def _render(self, template: Template, display: str, extra: Mapping[str, Any] | None) -> str:
+        context = {**self.context, **(extra or {})}
+        try:
+            return template.render(context)
+        except _GitUnavailable as exc:
+            at = _template_line(exc, self.files)
+            name = at[0] if at else display
+            line = at[1] if at else _first_use(self.sources.get(name, ""), exc.name)
+            raise self._git_error(exc, f"{name}:{line}" if line else name) from None
+        except BluegreenError:
+            raise
+        except Exception as exc:
+            at = _template_line(exc, self.files)
+            where = f"{at[0]}:{at[1]}" if at else display
+            hint = None
+            from jinja2 import TemplateNotFound, UndefinedError
+
+            if isinstance(exc, UndefinedError):
+                hint = (
+                    "template variables: vars.<name> (spec `vars`, --vars-file, --var K=V), "
+                    "images.<container>, env, cluster, service, region, git_sha, git_branch"
+                )
+            elif isinstance(exc, TemplateNotFound):
+                hint = f"included templates are looked up in {display_path(self.folder)}"
+            raise TemplateError(_describe(exc), where=where, hint=hint) from None
+
+    def _git_error(self, exc: _GitUnavailable, where: str) -> TemplateError:
+        return TemplateError(
+            f"{exc.name} is used but cannot be computed: {exc.reason}",
+            where=where,
+            hint="run from a git checkout, or pass the value with --var / --image instead",
+        )
+
+
+def _describe(exc: BaseException) -> str:
+    from jinja2 import TemplateNotFound, UndefinedError
+    from jinja2.exceptions import SecurityError
+
+    if isinstance(exc, UndefinedError):
+        return f"undefined template variable: {exc.message}"
+    if isinstance(exc, TemplateNotFound):
+        return f"included template not found: {exc.name}"
+    if isinstance(exc, SecurityError):
+        return f"not allowed in a template: {exc}"
+    return f"template failed: {type(exc).__name__}: {exc}"
+
+
+# --- parsing rendered text ------------------------------------------------------------------------
+def _parse_rendered(
+    text: str, display: str, *, yaml: bool, error: type[BluegreenError] = TemplateError
+) -> tuple[Any, dict[JsonPath, int]]:
+    """Rendered text -> data plus the rendered line of every key (for schema messages)."""
+    lines: dict[JsonPath, int] = {}
+    if yaml:
+        from ruamel.yaml import YAML
+        from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+        try:
+            raw = YAML(typ="rt").load(text)
+        except MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            line = mark.line + 1 if mark is not None else 0
+            problem = " ".join(p for p in (exc.context, exc.problem) if p) or "invalid YAML"
+            raise error(
+                f"the rendered text is not valid YAML: {problem}{_excerpt(text, line)}",
+                where=f"{display}:{line}" if line else display,
+            ) from None
+        except YAMLError as exc:
+            raise error(f"the rendered text is not valid YAML: {exc}", where=display) from None
+        return plain(raw, lines), lines
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise error(
+            f"the rendered text is not valid JSON: {exc.msg} (column {exc.colno})"
+            f"{_excerpt(text, exc.lineno)}",
+            where=f"{display}:{exc.lineno}",
+            hint="the line is counted in the rendered output; check commas and quoting around "
+            "template expressions (the tojson filter quotes a value safely)",
+        ) from None
+    try:  # JSON is YAML: reuse the round-trip loader for line numbers only
+        from ruamel.yaml import YAML
+
+        plain(YAML(typ="rt").load(text.replace("\t", " ")), lines)
+    except Exception:  # noqa: S110 - line numbers are a nicety
+        pass
+    return data, lines
+
+
+def _excerpt(text: str, line: int) -> str:
+    rows = text.splitlines()
+    if 1 <= line <= len(rows):
+        row = rows[line - 1].strip()
+        if len(row) > 100:
+            row = row[:97] + "..."
+        return f"\n  rendered line {line}: {row}"
+    return ""
+
+
+# --- the release ------------------------------------------------------------------------------
+def render_release(
+    spec: Spec,
+    *,
+    image_overrides: Mapping[str, str] | None = None,
+    var_overrides: Mapping[str, str] | None = None,
+    vars_files: Sequence[Path] = (),
+    resolver: ImageResolver | None = None,
+    live: LiveService | None = None,
+    task_definition_arn: str | None = None,
+) -> Rendered:
+    """Render, pin and validate the task definition and the AppSpec. Raises exit-2 errors."""
+    notices: list[str] = []
+    variables = _variables(spec, vars_files, var_overrides or {})
+    region = spec.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    base: dict[str, Any] = {
+        "vars": variables,
+        "env": spec.env,
+        "cluster": spec.cluster,
+        "service": spec.service,
+        "region": region,
+    }
+    templates = _Templates(spec, base)
+
+    # 1. images: spec entries (jinja allowed) then --image overrides (literal)
+    wanted: dict[str, tuple[str, str]] = {}  # container -> (reference, where)
+    for name, text in spec.images.items():
+        where = spec.where(("images", name))
+        wanted[name] = (templates.render_string(text, where, base).strip(), where)
+    for name, text in (image_overrides or {}).items():
+        wanted[name] = (text, f"--image {name}")
+    pinned: dict[str, str] = {}
+    for name, (text, where) in wanted.items():
+        pinned[name] = _pin(parse_image(text, where), text, name, where, spec, resolver, notices)
+    templates.context = {**base, "images": dict(pinned)}
+
+    # 2. task definition
+    td_display = display_path(spec.task_definition)
+    td_text = templates.render_file(spec.task_definition)
+    is_yaml = spec.task_definition.name.endswith((".yaml.j2", ".yml.j2", ".yaml", ".yml"))
+    doc, td_lines = _parse_rendered(td_text, td_display, yaml=is_yaml)
+    doc, td_lines = _strip_read_only(doc, td_lines, td_display, notices)
+    final_images = _apply_images(doc, wanted, pinned, td_display, spec, resolver, notices)
+
+    def td_where(p: JsonPath) -> str:
+        return locate(td_display, td_lines, p)
+
+    from bluegreen.resources import load_schema
+
+    problems = schema_problems(doc, load_schema("taskdef"), td_where, error=SchemaError)
+    raise_problems(problems, subject=td_display)
+
+    # 3. AppSpec
+    appspec = _appspec(spec, templates, live, task_definition_arn)
+    raise_problems(
+        check_semantics(spec, doc, appspec, td_where), subject=f"{spec.display} and templates"
+    )
+    return Rendered(task_definition=doc, appspec=appspec, images=final_images, notices=notices)
+
+
+def _variables(
+    spec: Spec, vars_files: Sequence[Path], overrides: Mapping[str, str]
+) -> dict[str, Any]:
+    variables: dict[str, Any] = dict(spec.vars)
+    for path in vars_files:
+        raw = load_yaml(Path(path), what="vars file")
+        data = plain(raw, {})
+        if data is None:
+            continue
+        if not isinstance(data, dict):
+            raise SpecError(
+                "a vars file must hold a mapping of names to values", where=display_path(Path(path))
+            )
+        variables = deep_merge(variables, data)
+    for key, value in overrides.items():
+        if not _VAR_NAME.fullmatch(key):
+            raise SpecError(
+                f"invalid variable name {key!r}",
+                where=f"--var {key}",
+                hint="names are letters, digits and '_', not starting with a digit",
+            )
+        variables[key] = value
+    return variables
+
+
+def _pin(
+    ref: ImageRef,
+    text: str,
+    container: str,
+    where: str,
+    spec: Spec,
+    resolver: ImageResolver | None,
+    notices: list[str],
+) -> str:
+    """The final reference for one image: digest-pinned when it can be resolved."""
+    if ref.digest:
+        return text
+    if not spec.pin_digests:
+        return text
+    if not ref.is_ecr:
+        notices.append(mutable_tag_notice(ref, container))
+        return text
+    if resolver is None:
+        notices.append(
+            f"image for container {container!r} ({text}) not resolved to a digest "
+            "(offline); a deploy pins it"
+        )
+        return text
+    resolved = resolver.resolve(ref, where)
+    if not resolved.digest:  # pragma: no cover - a resolver always returns one
+        raise ImageError(f"no digest found for {text}", where=where)
+    return str(replace(resolved, tag=None))
+
+
+def _strip_read_only(
+    doc: Any, lines: dict[JsonPath, int], display: str, notices: list[str]
+) -> tuple[Any, dict[JsonPath, int]]:
+    if not isinstance(doc, dict):
+        raise TemplateError(
+            f"the rendered task definition must be a JSON object, got {type(doc).__name__}",
+            where=display,
+        )
+    if isinstance(doc.get("taskDefinition"), dict):
+        inner = dict(doc["taskDefinition"])
+        if isinstance(doc.get("tags"), list) and doc["tags"] and "tags" not in inner:
+            inner["tags"] = doc["tags"]
+        extra = [k for k in doc if k not in ("taskDefinition", "tags")]
+        notices.append(
+            f"{display}: unwrapped the describe-task-definition output "
+            '{"taskDefinition": ...}' + (f" (ignored: {', '.join(extra)})" if extra else "")
+        )
+        lines = {p[1:]: n for p, n in lines.items() if p and p[0] == "taskDefinition"}
+        doc = inner
+    removed = [k for k in READ_ONLY_FIELDS if k in doc]
+    if removed:
+        for key in removed:
+            del doc[key]
+        notices.append(
+            f"{display}: removed read-only fields of describe-task-definition output: "
+            + ", ".join(removed)
+        )
+    return doc, lines
+
+
+def _apply_images(
+    doc: dict[str, Any],
+    wanted: Mapping[str, tuple[str, str]],
+    pinned: Mapping[str, str],
+    display: str,
+    spec: Spec,
+    resolver: ImageResolver | None,
+    notices: list[str],
+) -> dict[str, str]:
+    containers = doc.get("containerDefinitions")
+    if not isinstance(containers, list):
+        return dict(pinned)  # the schema check reports it
+    names = [c.get("name") for c in containers if isinstance(c, dict)]
+    for name, (_text, where) in wanted.items():
+        if name not in names:
+            known = ", ".join(str(n) for n in names) or "(none)"
+            raise ImageError(
+                f"no container named {name!r} in the task definition {display}; "
+                f"its containers: {known}",
+                where=where,
+                hint="the keys of `images` and --image NAME=REF are container names",
+            )
+    final: dict[str, str] = {}
+    for i, container in enumerate(containers):
+        if not isinstance(container, dict) or not isinstance(container.get("name"), str):
+            continue
+        name = container["name"]
+        if name in pinned:
+            container["image"] = pinned[name]
+        elif isinstance(container.get("image"), str):
+            where = f"{display}: {json_path(('containerDefinitions', i, 'image'))}"
+            text = container["image"]
+            container["image"] = _pin(
+                parse_image(text, where), text, name, where, spec, resolver, notices
+            )
+        if isinstance(container.get("image"), str):
+            final[name] = container["image"]
+    return final
+
+
+# --- AppSpec ----------------------------------------------------------------------------------
+def _appspec(
+    spec: Spec, templates: _Templates, live: LiveService | None, task_definition_arn: str | None
+) -> dict[str, Any]:
+    lb = _load_balancer(spec, live)
+    extra: dict[str, Any] = {
+        "task_definition_arn": task_definition_arn or PLACEHOLDER_TASK_DEFINITION,
+        "load_balancer": lb,
+        "platform_version": live.platform_version if live else None,
+        "network_configuration": _network(live.network_configuration if live else None),
+        "capacity_provider_strategy": [
+            {
+                key: item[src]
+                for key, src in (
+                    ("CapacityProvider", "capacityProvider"),
+                    ("Base", "base"),
+                    ("Weight", "weight"),
+                )
+                if src in item
+            }
+            for item in (live.capacity_provider_strategy if live else [])
+        ],
+        "hooks": {e: spec.codedeploy.hooks[e] for e in HOOK_EVENTS if e in spec.codedeploy.hooks},
+    }
+    if spec.appspec is not None:
+        display = display_path(spec.appspec)
+        text = templates.render_file(spec.appspec, extra)
+    else:
+        from bluegreen.resources import appspec_templates_dir
+
+        display = DEFAULT_APPSPEC
+        source = appspec_templates_dir().joinpath("ecs.yaml.j2").read_text(encoding="utf-8")
+        text = templates.render_packaged(DEFAULT_APPSPEC, source, extra)
+    is_json = display.endswith((".json.j2", ".json"))
+    doc, lines = _parse_rendered(text, display, yaml=not is_json)
+    from bluegreen.resources import load_schema
+
+    def where(p: JsonPath) -> str:
+        return locate(display, lines, p)
+
+    raise_problems(
+        schema_problems(doc, load_schema("appspec"), where, error=SchemaError), subject=display
+    )
+    result: dict[str, Any] = doc
+    return result
+
+
+def _load_balancer(spec: Spec, live: LiveService | None) -> dict[str, Any]:
+    if spec.load_balancer is not None:
+        return {
+            "container_name": spec.load_balancer.container_name,
+            "container_port": spec.load_balancer.container_port,
+        }
+    if live and live.load_balancers:
+        first = live.load_balancers[0]
+        if "containerName" in first and "containerPort" in first:
+            return {
+                "container_name": first["containerName"],
+                "container_port": int(first["containerPort"]),
+            }
+    source = "the live service has no load balancer" if live else "no live service was read"
+    raise SpecError(
+        f"the AppSpec needs the load balancer's container and port, and {source}",
+        where=f"{spec.display}: load_balancer",
+        hint="add `load_balancer: {container_name: ..., container_port: ...}` to the spec"
+        + (" or drop --offline" if live is None else ""),
+    )
+
+
+def _network(config: dict[str, Any] | None) -> dict[str, Any] | None:
+    vpc = (config or {}).get("awsvpcConfiguration")
+    if not vpc:
+        return None
+    out: dict[str, Any] = {"Subnets": list(vpc.get("subnets") or [])}
+    if vpc.get("securityGroups"):
+        out["SecurityGroups"] = list(vpc["securityGroups"])
+    if vpc.get("assignPublicIp"):
+        out["AssignPublicIp"] = vpc["assignPublicIp"]
+    return {"AwsvpcConfiguration": out}
+
+
+# --- semantics --------------------------------------------------------------------------------
+# Fargate task sizes: cpu units -> allowed memory (MiB).
+FARGATE_SIZES: dict[int, list[int]] = {
+    256: [512, 1024, 2048],
+    512: list(range(1024, 4096 + 1, 1024)),
+    1024: list(range(2048, 8192 + 1, 1024)),
+    2048: list(range(4096, 16384 + 1, 1024)),
+    4096: list(range(8192, 30720 + 1, 1024)),
+    8192: list(range(16384, 61440 + 1, 4096)),
+    16384: list(range(32768, 122880 + 1, 8192)),
+}
+
+
+def _units(value: Any, unit: str, scale: int) -> int | None:
+    """'1024' / 1024 / '1 vCPU' / '2 GB' -> cpu units or MiB; None when unreadable."""
+    text = str(value).strip()
+    if re.fullmatch(r"\d+", text):
+        return int(text)
+    m = re.fullmatch(rf"(\d+(?:\.\d+)?)\s*{unit}", text, re.IGNORECASE)
+    return round(float(m.group(1)) * scale) if m else None
+
+
+def check_semantics(
+    spec: Spec,
+    td: dict[str, Any],
+    appspec: dict[str, Any],
+    td_where: Callable[[JsonPath], str],
+) -> list[BluegreenError]:
+    """What a schema cannot check: load balancer container/port, Fargate sizes, essentials."""
+    problems: list[BluegreenError] = []
+    containers = [c for c in td.get("containerDefinitions", []) if isinstance(c, dict)]
+    by_name = {c.get("name"): c for c in containers}
+    if containers and not any(c.get("essential", True) for c in containers):
+        problems.append(
+            SchemaError(
+                "no container is essential; ECS requires at least one",
+                where=td_where(("containerDefinitions",)),
+                hint="set `essential: true` on the main container (true is the default)",
+            )
+        )
+    props = appspec["Resources"][0]["TargetService"]["Properties"]
+    lb = props["LoadBalancerInfo"]
+    lb_where = (
+        spec.where(("load_balancer",)) if spec.load_balancer else "live service loadBalancers[0]"
+    )
+    container = by_name.get(lb["ContainerName"])
+    if container is None:
+        problems.append(
+            SchemaError(
+                f"load balancer container {lb['ContainerName']!r} is not in the task definition; "
+                "its containers: " + ", ".join(str(n) for n in by_name),
+                where=lb_where,
+            )
+        )
+    else:
+        ports = [
+            p.get("containerPort")
+            for p in container.get("portMappings") or []
+            if isinstance(p, dict)
+        ]
+        if lb["ContainerPort"] not in ports:
+            index = containers.index(container)
+            problems.append(
+                SchemaError(
+                    f"load balancer port {lb['ContainerPort']} is not in the portMappings of "
+                    f"container {lb['ContainerName']!r} (ports: "
+                    + (", ".join(str(p) for p in ports) or "none")
+                    + ")",
+                    where=td_where(("containerDefinitions", index, "portMappings")),
+                    hint="add a portMappings entry with that containerPort, or fix "
+                    "load_balancer.container_port",
+                )
+            )
+    if "FARGATE" in (td.get("requiresCompatibilities") or []):
+        problems += _fargate(td, td_where)
+    return problems
+
+
+def _fargate(td: dict[str, Any], td_where: Callable[[JsonPath], str]) -> list[BluegreenError]:
+    problems: list[BluegreenError] = []
+    if td.get("networkMode") != "awsvpc":
+        problems.append(
+            SchemaError(
+                "Fargate requires networkMode awsvpc",
+                where=td_where(("networkMode",)),
+            )
+        )
+    if "cpu" not in td or "memory" not in td:
+        missing = " and ".join(k for k in ("cpu", "memory") if k not in td)
+        problems.append(
+            SchemaError(
+                f"Fargate requires task-level {missing}",
+                where=td_where(()),
+                hint='e.g. "cpu": "256", "memory": "512"',
+            )
+        )
+        return problems
+    cpu = _units(td["cpu"], "vcpu", 1024)
+    memory = _units(td["memory"], "gb", 1024)
+    if cpu not in FARGATE_SIZES:
+        problems.append(
+            SchemaError(
+                f"Fargate cpu {td['cpu']!r} is not a valid size; valid: "
+                + ", ".join(str(c) for c in FARGATE_SIZES),
+                where=td_where(("cpu",)),
+            )
+        )
+    elif memory not in FARGATE_SIZES[cpu]:
+        allowed = FARGATE_SIZES[cpu]
+        problems.append(
+            SchemaError(
+                f"Fargate memory {td['memory']!r} does not fit cpu {td['cpu']!r}; with {cpu} cpu "
+                f"units memory is {allowed[0]}-{allowed[-1]} MiB"
+                + (f" in steps of {allowed[1] - allowed[0]}" if len(allowed) > 2 else "")
+                + " ("
+                + ", ".join(str(m) for m in allowed[:3])
+                + ", ...)",
+                where=td_where(("memory",)),
+            )
+        )
+    return problems
