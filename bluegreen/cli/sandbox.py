@@ -108,6 +108,7 @@ def up(
     from bluegreen.sandbox.server import SandboxServer, check_bind
 
     check_bind(host, allow_non_loopback)
+    _check_port(host, port)
     server = SandboxServer(
         host,
         port,
@@ -117,12 +118,8 @@ def up(
     )
     try:
         server.start()
-    except OSError as exc:
-        raise UsageError(
-            f"cannot listen on {host}:{port}: {exc.strerror or exc}",
-            where="--port",
-            hint="pick another --port (0 takes any free one)",
-        ) from exc
+    except (OSError, SystemExit) as exc:  # werkzeug exits when the port is taken
+        raise _cannot_listen(host, port, exc) from exc
     try:
         region = opts.region or DEFAULT_REGION
         env, unset = env_exports(server.url, region)
@@ -143,6 +140,32 @@ def up(
     finally:
         server.stop()
     typer.echo("bluegreen sandbox stopped", err=True)
+
+
+def _cannot_listen(host: str, port: int, exc: BaseException) -> UsageError:
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "address in use"
+    return UsageError(
+        f"cannot listen on {host}:{port}: {reason}",
+        where="--port",
+        hint="pick another --port (0 takes any free one)",
+    )
+
+
+def _check_port(host: str, port: int) -> None:
+    """Fail early and clearly when the address cannot be bound (the server binds it again)."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise UsageError(f"cannot resolve {host!r}: {exc}", where="--host") from exc
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise _cannot_listen(host, port, exc) from exc
 
 
 def _write_env_file(path: Path, lines: list[str]) -> None:

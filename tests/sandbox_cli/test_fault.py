@@ -1,0 +1,128 @@
+"""`bluegreen sandbox fault …` against the running sandbox's control API."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bluegreen.cli.app import run
+from bluegreen.sandbox.server import SandboxServer
+from tests.conftest import sandbox_call
+
+
+def faults(server: SandboxServer) -> list[dict[str, object]]:
+    answer = sandbox_call(server, "faults", method="GET")["faults"]
+    assert isinstance(answer, list)
+    return answer
+
+
+def add_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, object]:
+    assert run(["-o", "json", "sandbox", "fault", *args]) == 0
+    out = capsys.readouterr().out
+    answer: dict[str, object] = json.loads(out)
+    return answer
+
+
+def test_each_kind_is_added_and_listed(
+    aws_env: SandboxServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    throttle = add_json(capsys, "throttle", "--service", "ecs", "--rate", "0.25")
+    latency = add_json(capsys, "latency", "--ms", "40")
+    green = add_json(capsys, "unhealthy-green", "--after", "1m30s")
+    hook = add_json(capsys, "hook-fail", "--event", "AfterAllowTestTraffic")
+    never = add_json(capsys, "unhealthy-green")
+    assert (throttle["kind"], throttle["service"], throttle["rate"]) == ("throttle", "ecs", 0.25)
+    assert (latency["kind"], latency["ms"]) == ("latency", 40)
+    assert (green["kind"], green["after_seconds"]) == ("unhealthy-green", 90.0)
+    assert (hook["kind"], hook["event"]) == ("hook-fail", "AfterAllowTestTraffic")
+    assert "after_seconds" not in never
+    assert [f["id"] for f in faults(aws_env)] == [
+        throttle["id"], latency["id"], green["id"], hook["id"], never["id"]
+    ]  # fmt: skip
+
+    assert run(["sandbox", "fault", "list"]) == 0
+    assert capsys.readouterr().out == (
+        f"{throttle['id']}  throttle ecs at rate 0.25\n"
+        f"{latency['id']}  latency 40 ms on all services\n"
+        f"{green['id']}  green tasks turn unhealthy after 90 simulated seconds\n"
+        f"{hook['id']}  lifecycle hook AfterAllowTestTraffic fails\n"
+        f"{never['id']}  green tasks never become healthy\n"
+    )
+
+
+def test_text_output_of_add_and_clear(
+    aws_env: SandboxServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["sandbox", "fault", "hook-fail"]) == 0
+    (only,) = faults(aws_env)
+    assert (
+        capsys.readouterr().out == f"added fault {only['id']}: lifecycle hook every event fails\n"
+    )
+    assert run(["sandbox", "fault", "clear"]) == 0
+    assert capsys.readouterr().out == "cleared all faults\n"
+    assert faults(aws_env) == []
+    assert run(["sandbox", "fault", "list"]) == 0
+    assert capsys.readouterr().out == "no faults\n"
+    assert run(["-o", "json", "sandbox", "fault", "list"]) == 0
+    assert capsys.readouterr().out == '{"faults": []}\n'
+
+
+def test_throttle_is_felt_by_aws_clients(aws_env: SandboxServer) -> None:
+    import boto3
+    from botocore.config import Config
+
+    assert run(["sandbox", "fault", "throttle", "--service", "ecs", "--rate", "1"]) == 0
+    ecs = boto3.client("ecs", config=Config(retries={"max_attempts": 1, "mode": "standard"}))
+    with pytest.raises(ecs.exceptions.ClientError, match="Throttling"):
+        ecs.list_clusters()
+    boto3.client("sts").get_caller_identity()  # other services are untouched
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["throttle", "--rate", "0"],
+            "error: --rate: the throttling rate must be in (0, 1], got 0",
+        ),
+        (["throttle", "--rate", "1.5"], "error: --rate: the throttling rate must be in (0, 1]"),
+        (["throttle", "--rate", "1", "--service", "ECS!"], "error: --service: 'ECS!' is not"),
+        (["latency", "--ms", "-5"], "error: --ms: the latency must be between 0 and 600000 ms"),
+        (["unhealthy-green", "--after", "soon"], "error: --after: 'soon' is not a duration"),
+        (["unhealthy-green", "--after", "5x"], "error: --after: '5x' is not a duration"),
+        (["hook-fail", "--event", "Install"], "Invalid value for '--event': 'Install' is not"),
+        (["latency", "--ms", "many"], "Invalid value for '--ms': 'many' is not a valid integer"),
+        (["throttle"], "Missing option '--rate'"),
+    ],
+)
+def test_bad_values_exit_2_and_add_nothing(
+    aws_env: SandboxServer, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    assert run(["sandbox", "fault", *args]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert message in captured.err
+    assert faults(aws_env) == []
+
+
+def test_no_endpoint_is_refused(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    assert run(["sandbox", "fault", "clear"]) == 2
+    assert capsys.readouterr().err.startswith(
+        "error: AWS_ENDPOINT_URL is not set, so there is no sandbox to talk to"
+    )
+
+
+def test_an_endpoint_that_is_not_a_sandbox_is_refused(
+    plain_moto: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", plain_moto)
+    assert run(["sandbox", "fault", "latency", "--ms", "5"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(
+        f"error: {plain_moto}/_sandbox/info: {plain_moto} is not a bluegreen sandbox, so nothing "
+        "was changed"
+    )
