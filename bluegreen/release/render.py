@@ -22,8 +22,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from bluegreen.errors import BluegreenError, ImageError, SchemaError, SpecError, TemplateError
-from bluegreen.release import raise_problems
+from bluegreen.errors import (
+    BluegreenError,
+    ImageError,
+    SchemaError,
+    SpecError,
+    TemplateError,
+    UsageError,
+)
+from bluegreen.release import flatten, raise_problems
 from bluegreen.release.images import ImageRef, mutable_tag_notice, parse_image
 from bluegreen.release.spec import (
     HOOK_EVENTS,
@@ -421,6 +428,8 @@ def render_release(
     # 1. images: spec entries (jinja allowed) then --image overrides (literal)
     wanted: dict[str, tuple[str, str]] = {}  # container -> (reference, where)
     for name, text in spec.images.items():
+        if name in (image_overrides or {}):
+            continue
         where = spec.where(("images", name))
         wanted[name] = (templates.render_string(text, where, base).strip(), where)
     for name, text in (image_overrides or {}).items():
@@ -444,13 +453,16 @@ def render_release(
     from bluegreen.resources import load_schema
 
     problems = schema_problems(doc, load_schema("taskdef"), td_where, error=SchemaError)
-    raise_problems(problems, subject=td_display)
 
-    # 3. AppSpec
-    appspec = _appspec(spec, templates, live, task_definition_arn)
-    raise_problems(
-        check_semantics(spec, doc, appspec, td_where), subject=f"{spec.display} and templates"
-    )
+    # 3. AppSpec, then what a schema cannot check (only on a schema-valid task definition)
+    try:
+        appspec = _appspec(spec, templates, live, task_definition_arn)
+    except UsageError as exc:
+        raise_problems([*problems, *flatten(exc)], subject=f"{spec.display} and its templates")
+        raise
+    if not problems:
+        problems = check_semantics(spec, doc, appspec, td_where)
+    raise_problems(problems, subject=f"{spec.display} and its templates")
     return Rendered(task_definition=doc, appspec=appspec, images=final_images, notices=notices)
 
 
