@@ -12,4 +12,13 @@ def register(app: typer.Typer) -> None:
     from bluegreen.cli import sandbox
 
     app.add_typer(sandbox.app)
+    from bluegreen.cli import diff, iam_policy, init
+
+    diff.register(app)
+    init.register(app)
+    iam_policy.register(app)
+    from bluegreen.cli import render, validate
+
+    render.register(app)
+    validate.register(app)
     del app
