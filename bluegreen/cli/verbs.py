@@ -12,10 +12,8 @@ def register(app: typer.Typer) -> None:
     from bluegreen.cli import sandbox
 
     app.add_typer(sandbox.app)
-    from bluegreen.cli import diff, iam_policy, init
+    from bluegreen.cli import iam_policy
 
-    diff.register(app)
-    init.register(app)
     iam_policy.register(app)
     from bluegreen.cli import render, validate
 

@@ -1,0 +1,108 @@
+"""`bluegreen iam-policy`: the least-privilege IAM policy for what the spec uses."""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+
+from bluegreen.cli.context import options
+
+
+class Strategy(StrEnum):
+    both = "both"
+    blue_green = "blue-green"
+    rolling = "rolling"
+
+
+def iam_policy(
+    ctx: typer.Context,
+    account: Annotated[
+        str | None,
+        typer.Option(
+            help="Account id of the ARNs (else asked of STS with the current credentials)."
+        ),
+    ] = None,
+    strategy: Annotated[
+        Strategy,
+        typer.Option(help="Which release path to allow: CodeDeploy blue/green, rolling, or both."),
+    ] = Strategy.both,
+    image: Annotated[
+        list[str] | None, typer.Option("--image", help="Override an image: CONTAINER=REF.")
+    ] = None,
+    var: Annotated[list[str] | None, typer.Option("--var", help="Template variable K=V.")] = None,
+) -> None:
+    """Print the least-privilege IAM policy (JSON) for the features the spec uses.
+
+    Scoped to the spec's cluster, service, CodeDeploy application and deployment group, the
+    task-definition family, the ECR repositories of its images, its alarms, and iam:PassRole
+    on the task's roles (only to ecs-tasks.amazonaws.com). With --output json the policy is
+    the result line.
+    """
+    from bluegreen.cli.diff import pairs
+    from bluegreen.errors import UsageError
+    from bluegreen.release import iam
+    from bluegreen.release.render import render_release
+    from bluegreen.release.spec import load_spec
+
+    opts = options(ctx)
+    out = opts.out()
+    if account is not None and not (account.isdigit() and len(account) == 12):
+        raise UsageError(
+            f"--account {account!r} is not a 12-digit AWS account id", where="--account"
+        )
+    spec = load_spec(opts.config, opts.env)
+    aws = opts.aws(spec.region)
+    live = None
+    if account is None:  # online: the live service gives the AppSpec's defaults
+        from bluegreen.aws.ecs import describe_service
+        from bluegreen.errors import ResourceNotFound
+
+        try:
+            live = describe_service(aws, spec.cluster, spec.service)
+        except ResourceNotFound:
+            live = None  # the policy is often made before the service exists
+    rendered = render_release(
+        spec,
+        image_overrides=pairs(image, "--image"),
+        var_overrides=pairs(var, "--var"),
+        live=live,
+    )
+    region = opts.region or spec.region or aws.region_name
+    if not region:
+        raise UsageError(
+            "no region: the ARNs need one",
+            where="--region",
+            hint="pass --region, put `region:` in the spec, or set AWS_REGION",
+        )
+    lookup = account is None
+    if account is None:
+        from bluegreen.aws.iam import caller_account
+
+        account = caller_account(aws)
+    strategies = (
+        iam.STRATEGIES
+        if strategy is Strategy.both
+        else ((iam.BLUE_GREEN,) if strategy is Strategy.blue_green else (iam.ROLLING,))
+    )
+    result = iam.policy_for(
+        spec,
+        rendered.task_definition,
+        rendered.images,
+        account=account,
+        region=region,
+        strategies=strategies,
+        account_lookup=lookup,
+    )
+    for note in result.notes:
+        out.warn(note)
+    if opts.json:
+        out.json(result.policy)
+    else:
+        out.text(json.dumps(result.policy, indent=2))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("iam-policy")(iam_policy)

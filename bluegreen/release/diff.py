@@ -1,0 +1,150 @@
+"""`diff`: the task definition a release would register against the one the service runs.
+
+Both sides are normalised to RegisterTaskDefinition input before comparing, so what ECS
+adds on describe (ARN, revision, status, registeredAt, requiresAttributes, defaults such as
+`essential: true` or `protocol: tcp`, empty lists) is not reported as a change. The text is
+made from redacted copies: environment values and credential-like strings never reach it.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bluegreen.aws.session import Aws
+    from bluegreen.release.spec import Spec
+
+# Fields DescribeTaskDefinition returns that RegisterTaskDefinition does not take.
+READ_ONLY = (
+    "taskDefinitionArn",
+    "revision",
+    "status",
+    "requiresAttributes",
+    "compatibilities",
+    "registeredAt",
+    "registeredBy",
+    "deregisteredAt",
+    "deleteRequestedAt",
+)
+
+_CONTAINER_DEFAULTS: dict[str, Any] = {"essential": True, "cpu": 0}
+
+
+@dataclass(frozen=True)
+class DiffResult:
+    changed: bool
+    diff: str  # unified diff of the redacted documents; "" when unchanged
+    live_arn: str | None
+    notes: tuple[str, ...]
+
+
+def to_register_input(described: Mapping[str, Any]) -> dict[str, Any]:
+    """A DescribeTaskDefinition `taskDefinition` as RegisterTaskDefinition input."""
+    return {k: copy.deepcopy(v) for k, v in described.items() if k not in READ_ONLY}
+
+
+def _prune(value: Any) -> Any:
+    if isinstance(value, dict):
+        out = {k: _prune(v) for k, v in value.items()}
+        return {k: v for k, v in out.items() if v not in (None, [], {})}
+    if isinstance(value, list):
+        return [_prune(v) for v in value]
+    return value
+
+
+def normalise(td: Mapping[str, Any]) -> dict[str, Any]:
+    """Comparable form: defaults ECS fills in made explicit-free, name-keyed lists sorted."""
+    doc = to_register_input(td)
+    awsvpc = doc.get("networkMode") == "awsvpc"
+    for c in doc.get("containerDefinitions") or []:
+        if not isinstance(c, dict):
+            continue
+        for key, default in _CONTAINER_DEFAULTS.items():
+            if c.get(key) == default:
+                del c[key]
+        for pm in c.get("portMappings") or []:
+            if isinstance(pm, dict):
+                if pm.get("protocol") == "tcp":
+                    del pm["protocol"]
+                if awsvpc and pm.get("hostPort") == pm.get("containerPort"):
+                    pm.pop("hostPort", None)
+        for key in ("environment", "secrets"):
+            items = c.get(key)
+            if isinstance(items, list):
+                c[key] = sorted(items, key=lambda e: str(e.get("name", "")))
+    for key in ("cpu", "memory"):  # ECS returns task-level sizes as strings
+        if key in doc and isinstance(doc[key], int):
+            doc[key] = str(doc[key])
+    pruned: dict[str, Any] = _prune(doc)
+    return pruned
+
+
+def _lines(doc: Mapping[str, Any] | None) -> list[str]:
+    if doc is None:
+        return []
+    return json.dumps(doc, indent=2, sort_keys=True).splitlines(keepends=True)
+
+
+def diff_task_definitions(
+    live: Mapping[str, Any] | None, rendered: Mapping[str, Any], *, live_arn: str | None = None
+) -> DiffResult:
+    """Compare; `live` None means the service runs no task definition yet."""
+    from bluegreen.release.redact import redact_task_definition
+
+    new = normalise(rendered)
+    old = normalise(live) if live is not None else None
+    changed = old != new
+    notes: list[str] = []
+    if not changed:
+        return DiffResult(False, "", live_arn, ())
+    old_text = _lines(redact_task_definition(old) if old is not None else None)
+    new_text = _lines(redact_task_definition(new))
+    text = "".join(
+        difflib.unified_diff(
+            old_text,
+            new_text,
+            fromfile=f"live {live_arn}" if live_arn else "live (none)",
+            tofile="rendered",
+        )
+    )
+    if not text:
+        notes.append("values that are redacted (environment, credentials) differ")
+    return DiffResult(True, text, live_arn, tuple(notes))
+
+
+def diff_release(
+    aws: Aws,
+    spec: Spec,
+    *,
+    image_overrides: Mapping[str, str] | None = None,
+    var_overrides: Mapping[str, str] | None = None,
+    vars_files: Sequence[Path] = (),
+) -> DiffResult:
+    """Render the release as `deploy` would (digests resolved) and compare it with the task
+    definition the service runs now. Reads only."""
+    from bluegreen.aws.ecr import EcrResolver
+    from bluegreen.aws.ecs import describe_service, describe_task_definition
+    from bluegreen.release.render import render_release
+
+    live = describe_service(aws, spec.cluster, spec.service)
+    rendered = render_release(
+        spec,
+        image_overrides=image_overrides,
+        var_overrides=var_overrides,
+        vars_files=vars_files,
+        resolver=EcrResolver(aws) if spec.pin_digests else None,
+        live=live,
+    )
+    current: dict[str, Any] | None = None
+    if live.task_definition_arn:
+        current = describe_task_definition(aws, live.task_definition_arn)
+    new = dict(rendered.task_definition)
+    if current is not None and "tags" not in current:
+        new.pop("tags", None)  # tags are not part of what describe returned
+    return diff_task_definitions(current, new, live_arn=live.task_definition_arn)

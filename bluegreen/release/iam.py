@@ -1,0 +1,396 @@
+"""The least-privilege IAM policy for what a spec uses.
+
+`ACTIONS` is the table of every AWS action bluegreen calls, with the feature that needs it
+and the resource it can be scoped to. `build_policy` keeps the actions of the features a
+spec uses and groups them into statements by resource. A test checks that every AWS call in
+`bluegreen/aws/` has a row here, so the policy cannot fall behind the code.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from bluegreen.errors import SpecError
+
+if TYPE_CHECKING:
+    from bluegreen.release.spec import Spec
+
+# --- features ------------------------------------------------------------------------------
+CORE = "core"  # render, diff, status, history, deploy's reads and the registration
+BLUE_GREEN = "blue-green"  # CodeDeploy-controlled services
+CUSTOM_CONFIG = "custom-config"  # deployment_config shorthand created on demand
+ROLLING = "rolling"  # ECS-controlled services (rolling update, redeploy)
+ROLE_USE = "pass-role"  # the task definition names an execution or task role
+ECR = "ecr"  # images in ECR: digest resolution
+TAG = "tag"  # `tag` and `deploy --tag-as`
+ALARMS = "alarms"  # rollback.alarms
+METRICS = "metrics"  # rollback.metrics
+CLEANUP = "cleanup"
+DOCTOR = "doctor"
+ACCOUNT = "account"  # account lookup when --account is not given
+
+FEATURES = (
+    CORE,
+    BLUE_GREEN,
+    CUSTOM_CONFIG,
+    ROLLING,
+    ROLE_USE,
+    ECR,
+    TAG,
+    ALARMS,
+    METRICS,
+    CLEANUP,
+    DOCTOR,
+    ACCOUNT,
+)
+
+# --- resources -----------------------------------------------------------------------------
+ANY = "*"
+CLUSTER = "cluster"
+SERVICE = "service"
+FAMILY = "task-definition-family"
+APPLICATION = "codedeploy-application"
+GROUP = "codedeploy-deployment-group"
+CONFIG = "codedeploy-deployment-config"
+REPOSITORIES = "ecr-repositories"
+ALARM_ARNS = "cloudwatch-alarms"
+TASK_ROLES = "task-roles"
+ROLES = "iam-roles"
+CREATED_CONFIGS = "codedeploy-created-configs"
+CONFIG_PREFIX = "bluegreen."  # bluegreen.release.configs.PREFIX
+
+
+@dataclass(frozen=True)
+class Action:
+    feature: str
+    resource: str
+    why: str
+
+
+# action -> (feature, resource kind, what calls it). Actions that do not support
+# resource-level permissions are scoped to "*" (the Service Authorization Reference lists
+# no resource type for them); ECS list/describe calls that do are scoped to the cluster.
+ACTIONS: dict[str, Action] = {
+    # core
+    "ecs:DescribeServices": Action(CORE, SERVICE, "read the live service"),
+    "ecs:DescribeClusters": Action(CORE, CLUSTER, "check the cluster"),
+    "ecs:DescribeTaskDefinition": Action(CORE, ANY, "read the live task definition"),
+    "ecs:RegisterTaskDefinition": Action(CORE, ANY, "register the new revision"),
+    "ecs:TagResource": Action(CORE, FAMILY, "tags on the registered revision"),
+    "ecs:ListTasks": Action(CORE, ANY, "status: the service's tasks"),
+    "ecs:DescribeTasks": Action(CORE, ANY, "status: task health and images"),
+    # blue/green through CodeDeploy
+    "codedeploy:GetApplication": Action(BLUE_GREEN, APPLICATION, "preflight"),
+    "codedeploy:RegisterApplicationRevision": Action(BLUE_GREEN, APPLICATION, "the AppSpec"),
+    "codedeploy:GetApplicationRevision": Action(BLUE_GREEN, APPLICATION, "the AppSpec"),
+    "codedeploy:GetDeploymentGroup": Action(BLUE_GREEN, GROUP, "preflight, waits"),
+    "codedeploy:CreateDeployment": Action(BLUE_GREEN, GROUP, "start the release"),
+    "codedeploy:GetDeployment": Action(BLUE_GREEN, GROUP, "watch"),
+    "codedeploy:BatchGetDeployments": Action(BLUE_GREEN, GROUP, "history"),
+    "codedeploy:ListDeployments": Action(BLUE_GREEN, GROUP, "active deployment, history"),
+    "codedeploy:GetDeploymentTarget": Action(BLUE_GREEN, GROUP, "watch lifecycle and weights"),
+    "codedeploy:ListDeploymentTargets": Action(BLUE_GREEN, GROUP, "watch"),
+    "codedeploy:StopDeployment": Action(BLUE_GREEN, GROUP, "stop, rollback"),
+    "codedeploy:ContinueDeployment": Action(BLUE_GREEN, GROUP, "approve"),
+    "codedeploy:GetDeploymentConfig": Action(BLUE_GREEN, CONFIG, "the shift's steps"),
+    "ecs:DescribeTaskSets": Action(BLUE_GREEN, SERVICE, "blue and green task sets"),
+    "elasticloadbalancing:DescribeTargetGroups": Action(BLUE_GREEN, ANY, "target groups"),
+    "elasticloadbalancing:DescribeListeners": Action(BLUE_GREEN, ANY, "prod/test listeners"),
+    "elasticloadbalancing:DescribeRules": Action(BLUE_GREEN, ANY, "weighted forwards"),
+    "elasticloadbalancing:DescribeTargetHealth": Action(BLUE_GREEN, ANY, "green health"),
+    "elasticloadbalancing:DescribeLoadBalancers": Action(BLUE_GREEN, ANY, "test listener URL"),
+    "codedeploy:CreateDeploymentConfig": Action(
+        CUSTOM_CONFIG, CREATED_CONFIGS, "canary:/linear: configs"
+    ),
+    # rolling updates (ECS controller)
+    "ecs:UpdateService": Action(ROLLING, SERVICE, "roll out the new revision"),
+    # the task's roles
+    "iam:PassRole": Action(ROLE_USE, TASK_ROLES, "register a task definition with roles"),
+    # images
+    "ecr:DescribeImages": Action(ECR, REPOSITORIES, "tag -> digest"),
+    "ecr:BatchGetImage": Action(TAG, REPOSITORIES, "the manifest to re-tag"),
+    "ecr:PutImage": Action(TAG, REPOSITORIES, "the manifest under the new tag"),
+    # rollback signals
+    "cloudwatch:DescribeAlarms": Action(ALARMS, ALARM_ARNS, "alarm state during the shift"),
+    "cloudwatch:GetMetricData": Action(METRICS, ANY, "metric checks"),
+    # cleanup
+    "ecs:ListTaskDefinitions": Action(CLEANUP, ANY, "the family's revisions"),
+    "ecs:ListServices": Action(CLEANUP, ANY, "revisions in use in the cluster"),
+    "ecs:DeregisterTaskDefinition": Action(CLEANUP, ANY, "old revisions"),
+    "ecs:DeleteTaskDefinitions": Action(CLEANUP, FAMILY, "cleanup --delete"),
+    # doctor
+    "iam:GetRole": Action(DOCTOR, ROLES, "the deployment group's service role"),
+    # account lookup
+    "sts:GetCallerIdentity": Action(ACCOUNT, ANY, "account of the ARNs"),
+}
+
+# Read-only: never needs more than the features it is listed under; the policy builder keeps
+# the cluster condition on ECS calls scoped to "*" that accept it.
+_ECS_CLUSTER_CONDITION = {"ecs:ListTasks", "ecs:DescribeTasks", "ecs:ListServices"}
+
+_SERVICE_PREFIX = {
+    "ecs": "ecs",
+    "ecr": "ecr",
+    "codedeploy": "codedeploy",
+    "elbv2": "elasticloadbalancing",
+    "cloudwatch": "cloudwatch",
+    "iam": "iam",
+    "sts": "sts",
+}
+
+
+def action_for_call(service: str, method: str) -> str:
+    """`("ecs", "describe_services")` -> `"ecs:DescribeServices"`."""
+    prefix = _SERVICE_PREFIX[service]
+    return f"{prefix}:" + "".join(part.capitalize() for part in method.split("_"))
+
+
+@dataclass(frozen=True)
+class PolicyInputs:
+    partition: str
+    account: str
+    region: str
+    cluster: str
+    service: str
+    family: str
+    application: str
+    deployment_group: str
+    repositories: tuple[tuple[str, str, str], ...]  # (account, region, name) of ECR images
+    alarms: tuple[str, ...]
+    task_roles: tuple[str, ...]  # role ARNs or names
+    features: frozenset[str]
+    notes: tuple[str, ...] = field(default=())
+
+
+def partition_for(region: str) -> str:
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
+
+
+def features_for(
+    *,
+    strategies: Iterable[str],
+    ecr_images: bool,
+    roles: bool,
+    alarms: bool,
+    metrics: bool,
+    custom_config: bool,
+    account_lookup: bool,
+) -> frozenset[str]:
+    out = {CORE, CLEANUP, DOCTOR}
+    out.update(strategies)
+    if ecr_images:
+        out.update((ECR, TAG))
+    if roles:
+        out.add(ROLE_USE)
+    if alarms:
+        out.add(ALARMS)
+    if metrics:
+        out.add(METRICS)
+    if custom_config and BLUE_GREEN in out:
+        out.add(CUSTOM_CONFIG)
+    if account_lookup:
+        out.add(ACCOUNT)
+    return frozenset(out)
+
+
+def actions_for(features: Iterable[str]) -> list[str]:
+    wanted = set(features)
+    return sorted(name for name, a in ACTIONS.items() if a.feature in wanted)
+
+
+def _role_arn(p: PolicyInputs, role: str) -> str:
+    if role.startswith("arn:"):
+        return role
+    return f"arn:{p.partition}:iam::{p.account}:role/{role}"
+
+
+def _resources(p: PolicyInputs, kind: str) -> list[str]:
+    ecs = f"arn:{p.partition}:ecs:{p.region}:{p.account}"
+    cd = f"arn:{p.partition}:codedeploy:{p.region}:{p.account}"
+    if kind == ANY:
+        return ["*"]
+    if kind == CLUSTER:
+        return [f"{ecs}:cluster/{p.cluster}"]
+    if kind == SERVICE:
+        return [f"{ecs}:service/{p.cluster}/{p.service}"]
+    if kind == FAMILY:
+        return [f"{ecs}:task-definition/{p.family}:*"]
+    if kind == APPLICATION:
+        return [f"{cd}:application:{p.application}"]
+    if kind == GROUP:
+        return [f"{cd}:deploymentgroup:{p.application}/{p.deployment_group}"]
+    if kind == CONFIG:
+        # any config may be read (the group's own, or a --deployment-config override);
+        # bluegreen only ever creates configs under its own prefix
+        return [f"{cd}:deploymentconfig:*"]
+    if kind == CREATED_CONFIGS:
+        return [f"{cd}:deploymentconfig:{CONFIG_PREFIX}*"]
+    if kind == REPOSITORIES:
+        return [
+            f"arn:{p.partition}:ecr:{region}:{account}:repository/{name}"
+            for account, region, name in p.repositories
+        ]
+    if kind == ALARM_ARNS:
+        return [f"arn:{p.partition}:cloudwatch:{p.region}:{p.account}:alarm:{a}" for a in p.alarms]
+    if kind == TASK_ROLES:
+        return [_role_arn(p, r) for r in p.task_roles]
+    if kind == ROLES:
+        return [f"arn:{p.partition}:iam::{p.account}:role/*"]
+    raise ValueError(f"unknown resource kind {kind!r}")
+
+
+_SIDS = {
+    ANY: "NoResourceLevelPermissions",
+    CLUSTER: "Cluster",
+    SERVICE: "Service",
+    FAMILY: "TaskDefinitionFamily",
+    APPLICATION: "CodeDeployApplication",
+    GROUP: "CodeDeployDeploymentGroup",
+    CONFIG: "CodeDeployReadConfigs",
+    CREATED_CONFIGS: "CodeDeployCreateOwnConfigs",
+    REPOSITORIES: "EcrRepositories",
+    ALARM_ARNS: "Alarms",
+    TASK_ROLES: "PassTaskRolesToEcsTasks",
+    ROLES: "ReadRoles",
+}
+
+
+def build_policy(p: PolicyInputs) -> dict[str, Any]:
+    """The IAM policy document: one statement per (resource set, condition)."""
+    groups: dict[tuple[tuple[str, ...], str], list[str]] = {}
+    kinds: dict[tuple[tuple[str, ...], str], str] = {}
+    for name in actions_for(p.features):
+        a = ACTIONS[name]
+        resources = tuple(sorted(set(_resources(p, a.resource))))
+        if not resources:
+            continue  # e.g. no CodeDeploy config to read: nothing to grant
+        cond = "cluster" if name in _ECS_CLUSTER_CONDITION else ""
+        if name == "iam:PassRole":
+            cond = "passrole"
+        groups.setdefault((resources, cond), []).append(name)
+        kinds.setdefault((resources, cond), a.resource)
+    statements: list[dict[str, Any]] = []
+    for key, actions in sorted(groups.items(), key=lambda kv: _SIDS[kinds[kv[0]]]):
+        resources, cond = key
+        sid = "ClusterScopedReads" if cond == "cluster" else _SIDS[kinds[key]]
+        stmt: dict[str, Any] = {
+            "Sid": sid,
+            "Effect": "Allow",
+            "Action": sorted(actions),
+            "Resource": list(resources) if len(resources) > 1 else resources[0],
+        }
+        if cond == "cluster":
+            stmt["Condition"] = {
+                "ArnEquals": {
+                    "ecs:cluster": f"arn:{p.partition}:ecs:{p.region}:{p.account}:cluster/"
+                    f"{p.cluster}"
+                }
+            }
+        elif cond == "passrole":
+            stmt["Condition"] = {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}
+        statements.append(stmt)
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def policy_actions(policy: Mapping[str, Any]) -> list[str]:
+    out: set[str] = set()
+    for stmt in policy["Statement"]:
+        acts = stmt["Action"]
+        out.update([acts] if isinstance(acts, str) else acts)
+    return sorted(out)
+
+
+# --- from a spec -----------------------------------------------------------------------------
+_ECR_HOST = re.compile(r"^(\d{12})\.dkr\.ecr(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?$")
+STRATEGIES = (BLUE_GREEN, ROLLING)
+
+
+@dataclass(frozen=True)
+class PolicyResult:
+    policy: dict[str, Any]
+    features: frozenset[str]
+    notes: tuple[str, ...]
+
+
+def policy_for(
+    spec: Spec,
+    task_definition: Mapping[str, Any],
+    images: Mapping[str, str],
+    *,
+    account: str,
+    region: str,
+    strategies: Sequence[str] = STRATEGIES,
+    account_lookup: bool = False,
+) -> PolicyResult:
+    """The policy for `spec`, whose task definition rendered to `task_definition` with
+    `images` (container -> reference)."""
+    from bluegreen.release.configs import parse_config
+    from bluegreen.release.images import parse_image
+
+    notes: list[str] = []
+    repositories: list[tuple[str, str, str]] = []
+    for container, ref in sorted(images.items()):
+        image = parse_image(ref, where=f"images.{container}")
+        m = _ECR_HOST.match(image.registry or "")
+        if m is None:
+            notes.append(f"image of {container!r} is not in ECR ({ref}): no ECR permission needed")
+            continue
+        repo = (m.group(1), m.group(2), image.repository)
+        if repo not in repositories:
+            repositories.append(repo)
+    roles = tuple(
+        sorted(
+            {
+                str(task_definition[k])
+                for k in ("executionRoleArn", "taskRoleArn")
+                if task_definition.get(k)
+            }
+        )
+    )
+    config = spec.codedeploy.deployment_config
+    custom = config is not None and parse_config(config).shorthand is not None
+    features = features_for(
+        strategies=strategies,
+        ecr_images=bool(repositories),
+        roles=bool(roles),
+        alarms=bool(spec.rollback.alarms),
+        metrics=bool(spec.rollback.metrics),
+        custom_config=custom,
+        account_lookup=account_lookup,
+    )
+    family = str(task_definition.get("family") or "")
+    if not family:
+        raise SpecError(
+            "the rendered task definition has no family",
+            where=str(spec.task_definition),
+            hint="set `family` in the task definition template",
+        )
+    inputs = PolicyInputs(
+        partition=partition_for(region),
+        account=account,
+        region=region,
+        cluster=_name(spec.cluster),
+        service=_name(spec.service),
+        family=family,
+        application=spec.codedeploy.application,
+        deployment_group=spec.codedeploy.deployment_group,
+        repositories=tuple(repositories),
+        alarms=tuple(spec.rollback.alarms),
+        task_roles=roles,
+        features=features,
+    )
+    return PolicyResult(build_policy(inputs), features, tuple(notes))
+
+
+def _name(name_or_arn: str) -> str:
+    """`arn:aws:ecs:r:a:cluster/web` -> `web`; service ARNs keep only the service name."""
+    if name_or_arn.startswith("arn:"):
+        return name_or_arn.rsplit("/", 1)[-1]
+    return name_or_arn
