@@ -228,7 +228,6 @@ def stack(
 
 # --- sandbox fault -----------------------------------------------------------------------------
 _SERVICE_RE = re.compile(r"^[a-z][a-z0-9-]*$")
-_DURATION_RE = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 
 
 def _control() -> SandboxControl:
@@ -249,20 +248,6 @@ def _service(service: str | None) -> str | None:
             hint="e.g. ecs, codedeploy, elasticloadbalancing, monitoring (CloudWatch), ecr",
         )
     return service
-
-
-def parse_duration(text: str, where: str) -> float:
-    """`90`, `90s`, `5m`, `1h30m` → seconds."""
-    value = text.strip()
-    if value.isdigit():
-        return float(value)
-    match = _DURATION_RE.match(value)
-    if not value or not match:
-        raise UsageError(
-            f"{text!r} is not a duration", where=where, hint="use e.g. 90, 90s, 5m or 1h30m"
-        )
-    hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
-    return float(hours * 3600 + minutes * 60 + seconds)
 
 
 def _add(ctx: typer.Context, fault: dict[str, Any]) -> None:
@@ -334,6 +319,8 @@ def unhealthy_green(
     """Make the replacement (green) tasks unhealthy, at once or after a while."""
     fault: dict[str, Any] = {"kind": "unhealthy-green"}
     if after is not None:
+        from bluegreen.release.spec import parse_duration
+
         fault["after_seconds"] = parse_duration(after, "--after")
     _add(ctx, fault)
 

@@ -115,23 +115,19 @@ class SandboxControl:
         except urllib.error.HTTPError as exc:
             detail = _error_detail(exc)
             if 400 <= exc.code < 500:
-                raise UsageError(
-                    f"the sandbox refused {method} {path}: {detail}", where=url
-                ) from exc
-            raise AwsError(f"the sandbox failed {method} {path}: {detail}", where=url) from exc
+                raise UsageError(f"{method} {path} was refused: {detail}", where=url) from exc
+            raise AwsError(f"{method} {path} failed: {detail}", where=url) from exc
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             raise AwsError(
-                f"cannot reach the sandbox: {reason}", where=url, hint=_ENDPOINT_HINT
+                f"cannot reach {self.endpoint}: {reason}", where=url, hint=_ENDPOINT_HINT
             ) from exc
         if not raw:
             return None
         try:
             return json.loads(raw)
         except ValueError as exc:
-            raise AwsError(
-                f"the sandbox answered {method} {path} with non-JSON", where=url
-            ) from exc
+            raise AwsError(f"{method} {path} answered with non-JSON", where=url) from exc
 
     def info(self) -> dict[str, Any]:
         """`GET /_sandbox/info`, proving the endpoint is a bluegreen sandbox (else exit 2)."""
@@ -140,12 +136,10 @@ class SandboxControl:
         try:
             answer = self._request("GET", INFO_PATH)
         except (UsageError, AwsError) as exc:
-            raise UsageError(
-                f"{refusal} (GET {INFO_PATH}: {exc.message})", where=url, hint=_ENDPOINT_HINT
-            ) from exc
+            raise UsageError(f"{refusal}: {exc.message}", where=url, hint=_ENDPOINT_HINT) from exc
         if not isinstance(answer, dict) or answer.get("sandbox") != "bluegreen":
             raise UsageError(
-                f'{refusal} (GET {INFO_PATH} did not answer {{"sandbox": "bluegreen"}})',
+                f'{refusal}: GET {INFO_PATH} did not answer {{"sandbox": "bluegreen", ...}}',
                 where=url,
                 hint=_ENDPOINT_HINT,
             )
@@ -173,8 +167,7 @@ def _error_detail(exc: urllib.error.HTTPError) -> str:
     try:
         body = json.loads(raw)
     except ValueError:
-        text = raw.decode("utf-8", "replace").strip()
-        return f"HTTP {exc.code}" + (f": {text[:200]}" if text else "")
+        return f"HTTP {exc.code}"
     if isinstance(body, dict):
         for key in ("message", "error", "Message"):
             if isinstance(body.get(key), str):

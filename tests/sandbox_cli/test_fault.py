@@ -89,8 +89,8 @@ def test_throttle_is_felt_by_aws_clients(aws_env: SandboxServer) -> None:
         (["throttle", "--rate", "1.5"], "error: --rate: the throttling rate must be in (0, 1]"),
         (["throttle", "--rate", "1", "--service", "ECS!"], "error: --service: 'ECS!' is not"),
         (["latency", "--ms", "-5"], "error: --ms: the latency must be between 0 and 600000 ms"),
-        (["unhealthy-green", "--after", "soon"], "error: --after: 'soon' is not a duration"),
-        (["unhealthy-green", "--after", "5x"], "error: --after: '5x' is not a duration"),
+        (["unhealthy-green", "--after", "soon"], "error: --after: invalid duration 'soon'"),
+        (["unhealthy-green", "--after", "5x"], "error: --after: invalid duration '5x'"),
         (["hook-fail", "--event", "Install"], "Invalid value for '--event': 'Install' is not"),
         (["latency", "--ms", "many"], "Invalid value for '--ms': 'many' is not a valid integer"),
         (["throttle"], "Missing option '--rate'"),
@@ -124,5 +124,5 @@ def test_an_endpoint_that_is_not_a_sandbox_is_refused(
     err = capsys.readouterr().err
     assert err.startswith(
         f"error: {plain_moto}/_sandbox/info: {plain_moto} is not a bluegreen sandbox, so nothing "
-        "was changed"
+        "was changed: GET /_sandbox/info was refused: HTTP 404\n"
     )

@@ -1,0 +1,326 @@
+"""`bluegreen sandbox stack`: a complete CodeDeploy blue/green demo stack, only in a sandbox."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import boto3
+import jinja2
+import jsonschema
+import pytest
+
+from bluegreen.cli.app import run
+from bluegreen.release.spec import load_spec
+from bluegreen.resources import load_schema
+from bluegreen.sandbox.server import SandboxServer
+
+ACCOUNT = "123456789012"
+REPO_URI = f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/web"
+
+
+def make_stack(capsys: pytest.CaptureFixture[str], target: Path, *extra: str) -> dict[str, Any]:
+    assert run(["--output", "json", "sandbox", "stack", "--dir", str(target), *extra]) == 0
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1  # one JSON object: the result
+    result: dict[str, Any] = json.loads(out)
+    return result
+
+
+def test_json_result_names_the_stack(
+    aws_env: SandboxServer, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    result = make_stack(capsys, tmp_path / "demo")
+    elbv2 = boto3.client("elbv2")
+    tgs = elbv2.describe_target_groups(Names=["web-blue", "web-green"])["TargetGroups"]
+    arns = {tg["TargetGroupName"]: tg["TargetGroupArn"] for tg in tgs}
+    (lb,) = elbv2.describe_load_balancers(Names=["web-alb"])["LoadBalancers"]
+    listeners = elbv2.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]
+    by_port = {listener["Port"]: listener["ListenerArn"] for listener in listeners}
+    assert result == {
+        "cluster": "web-cluster",
+        "service": "web",
+        "application": "AppECS-web-cluster-web",
+        "deploymentGroup": "DgpECS-web-cluster-web",
+        "repository": "web",
+        "targetGroups": [arns["web-blue"], arns["web-green"]],
+        "listeners": {"prod": by_port[80], "test": by_port[8080]},
+        "dir": str(tmp_path / "demo"),
+    }
+
+
+def test_every_resource_exists_as_described(
+    aws_env: SandboxServer, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    result = make_stack(capsys, tmp_path / "demo", "--name", "shop")
+    ec2, elbv2, ecs = boto3.client("ec2"), boto3.client("elbv2"), boto3.client("ecs")
+    blue, green = result["targetGroups"]
+
+    # network: VPC with DNS hostnames, two subnets in two AZs, a security group for 80/8080
+    (lb,) = elbv2.describe_load_balancers(Names=["shop-alb"])["LoadBalancers"]
+    assert (lb["Scheme"], lb["Type"]) == ("internet-facing", "application")
+    vpc = lb["VpcId"]
+    attribute = ec2.describe_vpc_attribute(VpcId=vpc, Attribute="enableDnsHostnames")
+    assert attribute["EnableDnsHostnames"]["Value"] is True
+    subnets = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"]
+    assert len(subnets) == 2
+    assert len({s["AvailabilityZone"] for s in subnets}) == 2
+    (sg,) = ec2.describe_security_groups(GroupIds=lb["SecurityGroups"])["SecurityGroups"]
+    assert sg["GroupName"] == "shop-sg"
+    assert sorted(p["FromPort"] for p in sg["IpPermissions"]) == [80, 8080]
+
+    # target groups and listeners: both listeners forward to blue
+    tgs = elbv2.describe_target_groups(TargetGroupArns=[blue, green])["TargetGroups"]
+    assert sorted(tg["TargetGroupName"] for tg in tgs) == ["shop-blue", "shop-green"]
+    assert {(tg["TargetType"], tg["Port"], tg["VpcId"]) for tg in tgs} == {("ip", 8080, vpc)}
+    for role, port in (("prod", 80), ("test", 8080)):
+        (listener,) = elbv2.describe_listeners(ListenerArns=[result["listeners"][role]])[
+            "Listeners"
+        ]
+        assert listener["Port"] == port
+        assert listener["DefaultActions"][0]["TargetGroupArn"] == blue
+
+    # ECR: the initial image, by tag
+    (image,) = boto3.client("ecr").describe_images(
+        repositoryName="shop", imageIds=[{"imageTag": "v1"}]
+    )["imageDetails"]
+    digest = image["imageDigest"]
+    assert digest.startswith("sha256:")
+
+    # ECS: the CODE_DEPLOY service with its PRIMARY task set on blue
+    (service,) = ecs.describe_services(cluster="shop-cluster", services=["shop"])["services"]
+    assert service["deploymentController"] == {"type": "CODE_DEPLOY"}
+    assert service["loadBalancers"] == [
+        {"targetGroupArn": blue, "containerName": "web", "containerPort": 8080}
+    ]
+    (task_set,) = service["taskSets"]
+    assert task_set["status"] == "PRIMARY"
+    assert task_set["taskDefinition"] == service["taskDefinition"]
+    assert task_set["loadBalancers"][0]["targetGroupArn"] == blue
+    td = ecs.describe_task_definition(taskDefinition=service["taskDefinition"])["taskDefinition"]
+    assert (td["family"], td["networkMode"], td["cpu"], td["memory"]) == (
+        "shop", "awsvpc", "256", "512"
+    )  # fmt: skip
+    assert td["requiresCompatibilities"] == ["FARGATE"]
+    (container,) = td["containerDefinitions"]
+    assert container["name"] == "web"
+    assert container["image"] == f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/shop@{digest}"
+    assert container["portMappings"][0]["containerPort"] == 8080
+    assert container["environment"] == [{"name": "LOG_LEVEL", "value": "info"}]
+    assert container["secrets"] == [
+        {
+            "name": "DB_PASSWORD",
+            "valueFrom": f"arn:aws:ssm:us-east-1:{ACCOUNT}:parameter/shop/db-password",
+        }
+    ]
+    assert container["logConfiguration"]["logDriver"] == "awslogs"
+
+    # IAM and CloudWatch
+    role = boto3.client("iam").get_role(RoleName="shop-codedeploy")["Role"]
+    principal = role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]
+    assert principal == {"Service": "codedeploy.amazonaws.com"}
+    alarms = boto3.client("cloudwatch").describe_alarms(AlarmNames=["shop-5xx", "shop-latency"])
+    assert sorted(a["AlarmName"] for a in alarms["MetricAlarms"]) == ["shop-5xx", "shop-latency"]
+
+    # CodeDeploy: ECS application, blue/green group wired to the pair, alarms and rollback
+    codedeploy = boto3.client("codedeploy")
+    app = codedeploy.get_application(applicationName="AppECS-shop-cluster-shop")["application"]
+    assert app["computePlatform"] == "ECS"
+    group = codedeploy.get_deployment_group(
+        applicationName="AppECS-shop-cluster-shop", deploymentGroupName="DgpECS-shop-cluster-shop"
+    )["deploymentGroupInfo"]
+    assert group["serviceRoleArn"] == role["Arn"]
+    assert group["ecsServices"] == [{"serviceName": "shop", "clusterName": "shop-cluster"}]
+    (pair,) = group["loadBalancerInfo"]["targetGroupPairInfoList"]
+    assert pair["targetGroups"] == [{"name": "shop-blue"}, {"name": "shop-green"}]
+    assert pair["prodTrafficRoute"]["listenerArns"] == [result["listeners"]["prod"]]
+    assert pair["testTrafficRoute"]["listenerArns"] == [result["listeners"]["test"]]
+    assert group["alarmConfiguration"]["enabled"] is True
+    assert group["alarmConfiguration"]["alarms"] == [{"name": "shop-5xx"}, {"name": "shop-latency"}]
+    assert group["autoRollbackConfiguration"] == {
+        "enabled": True,
+        "events": ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"],
+    }
+    bg = group["blueGreenDeploymentConfiguration"]
+    assert bg["deploymentReadyOption"]["actionOnTimeout"] == "CONTINUE_DEPLOYMENT"
+    assert bg["terminateBlueInstancesOnDeploymentSuccess"] == {
+        "action": "TERMINATE",
+        "terminationWaitTimeInMinutes": 5,
+    }
+    assert group["deploymentStyle"] == {
+        "deploymentType": "BLUE_GREEN",
+        "deploymentOption": "WITH_TRAFFIC_CONTROL",
+    }
+
+
+def test_written_spec_and_template_render_to_the_registered_task_definition(
+    aws_env: SandboxServer, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    make_stack(capsys, tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bluegreen.yaml", "taskdef.json.j2"]
+    spec = load_spec(tmp_path / "bluegreen.yaml")  # schema-validated by the project's loader
+    assert (spec.cluster, spec.service, spec.region) == ("web-cluster", "web", "us-east-1")
+    assert spec.images == {"web": f"{REPO_URI}:v1"}
+    assert spec.codedeploy.application == "AppECS-web-cluster-web"
+    assert spec.codedeploy.deployment_group == "DgpECS-web-cluster-web"
+    assert spec.rollback.alarms == ["web-5xx", "web-latency"]
+    assert spec.task_definition == tmp_path / "taskdef.json.j2"
+
+    template = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)  # noqa: S701
+    text = template.from_string(spec.task_definition.read_text()).render(
+        images=spec.images, vars=spec.vars
+    )
+    rendered = json.loads(text)
+    jsonschema.validate(rendered, load_schema("taskdef"))
+    ecs = boto3.client("ecs")
+    (service,) = ecs.describe_services(cluster="web-cluster", services=["web"])["services"]
+    live = ecs.describe_task_definition(taskDefinition=service["taskDefinition"])["taskDefinition"]
+    # the template reproduces the live definition, the image by tag instead of by digest
+    assert rendered["containerDefinitions"][0].pop("image") == f"{REPO_URI}:v1"
+    live["containerDefinitions"][0].pop("image")
+    for key, value in rendered.items():
+        assert live[key] == value, key
+
+
+def test_text_output_is_a_short_summary(
+    aws_env: SandboxServer, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    assert run(["sandbox", "stack", "--dir", str(tmp_path)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == (
+        "created the demo stack 'web' in the sandbox:\n"
+        "  service     web-cluster/web (CODE_DEPLOY controller)\n"
+        "  codedeploy  AppECS-web-cluster-web / DgpECS-web-cluster-web\n"
+        f"  image       {REPO_URI}:v1 in ECR repository web\n"
+        "  listeners   production :80 and test :8080, both on the blue target group\n"
+        f"wrote {tmp_path}/bluegreen.yaml and taskdef.json.j2\n"
+        f"next: cd {tmp_path} && bluegreen deploy --image web={REPO_URI}:<tag>\n"
+    )
+
+
+def test_second_run_is_refused_cleanly(
+    aws_env: SandboxServer, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    make_stack(capsys, tmp_path / "first")
+    assert run(["sandbox", "stack", "--dir", str(tmp_path / "second")]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        "error: a stack named 'web' already exists in this sandbox (ECS cluster web-cluster, "
+        "ECR repository web, CodeDeploy application AppECS-web-cluster-web, load balancer "
+        "web-alb); nothing was created\n"
+        "  hint: use the bluegreen.yaml written when it was created, pick another --name, or "
+        "restart `bluegreen sandbox up` for an empty sandbox\n"
+    )
+    assert not (tmp_path / "second").exists()
+    assert len(boto3.client("ec2").describe_vpcs()["Vpcs"]) == 2  # the default one and ours
+    # another name makes a second, independent stack in the same sandbox
+    assert make_stack(capsys, tmp_path / "api", "--name", "api")["cluster"] == "api-cluster"
+
+
+def test_existing_files_are_not_overwritten(
+    aws_env: SandboxServer, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (tmp_path / "bluegreen.yaml").write_text("mine\n")
+    assert run(["sandbox", "stack", "--dir", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == (
+        f"error: --dir: {tmp_path}/bluegreen.yaml already exists; refusing to overwrite it\n"
+        "  hint: pick an empty directory with --dir\n"
+    )
+    assert (tmp_path / "bluegreen.yaml").read_text() == "mine\n"
+    assert boto3.client("ecs").list_clusters()["clusterArns"] == []
+
+
+@pytest.mark.parametrize("name", ["Web", "9lives", "a" * 21, "web_1", ""])
+def test_bad_name_is_refused(
+    aws_env: SandboxServer, capsys: pytest.CaptureFixture[str], tmp_path: Path, name: str
+) -> None:
+    assert run(["sandbox", "stack", "--dir", str(tmp_path), "--name", name]) == 2
+    assert capsys.readouterr().err.startswith(f"error: --name: stack name {name!r} is not usable")
+    assert boto3.client("ecs").list_clusters()["clusterArns"] == []
+
+
+def nothing_exists(endpoint: str) -> None:
+    """No resource of any kind the stack makes exists behind `endpoint`."""
+    session = boto3.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+    )
+
+    def client(name: str) -> Any:
+        return session.client(name, endpoint_url=endpoint)  # type: ignore[call-overload]
+
+    assert [v["IsDefault"] for v in client("ec2").describe_vpcs()["Vpcs"]] == [True]
+    assert client("ecs").list_clusters()["clusterArns"] == []
+    assert client("ecr").describe_repositories()["repositories"] == []
+    assert client("elbv2").describe_load_balancers()["LoadBalancers"] == []
+    assert client("iam").list_roles()["Roles"] == []
+    assert client("cloudwatch").describe_alarms()["MetricAlarms"] == []
+    codedeploy = client("codedeploy")
+    with pytest.raises(codedeploy.exceptions.ApplicationDoesNotExistException):
+        codedeploy.get_application(applicationName="AppECS-web-cluster-web")
+
+
+def test_an_endpoint_that_is_not_a_sandbox_is_refused(
+    aws_env: SandboxServer,
+    plain_moto: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", plain_moto)
+    assert run(["sandbox", "stack", "--dir", str(tmp_path / "demo")]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        f"error: {plain_moto}/_sandbox/info: {plain_moto} is not a bluegreen sandbox, so nothing "
+        "was changed: GET /_sandbox/info was refused: HTTP 404\n"
+        "  hint: start one with `bluegreen sandbox up` and source the exports it prints\n"
+    )
+    nothing_exists(plain_moto)
+    assert not (tmp_path / "demo").exists()
+
+
+def test_no_endpoint_is_refused(
+    aws_env: SandboxServer,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    monkeypatch.delenv("AWS_ENDPOINT_URL")
+    assert run(["sandbox", "stack", "--dir", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.startswith(
+        "error: AWS_ENDPOINT_URL is not set, so there is no sandbox to talk to (refusing to "
+        "touch whatever account the credentials point at)\n"
+    )
+    nothing_exists(aws_env.url)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        (
+            "AWS_ENDPOINT_URL_ECS",
+            "http://127.0.0.1:9",
+            "error: the ecs client would talk to http://127.0.0.1:9, not to the sandbox",
+        ),
+        (
+            "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+            "true",
+            "error: AWS_IGNORE_CONFIGURED_ENDPOINT_URLS is set, so AWS clients would ignore",
+        ),
+    ],
+)
+def test_clients_that_would_bypass_the_sandbox_are_refused(
+    aws_env: SandboxServer,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    variable: str,
+    value: str,
+    message: str,
+) -> None:
+    monkeypatch.setenv(variable, value)
+    assert run(["sandbox", "stack", "--dir", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.startswith(message)
+    nothing_exists(aws_env.url)
