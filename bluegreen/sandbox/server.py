@@ -159,8 +159,13 @@ class SandboxServer:
 
         if self._server is not None:
             return
+
+        class QuietHandler(MotoRequestHandler):  # type: ignore[misc]
+            def log_request(self, *args: Any, **kwargs: Any) -> None:
+                return None
+
         self._server = make_server(
-            self.host, self.port, self.wsgi, threaded=True, request_handler=MotoRequestHandler
+            self.host, self.port, self.wsgi, threaded=True, request_handler=QuietHandler
         )
         self.port = int(self._server.server_address[1])
         self._stopping.clear()
@@ -301,6 +306,8 @@ class SandboxServer:
             except ValueError as exc:
                 return _json_response(start_response, 400, {"message": str(exc)})
             return _json_response(start_response, 200, self.info())
+        if name == "hooks" and method == "GET":
+            return _json_response(start_response, 200, {"hooks": self.codedeploy.pending_hooks()})
         if name == "faults":
             if method == "GET":
                 faults = [f.to_json() for f in self.faults.all()]

@@ -1,0 +1,825 @@
+"""CodeDeploy operations: request JSON in, response JSON out, in the shapes and with the error
+names of botocore's service model (codedeploy 2014-10-06)."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+from bluegreen.sandbox.codedeploy.actions import AwsActions
+from bluegreen.sandbox.codedeploy.appspec import parse_revision
+from bluegreen.sandbox.codedeploy.engine import Engine
+from bluegreen.sandbox.codedeploy.models import (
+    ACCOUNT_ID,
+    DEFAULT_ECS_CONFIG,
+    ApiError,
+    Application,
+    Deployment,
+    DeploymentConfig,
+    DeploymentGroup,
+    JsonDict,
+    LastDeployment,
+    Phase,
+    RegionState,
+    new_deployment_id,
+    predefined_configs,
+)
+
+PAGE = 100
+ROLLBACK_EVENTS = ("DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM", "DEPLOYMENT_STOP_ON_REQUEST")
+STATUSES = ("Created", "Queued", "InProgress", "Baking", "Succeeded", "Failed", "Stopped", "Ready")
+Handler = Callable[[RegionState, str, JsonDict], JsonDict]
+
+
+def _required(body: JsonDict, key: str, error: str, what: str) -> Any:
+    value = body.get(key)
+    if value in (None, "", []):
+        raise ApiError(error, f"The {what} must be specified.")
+    return value
+
+
+def _page(items: list[str], token: Any) -> tuple[list[str], str | None]:
+    try:
+        start = int(token) if token else 0
+    except ValueError as exc:
+        raise ApiError("InvalidNextTokenException", "The next token is not valid.") from exc
+    end = start + PAGE
+    return items[start:end], (str(end) if end < len(items) else None)
+
+
+def _minutes(value: Any, path: str, limit: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= limit:
+        raise ApiError(
+            "InvalidBlueGreenDeploymentConfigurationException",
+            f"{path} must be an integer from 0 to {limit}.",
+        )
+    return value
+
+
+class CodeDeployApi:
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        actions: Callable[[str], AwsActions],
+        wall: Callable[[], float],
+    ) -> None:
+        self.engine = engine
+        self.actions = actions
+        self.wall = wall
+        self.states: dict[str, RegionState] = {}
+        self.handlers: dict[str, Handler] = {
+            name[3:]: getattr(self, name) for name in dir(self) if name.startswith("op_")
+        }
+
+    def state(self, region: str) -> RegionState:
+        state = self.states.get(region)
+        if state is None:
+            state = RegionState(configs=predefined_configs(self.wall()))
+            self.states[region] = state
+        return state
+
+    def config(self, state: RegionState, name: str) -> DeploymentConfig | None:
+        return state.configs.get(name)
+
+    def call(self, operation: str, body: JsonDict, region: str) -> JsonDict:
+        handler = self.handlers.get(operation)
+        if handler is None:
+            raise ApiError(
+                "UnknownOperationException",
+                f"The sandbox's CodeDeploy does not implement {operation}.",
+            )
+        return handler(self.state(region), region, body)
+
+    # --- lookups ----------------------------------------------------------------------------
+    def _app(self, state: RegionState, body: JsonDict, key: str = "applicationName") -> Application:
+        name = _required(body, key, "ApplicationNameRequiredException", "application name")
+        app = state.applications.get(name)
+        if app is None:
+            raise ApiError(
+                "ApplicationDoesNotExistException", f"No application found for name: {name}"
+            )
+        return app
+
+    def _group(self, state: RegionState, app: str, name: Any) -> DeploymentGroup:
+        if not name:
+            raise ApiError(
+                "DeploymentGroupNameRequiredException",
+                "The deployment group name must be specified.",
+            )
+        group = state.groups.get((app, name))
+        if group is None:
+            raise ApiError(
+                "DeploymentGroupDoesNotExistException",
+                f"No Deployment Group found for name: {name}",
+            )
+        return group
+
+    def _deployment(self, state: RegionState, body: JsonDict) -> Deployment:
+        deployment_id = _required(
+            body, "deploymentId", "DeploymentIdRequiredException", "deployment ID"
+        )
+        d = state.deployments.get(deployment_id)
+        if d is None:
+            raise ApiError(
+                "DeploymentDoesNotExistException",
+                f"The deployment {deployment_id} could not be found.",
+            )
+        return d
+
+    # --- applications -----------------------------------------------------------------------
+    def op_CreateApplication(self, state: RegionState, region: str, body: JsonDict) -> JsonDict:
+        name = _required(
+            body, "applicationName", "ApplicationNameRequiredException", "application name"
+        )
+        if len(name) > 100:
+            raise ApiError("InvalidApplicationNameException", "The application name is too long.")
+        if name in state.applications:
+            raise ApiError(
+                "ApplicationAlreadyExistsException",
+                f"The application {name} already exists with the IAM user or AWS account.",
+            )
+        platform = body.get("computePlatform", "Server")
+        if platform not in ("Server", "Lambda", "ECS"):
+            raise ApiError(
+                "InvalidComputePlatformException", f"Unknown compute platform {platform}."
+            )
+        app = Application(name=name, compute_platform=platform, create_time=self.wall())
+        state.applications[name] = app
+        self._store_tags(state, _arn(region, f"application:{name}"), body.get("tags", []))
+        return {"applicationId": app.id}
+
+    def op_GetApplication(self, state: RegionState, region: str, body: JsonDict) -> JsonDict:
+        return {"application": self._app(state, body).to_json()}
+
+    def op_BatchGetApplications(self, state: RegionState, region: str, body: JsonDict) -> JsonDict:
+        names = _required(
+            body, "applicationNames", "ApplicationNameRequiredException", "application names"
+        )
+        if len(names) > 100:
+            raise ApiError("BatchLimitExceededException", "The maximum number of names is 100.")
+        return {
+            "applicationsInfo": [self._app(state, {"applicationName": n}).to_json() for n in names]
+        }
+
+    def op_ListApplications(self, state: RegionState, region: str, body: JsonDict) -> JsonDict:
+        names, token = _page(sorted(state.applications), body.get("nextToken"))
+        return {"applications": names} | ({"nextToken": token} if token else {})
+
+    def op_UpdateApplication(self, state: RegionState, region: str, body: JsonDict) -> JsonDict:
+        app = self._app(state, body)
+        new = body.get("newApplicationName")
+        if new and new != app.name:
+            if new in state.applications:
+                raise ApiError(
+                    "ApplicationAlreadyExistsException", f"The application {new} exists."
+                )
+            del state.applications[app.name]
+            for key in [k for k in state.groups if k[0] == app.name]:
+                group = state.groups.pop(key)
+                group.application = new
+                state.groups[(new, key[1])] = group
+            app.name = new
+            state.applications[new] = app
+        return {}
+
+    def op_DeleteApplication(self, state: RegionState, region: str, body: JsonDict) -> JsonDict:
+        name = _required(
+            body, "applicationName", "ApplicationNameRequiredException", "application name"
+        )
+        state.applications.pop(name, None)
+        for key in [k for k in state.groups if k[0] == name]:
+            del state.groups[key]
+            state.tags.pop(_arn(region, f"deploymentgroup:{key[0]}/{key[1]}"), None)
+        state.tags.pop(_arn(region, f"application:{name}"), None)
+        return {}
+
+    # --- deployment configs -----------------------------------------------------------------
+    def op_CreateDeploymentConfig(
+        self, state: RegionState, region: str, body: JsonDict
+    ) -> JsonDict:
+        name = _required(
+            body,
+            "deploymentConfigName",
+            "DeploymentConfigNameRequiredException",
+            "deployment config name",
+        )
+        if name in state.configs:
+            raise ApiError(
+                "DeploymentConfigAlreadyExistsException",
+                f"A deployment configuration already exists with name: {name}",
+            )
+        if name.startswith("CodeDeployDefault."):
+            raise ApiError(
+                "InvalidDeploymentConfigNameException", "The CodeDeployDefault. prefix is reserved."
+            )
+        platform = body.get("computePlatform", "Server")
+        routing = body.get("trafficRoutingConfig")
+        if platform == "ECS":
+            routing = _traffic_routing(routing)
+            if body.get("minimumHealthyHosts") is not None:
+                raise ApiError(
+                    "InvalidMinimumHealthyHostValueException",
+                    "minimumHealthyHosts is not supported for the ECS compute platform.",
+                )
+        config = DeploymentConfig(
+            name=name,
+            compute_platform=platform,
+            create_time=self.wall(),
+            traffic_routing=routing,
+            minimum_healthy_hosts=body.get("minimumHealthyHosts"),
+        )
+        state.configs[name] = config
+        return {"deploymentConfigId": config.id}
+
+    def op_GetDeploymentConfig(self, state: RegionState, region: str, body: JsonDict) -> JsonDict:
+        name = _required(
+            body,
+            "deploymentConfigName",
+            "DeploymentConfigNameRequiredException",
+            "deployment config name",
+        )
+        config = state.configs.get(name)
+        if config is None:
+            raise ApiError(
+                "DeploymentConfigDoesNotExistException", f"Deployment config {name} does not exist."
+            )
+        return {"deploymentConfigInfo": config.to_json()}
+
+    def op_ListDeploymentConfigs(self, state: RegionState, region: str, body: JsonDict) -> JsonDict:
+        names, token = _page(sorted(state.configs), body.get("nextToken"))
+        return {"deploymentConfigsList": names} | ({"nextToken": token} if token else {})
+
+    def op_DeleteDeploymentConfig(
+        self, state: RegionState, region: str, body: JsonDict
+    ) -> JsonDict:
+        name = _required(
+            body,
+            "deploymentConfigName",
+            "DeploymentConfigNameRequiredException",
+            "deployment config name",
+        )
+        config = state.configs.get(name)
+        if config is None:
+            return {}
+        if config.predefined:
+            raise ApiError(
+                "InvalidOperationException", f"The predefined config {name} cannot be deleted."
+            )
+        users = [g.name for g in state.groups.values() if g.deployment_config_name == name]
+        if users:
+            raise ApiError(
+                "DeploymentConfigInUseException",
+                f"The deployment config {name} is used by deployment group {users[0]}.",
+            )
+        del state.configs[name]
+        return {}
+
+    # --- deployment groups -------------------------------------------------------------------
+    def op_CreateDeploymentGroup(self, state: RegionState, region: str, body: JsonDict) -> JsonDict:
+        app = self._app(state, body)
+        name = _required(
+            body,
+            "deploymentGroupName",
+            "DeploymentGroupNameRequiredException",
+            "deployment group name",
+        )
+        if (app.name, name) in state.groups:
+            raise ApiError(
+                "DeploymentGroupAlreadyExistsException",
+                f"The deployment group {name} already exists for application {app.name}.",
+            )
+        role = _required(body, "serviceRoleArn", "RoleRequiredException", "service role ARN")
+        group = self._build_group(state, app, name, role, body, None)
+        self.actions(region).check_group(group)
+        state.groups[(app.name, name)] = group
+        self._store_tags(
+            state, _arn(region, f"deploymentgroup:{app.name}/{name}"), body.get("tags", [])
+        )
+        return {"deploymentGroupId": group.id}
+
+    def _build_group(
+        self,
+        state: RegionState,
+        app: Application,
+        name: str,
+        role: str,
+        body: JsonDict,
+        current: DeploymentGroup | None,
+    ) -> DeploymentGroup:
+        if app.compute_platform != "ECS":
+            raise ApiError(
+                "InvalidComputePlatformException",
+                f"The sandbox supports the ECS compute platform only; {app.name} is "
+                f"{app.compute_platform}.",
+            )
+
+        def pick(key: str, default: Any) -> Any:
+            if body.get(key) is not None:
+                return copy.deepcopy(body[key])
+            return default
+
+        config_name = pick(
+            "deploymentConfigName",
+            current.deployment_config_name if current else DEFAULT_ECS_CONFIG,
+        )
+        config = state.configs.get(config_name)
+        if config is None:
+            raise ApiError(
+                "DeploymentConfigDoesNotExistException",
+                f"Deployment config {config_name} does not exist.",
+            )
+        if config.compute_platform != "ECS":
+            raise ApiError(
+                "InvalidDeploymentConfigNameException",
+                f"The deployment config {config_name} is not for the ECS compute platform.",
+            )
+        style = pick("deploymentStyle", current.deployment_style if current else None)
+        if style != {"deploymentType": "BLUE_GREEN", "deploymentOption": "WITH_TRAFFIC_CONTROL"}:
+            raise ApiError(
+                "InvalidDeploymentStyleException",
+                "An ECS deployment group needs deploymentStyle BLUE_GREEN, WITH_TRAFFIC_CONTROL.",
+            )
+        services = pick("ecsServices", current.ecs_services if current else None)
+        if not isinstance(services, list) or len(services) != 1:
+            raise ApiError("InvalidECSServiceException", "Specify exactly one ECS service.")
+        svc = services[0]
+        for (app_name, group_name), other in state.groups.items():
+            if other is current:
+                continue
+            if other.ecs_services == services:
+                raise ApiError(
+                    "ECSServiceMappingLimitExceededException",
+                    f"The ECS service {svc.get('serviceName')} in cluster {svc.get('clusterName')} "
+                    f"is already in deployment group {group_name} of application {app_name}.",
+                )
+        lb = pick("loadBalancerInfo", current.load_balancer_info if current else None)
+        if not isinstance(lb, dict) or len(lb.get("targetGroupPairInfoList") or []) != 1:
+            raise ApiError(
+                "InvalidLoadBalancerInfoException",
+                "An ECS deployment group needs exactly one targetGroupPairInfoList entry.",
+            )
+        group = DeploymentGroup(
+            application=app.name,
+            name=name,
+            compute_platform="ECS",
+            service_role_arn=role,
+            deployment_config_name=config_name,
+            deployment_style=style,
+            blue_green=_blue_green(
+                pick("blueGreenDeploymentConfiguration", current.blue_green if current else {})
+            ),
+            load_balancer_info=lb,
+            ecs_services=services,
+            alarm_configuration=_alarms(
+                pick("alarmConfiguration", current.alarm_configuration if current else None)
+            ),
+            auto_rollback=_auto_rollback(
+                pick("autoRollbackConfiguration", current.auto_rollback if current else None)
+            ),
+            trigger_configurations=pick(
+                "triggerConfigurations", current.trigger_configurations if current else []
+            ),
+            target_revision=current.target_revision if current else None,
+            last_successful=current.last_successful if current else None,
+            last_attempted=current.last_attempted if current else None,
+        )
+        if current is not None:
+            group.id = current.id
+        return group
+
+    def op_GetDeploymentGroup(self, state: RegionState, region: str, body: JsonDict) -> JsonDict:
+        app = self._app(state, body)
+        group = self._group(state, app.name, body.get("deploymentGroupName"))
+        return {"deploymentGroupInfo": group.to_json()}
+
+    def op_BatchGetDeploymentGroups(
+        self, state: RegionState, region: str, body: JsonDict
+    ) -> JsonDict:
+        app = self._app(state, body)
+        names = _required(
+            body,
+            "deploymentGroupNames",
+            "DeploymentGroupNameRequiredException",
+            "deployment group names",
+        )
+        if len(names) > 100:
+            raise ApiError("BatchLimitExceededException", "The maximum number of names is 100.")
+        found = [
+            state.groups[(app.name, n)].to_json() for n in names if (app.name, n) in state.groups
+        ]
+        missing = [n for n in names if (app.name, n) not in state.groups]
+        out: JsonDict = {"deploymentGroupsInfo": found}
+        if missing:
+            out["errorMessage"] = f"Deployment groups not found: {', '.join(missing)}"
+        return out
+
+    def op_ListDeploymentGroups(self, state: RegionState, region: str, body: JsonDict) -> JsonDict:
+        app = self._app(state, body)
+        names = sorted(g for a, g in state.groups if a == app.name)
+        page, token = _page(names, body.get("nextToken"))
+        return {"applicationName": app.name, "deploymentGroups": page} | (
+            {"nextToken": token} if token else {}
+        )
+
+    def op_UpdateDeploymentGroup(self, state: RegionState, region: str, body: JsonDict) -> JsonDict:
+        app = self._app(state, body)
+        current = self._group(state, app.name, body.get("currentDeploymentGroupName"))
+        new_name = body.get("newDeploymentGroupName") or current.name
+        if new_name != current.name and (app.name, new_name) in state.groups:
+            raise ApiError(
+                "DeploymentGroupAlreadyExistsException",
+                f"The deployment group {new_name} already exists.",
+            )
+        role = body.get("serviceRoleArn") or current.service_role_arn
+        group = self._build_group(state, app, new_name, role, body, current)
+        self.actions(region).check_group(group)
+        del state.groups[(app.name, current.name)]
+        state.groups[(app.name, new_name)] = group
+        return {"hooksNotCleanedUp": []}
+
+    def op_DeleteDeploymentGroup(self, state: RegionState, region: str, body: JsonDict) -> JsonDict:
+        app_name = _required(
+            body, "applicationName", "ApplicationNameRequiredException", "application name"
+        )
+        name = _required(
+            body,
+            "deploymentGroupName",
+            "DeploymentGroupNameRequiredException",
+            "deployment group name",
+        )
+        state.groups.pop((app_name, name), None)
+        state.tags.pop(_arn(region, f"deploymentgroup:{app_name}/{name}"), None)
+        return {"hooksNotCleanedUp": []}
+
+    # --- deployments ------------------------------------------------------------------------
+    def op_CreateDeployment(self, state: RegionState, region: str, body: JsonDict) -> JsonDict:
+        app = self._app(state, body)
+        group = self._group(state, app.name, body.get("deploymentGroupName"))
+        revision, appspec = parse_revision(body.get("revision"))
+        config_name = body.get("deploymentConfigName") or group.deployment_config_name
+        config = state.configs.get(config_name)
+        if config is None:
+            raise ApiError(
+                "DeploymentConfigDoesNotExistException",
+                f"Deployment config {config_name} does not exist.",
+            )
+        if config.compute_platform != "ECS":
+            raise ApiError(
+                "InvalidDeploymentConfigNameException",
+                f"The deployment config {config_name} is not for the ECS compute platform.",
+            )
+        description = body.get("description")
+        if description is not None and len(description) > 512:
+            raise ApiError("DescriptionTooLongException", "The description is too long.")
+        auto_rollback = _auto_rollback(body.get("autoRollbackConfiguration") or group.auto_rollback)
+        override = body.get("overrideAlarmConfiguration")
+        if override is not None:
+            override = _alarms(override)
+        active = next(
+            (
+                d
+                for d in state.deployments.values()
+                if d.application == app.name and d.group == group.name and d.active
+            ),
+            None,
+        )
+        if active is not None:
+            raise ApiError(
+                "DeploymentLimitExceededException",
+                f"The Deployment Group '{group.name}' already has an active Deployment "
+                f"'{active.id}'",
+            )
+        svc = group.ecs_services[0]
+        previous = None
+        if group.last_successful is not None:
+            last = state.deployments.get(group.last_successful.deployment_id)
+            previous = last.revision if last else None
+        d = Deployment(
+            id=new_deployment_id(),
+            application=app.name,
+            group=group.name,
+            region=region,
+            config_name=config_name,
+            revision=revision,
+            appspec=appspec,
+            create_time=self.wall(),
+            cluster=svc["clusterName"],
+            service=svc["serviceName"],
+            auto_rollback=auto_rollback,
+            alarm_configuration=copy.deepcopy(group.alarm_configuration),
+            override_alarms=override,
+            deployment_style=copy.deepcopy(group.deployment_style),
+            blue_green=copy.deepcopy(group.blue_green),
+            load_balancer_info=copy.deepcopy(group.load_balancer_info),
+            description=description,
+            previous_revision=previous,
+        )
+        state.deployments[d.id] = d
+        group.target_revision = revision
+        group.last_attempted = LastDeployment(d.id, d.status, d.create_time)
+        return {"deploymentId": d.id}
+
+    def op_GetDeployment(self, state: RegionState, region: str, body: JsonDict) -> JsonDict:
+        return {"deploymentInfo": self._deployment(state, body).to_json()}
+
+    def op_BatchGetDeployments(self, state: RegionState, region: str, body: JsonDict) -> JsonDict:
+        ids = _required(body, "deploymentIds", "DeploymentIdRequiredException", "deployment IDs")
+        if len(ids) > 25:
+            raise ApiError(
+                "BatchLimitExceededException", "The maximum number of deployment IDs is 25."
+            )
+        return {
+            "deploymentsInfo": [
+                state.deployments[i].to_json() for i in ids if i in state.deployments
+            ]
+        }
+
+    def op_ListDeployments(self, state: RegionState, region: str, body: JsonDict) -> JsonDict:
+        deployments = list(state.deployments.values())
+        app_name, group_name = body.get("applicationName"), body.get("deploymentGroupName")
+        if group_name and not app_name:
+            raise ApiError(
+                "ApplicationNameRequiredException",
+                "The application name must be specified with a deployment group name.",
+            )
+        if app_name:
+            app = self._app(state, body)
+            if not group_name:
+                raise ApiError(
+                    "DeploymentGroupNameRequiredException",
+                    "The deployment group name must be specified with an application name.",
+                )
+            self._group(state, app.name, group_name)
+            deployments = [
+                d for d in deployments if d.application == app_name and d.group == group_name
+            ]
+        statuses = body.get("includeOnlyStatuses") or []
+        for status in statuses:
+            if status not in STATUSES:
+                raise ApiError("InvalidDeploymentStatusException", f"Unknown status {status}.")
+        if statuses:
+            deployments = [d for d in deployments if d.status in statuses]
+        window = body.get("createTimeRange") or {}
+        start, end = window.get("start"), window.get("end")
+        if start is not None and end is not None and start > end:
+            raise ApiError("InvalidTimeRangeException", "The time range start is after its end.")
+        if start is not None:
+            deployments = [d for d in deployments if d.create_time >= start]
+        if end is not None:
+            deployments = [d for d in deployments if d.create_time <= end]
+        deployments.sort(key=lambda d: d.create_time, reverse=True)
+        page, token = _page([d.id for d in deployments], body.get("nextToken"))
+        return {"deployments": page} | ({"nextToken": token} if token else {})
+
+    def op_StopDeployment(self, state: RegionState, region: str, body: JsonDict) -> JsonDict:
+        d = self._deployment(state, body)
+        if not d.active:
+            raise ApiError(
+                "DeploymentAlreadyCompletedException",
+                f"The deployment {d.id} has already completed.",
+            )
+        rollback = body.get("autoRollbackEnabled")
+        d.status_messages.append("Deployment stopped by user request.")
+        self.engine.end(
+            state,
+            d,
+            "Stopped",
+            None,
+            None,
+            "DEPLOYMENT_STOP_ON_REQUEST",
+            rollback=None if rollback is None else bool(rollback),
+        )
+        return {"status": "Succeeded", "statusMessage": "Deployment stopped."}
+
+    def op_ContinueDeployment(self, state: RegionState, region: str, body: JsonDict) -> JsonDict:
+        d = self._deployment(state, body)
+        wait_type = body.get("deploymentWaitType") or "READY_WAIT"
+        if wait_type not in ("READY_WAIT", "TERMINATION_WAIT"):
+            raise ApiError("InvalidDeploymentWaitTypeException", f"Unknown wait type {wait_type}.")
+        if not d.active:
+            raise ApiError(
+                "DeploymentAlreadyCompletedException",
+                f"The deployment {d.id} has already completed.",
+            )
+        if wait_type == "READY_WAIT" and d.phase is not Phase.READY_WAIT:
+            raise ApiError(
+                "DeploymentIsNotInReadyStateException",
+                f"The deployment {d.id} is not waiting in the Ready state.",
+            )
+        late_phases = (Phase.AFTER_ALLOW_TRAFFIC, Phase.TERMINATION_WAIT)
+        if wait_type == "TERMINATION_WAIT" and d.phase not in late_phases:
+            raise ApiError(
+                "DeploymentIsNotInReadyStateException",
+                f"The deployment {d.id} is not waiting to terminate the original task set.",
+            )
+        d.continue_requested = wait_type
+        return {}
+
+    # --- targets and hooks ------------------------------------------------------------------
+    def _started(self, state: RegionState, body: JsonDict) -> Deployment:
+        d = self._deployment(state, body)
+        if d.status == "Created" or not d.events:
+            raise ApiError(
+                "DeploymentNotStartedException", f"The deployment {d.id} has not started."
+            )
+        return d
+
+    def op_GetDeploymentTarget(self, state: RegionState, region: str, body: JsonDict) -> JsonDict:
+        d = self._started(state, body)
+        target = _required(body, "targetId", "DeploymentTargetIdRequiredException", "target ID")
+        if target != d.target_id:
+            raise ApiError(
+                "DeploymentTargetDoesNotExistException", f"The target {target} is not in {d.id}."
+            )
+        return {"deploymentTarget": d.target_json()}
+
+    def op_BatchGetDeploymentTargets(
+        self, state: RegionState, region: str, body: JsonDict
+    ) -> JsonDict:
+        d = self._started(state, body)
+        targets = _required(body, "targetIds", "DeploymentTargetIdRequiredException", "target IDs")
+        if len(targets) > 25:
+            raise ApiError("DeploymentTargetListSizeExceededException", "At most 25 target IDs.")
+        for target in targets:
+            if target != d.target_id:
+                raise ApiError(
+                    "DeploymentTargetDoesNotExistException",
+                    f"The target {target} is not in {d.id}.",
+                )
+        return {"deploymentTargets": [d.target_json() for _ in targets]}
+
+    def op_ListDeploymentTargets(self, state: RegionState, region: str, body: JsonDict) -> JsonDict:
+        d = self._started(state, body)
+        wanted = (body.get("targetFilters") or {}).get("TargetStatus")
+        ids = [d.target_id] if not wanted or d.target_status in wanted else []
+        return {"targetIds": ids}
+
+    def op_PutLifecycleEventHookExecutionStatus(
+        self, state: RegionState, region: str, body: JsonDict
+    ) -> JsonDict:
+        d = self._deployment(state, body)
+        hook_id = body.get("lifecycleEventHookExecutionId")
+        hook = self.engine.hook_executions.get(hook_id or "")
+        if hook is None or hook.deployment_id != d.id:
+            raise ApiError(
+                "InvalidLifecycleEventHookExecutionIdException",
+                f"The lifecycle event hook execution {hook_id} is not part of {d.id}.",
+            )
+        status = body.get("status")
+        if status not in ("Succeeded", "Failed"):
+            raise ApiError(
+                "InvalidLifecycleEventHookExecutionStatusException",
+                f"The status {status} is not valid; report Succeeded or Failed.",
+            )
+        if hook.status in ("Succeeded", "Failed"):
+            raise ApiError(
+                "LifecycleEventAlreadyCompletedException",
+                f"The lifecycle event {hook.event} of {d.id} has already completed.",
+            )
+        hook.status = status
+        return {"lifecycleEventHookExecutionId": hook.id}
+
+    # --- tags -------------------------------------------------------------------------------
+    def _store_tags(self, state: RegionState, arn: str, tags: list[JsonDict]) -> None:
+        if tags:
+            state.tags.setdefault(arn, {}).update({t["Key"]: t.get("Value", "") for t in tags})
+
+    def _tagged(self, state: RegionState, arn: Any) -> str:
+        if not arn:
+            raise ApiError("ResourceArnRequiredException", "The ARN must be specified.")
+        parts = str(arn).split(":", 6)
+        if len(parts) != 7 or parts[2] != "codedeploy":
+            raise ApiError("InvalidArnException", f"The ARN {arn} is not valid.")
+        kind, name = parts[5], parts[6]
+        if kind == "application" and name not in state.applications:
+            raise ApiError(
+                "ApplicationDoesNotExistException", f"No application found for name: {name}"
+            )
+        if kind == "deploymentgroup":
+            app, _, group = name.partition("/")
+            if (app, group) not in state.groups:
+                raise ApiError(
+                    "DeploymentGroupDoesNotExistException", f"No Deployment Group {name}"
+                )
+        elif kind == "deploymentconfig" and name not in state.configs:
+            raise ApiError("DeploymentConfigDoesNotExistException", f"No Deployment config {name}")
+        elif kind not in ("application", "deploymentgroup", "deploymentconfig"):
+            raise ApiError("ArnNotSupportedException", f"Tags are not supported for {arn}.")
+        return str(arn)
+
+    def op_TagResource(self, state: RegionState, region: str, body: JsonDict) -> JsonDict:
+        arn = self._tagged(state, body.get("ResourceArn"))
+        tags = _required(body, "Tags", "TagRequiredException", "tags")
+        self._store_tags(state, arn, tags)
+        return {}
+
+    def op_UntagResource(self, state: RegionState, region: str, body: JsonDict) -> JsonDict:
+        arn = self._tagged(state, body.get("ResourceArn"))
+        keys = _required(body, "TagKeys", "TagRequiredException", "tag keys")
+        for key in keys:
+            state.tags.get(arn, {}).pop(key, None)
+        return {}
+
+    def op_ListTagsForResource(self, state: RegionState, region: str, body: JsonDict) -> JsonDict:
+        arn = self._tagged(state, body.get("ResourceArn"))
+        return {"Tags": [{"Key": k, "Value": v} for k, v in state.tags.get(arn, {}).items()]}
+
+
+def _arn(region: str, resource: str) -> str:
+    return f"arn:aws:codedeploy:{region}:{ACCOUNT_ID}:{resource}"
+
+
+def _traffic_routing(routing: Any) -> JsonDict:
+    def bad(message: str) -> ApiError:
+        return ApiError("InvalidTrafficRoutingConfigurationException", message)
+
+    if not isinstance(routing, dict):
+        raise bad("An ECS deployment config needs a trafficRoutingConfig.")
+    kind = routing.get("type")
+    if kind == "AllAtOnce":
+        return {"type": "AllAtOnce"}
+    fields = {
+        "TimeBasedCanary": ("timeBasedCanary", "canaryPercentage", "canaryInterval"),
+        "TimeBasedLinear": ("timeBasedLinear", "linearPercentage", "linearInterval"),
+    }
+    if kind not in fields:
+        raise bad(f"Unknown traffic routing type {kind!r}.")
+    key, percent_key, interval_key = fields[kind]
+    detail = routing.get(key)
+    if not isinstance(detail, dict):
+        raise bad(f"A {kind} config needs {key}.")
+    percent, interval = detail.get(percent_key), detail.get(interval_key)
+    if not isinstance(percent, int) or isinstance(percent, bool) or not 1 <= percent <= 99:
+        raise bad(f"{key}.{percent_key} must be an integer from 1 to 99.")
+    if not isinstance(interval, int) or isinstance(interval, bool) or not 1 <= interval <= 2880:
+        raise bad(f"{key}.{interval_key} must be a number of minutes from 1 to 2880.")
+    return {"type": kind, key: {percent_key: percent, interval_key: interval}}
+
+
+def _alarms(config: Any) -> JsonDict:
+    if config is None:
+        return {"enabled": False, "ignorePollAlarmFailure": False, "alarms": []}
+    if not isinstance(config, dict):
+        raise ApiError("InvalidAlarmConfigException", "The alarm configuration is not valid.")
+    alarms = config.get("alarms") or []
+    if len(alarms) > 10:
+        raise ApiError(
+            "AlarmsLimitExceededException", "A deployment group takes at most 10 alarms."
+        )
+    if config.get("enabled") and not alarms:
+        raise ApiError(
+            "InvalidAlarmConfigException", "The alarm configuration is enabled but lists no alarms."
+        )
+    return {
+        "enabled": bool(config.get("enabled", False)),
+        "ignorePollAlarmFailure": bool(config.get("ignorePollAlarmFailure", False)),
+        "alarms": [{"name": a["name"]} for a in alarms],
+    }
+
+
+def _auto_rollback(config: Any) -> JsonDict:
+    if config is None:
+        return {"enabled": False, "events": []}
+    events = config.get("events") or []
+    unknown = [e for e in events if e not in ROLLBACK_EVENTS]
+    if unknown:
+        raise ApiError("InvalidAutoRollbackConfigException", f"Unknown rollback events {unknown}.")
+    return {"enabled": bool(config.get("enabled", False)), "events": list(events)}
+
+
+def _blue_green(config: Any) -> JsonDict:
+    config = config or {}
+    termination = config.get("terminateBlueInstancesOnDeploymentSuccess") or {}
+    ready = config.get("deploymentReadyOption") or {}
+    action = termination.get("action", "TERMINATE")
+    if action not in ("TERMINATE", "KEEP_ALIVE"):
+        raise ApiError(
+            "InvalidBlueGreenDeploymentConfigurationException", f"Unknown action {action}."
+        )
+    on_timeout = ready.get("actionOnTimeout", "CONTINUE_DEPLOYMENT")
+    if on_timeout not in ("CONTINUE_DEPLOYMENT", "STOP_DEPLOYMENT"):
+        raise ApiError(
+            "InvalidBlueGreenDeploymentConfigurationException",
+            f"Unknown actionOnTimeout {on_timeout}.",
+        )
+    wait = _minutes(
+        ready.get("waitTimeInMinutes", 0), "deploymentReadyOption.waitTimeInMinutes", 4320
+    )
+    if on_timeout == "STOP_DEPLOYMENT" and wait == 0:
+        raise ApiError(
+            "InvalidBlueGreenDeploymentConfigurationException",
+            "deploymentReadyOption STOP_DEPLOYMENT needs waitTimeInMinutes greater than 0.",
+        )
+    return {
+        "terminateBlueInstancesOnDeploymentSuccess": {
+            "action": action,
+            "terminationWaitTimeInMinutes": _minutes(
+                termination.get("terminationWaitTimeInMinutes", 0),
+                "terminateBlueInstancesOnDeploymentSuccess.terminationWaitTimeInMinutes",
+                2880,
+            ),
+        },
+        "deploymentReadyOption": {"actionOnTimeout": on_timeout, "waitTimeInMinutes": wait},
+    }
