@@ -375,7 +375,10 @@ def load_spec(path: Path, env: str | None = None) -> Spec:
     def where_raw(p: JsonPath) -> str:
         return locate(display, lines, p)
 
-    raise_problems(schema_problems(doc, relaxed, where_raw), subject=display)
+    # Without --env the document is complete as it stands; with one, required keys may come
+    # from the environment's overlay, so they are checked after merging.
+    first = schema if env is None else relaxed
+    raise_problems(schema_problems(doc, first, where_raw), subject=display)
 
     envs: dict[str, Any] = doc.get("environments") or {}
     merged_lines = {p: n for p, n in lines.items() if not p or p[0] != "environments"}

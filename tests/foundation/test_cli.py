@@ -1,0 +1,230 @@
+"""render and validate through the CLI entry point: whole output and exit code."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bluegreen.cli.app import run
+from tests.foundation.conftest import REGISTRY, World
+
+LOG_ROUTER = (
+    "public.ecr.aws/aws-observability/aws-for-fluent-bit@sha256:"
+    "6f2a8b1c4d3e5f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8"
+)
+
+
+def write_minimal(folder: Path) -> None:
+    (folder / "bluegreen.yaml").write_text(
+        "version: 1\n"
+        "cluster: c1\n"
+        "service: s1\n"
+        "task_definition: td.json.j2\n"
+        "images: {app: 'nginx@sha256:" + "a" * 64 + "'}\n"
+        "load_balancer: {container_name: app, container_port: 80}\n"
+        "vars: {level: info}\n"
+    )
+    (folder / "td.json.j2").write_text(
+        '{"family": "s1", "containerDefinitions": [{"name": "app", "image": "x", '
+        '"memory": 128, "portMappings": [{"containerPort": 80}], '
+        '"environment": [{"name": "LEVEL", "value": {{ vars.level | tojson }}}]}]}\n'
+    )
+
+
+def test_render_json_offline_is_exactly_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_minimal(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    code = run(["-o", "json", "render", "--offline", "--var", "level=debug"])
+    out, err = capsys.readouterr()
+    assert (code, err) == (0, "")
+    assert out.count("\n") == 1
+    assert json.loads(out) == {
+        "taskDefinition": {
+            "family": "s1",
+            "containerDefinitions": [
+                {
+                    "name": "app",
+                    "image": "nginx@sha256:" + "a" * 64,
+                    "memory": 128,
+                    "portMappings": [{"containerPort": 80}],
+                    "environment": [{"name": "LEVEL", "value": "***"}],
+                }
+            ],
+        },
+        "appspec": {
+            "version": 0.0,
+            "Resources": [
+                {
+                    "TargetService": {
+                        "Type": "AWS::ECS::Service",
+                        "Properties": {
+                            "TaskDefinition": "<TASK_DEFINITION>",
+                            "LoadBalancerInfo": {"ContainerName": "app", "ContainerPort": 80},
+                        },
+                    }
+                }
+            ],
+        },
+    }
+
+
+def test_render_text_offline_whole_output(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_minimal(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    assert run(["render", "--offline"]) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    assert out == (
+        "# task definition (register-task-definition input)\n"
+        + json.dumps(
+            {
+                "family": "s1",
+                "containerDefinitions": [
+                    {
+                        "name": "app",
+                        "image": "nginx@sha256:" + "a" * 64,
+                        "memory": 128,
+                        "portMappings": [{"containerPort": 80}],
+                        "environment": [{"name": "LEVEL", "value": "***"}],
+                    }
+                ],
+            },
+            indent=2,
+        )
+        + "\n# appspec\n"
+        "version: 0.0\n"
+        "Resources:\n"
+        "- TargetService:\n"
+        "    Type: AWS::ECS::Service\n"
+        "    Properties:\n"
+        "      TaskDefinition: <TASK_DEFINITION>\n"
+        "      LoadBalancerInfo:\n"
+        "        ContainerName: app\n"
+        "        ContainerPort: 80\n"
+    )
+
+
+def test_render_online_pins_ecr_digest_and_takes_appspec_defaults_from_the_service(
+    example: Path, world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = run(["-o", "json", "render"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    doc = json.loads(out)
+    images = {c["name"]: c["image"] for c in doc["taskDefinition"]["containerDefinitions"]}
+    assert images == {"web": f"{REGISTRY}/web@{world.digest}", "log-router": LOG_ROUTER}
+    props = doc["appspec"]["Resources"][0]["TargetService"]["Properties"]
+    assert props == {
+        "TaskDefinition": "<TASK_DEFINITION>",
+        "LoadBalancerInfo": {"ContainerName": "web", "ContainerPort": 8080},
+        "PlatformVersion": "1.4.0",
+        "NetworkConfiguration": {
+            "AwsvpcConfiguration": {
+                "Subnets": [world.subnet],
+                "SecurityGroups": [world.security_group],
+                "AssignPublicIp": "DISABLED",
+            }
+        },
+    }
+    assert doc["appspec"]["Hooks"] == [{"AfterAllowTestTraffic": "web-smoke-tests"}]
+    assert err == ""  # every image pinned: no notices
+    world.assert_no_writes()
+
+
+def test_render_online_default_appspec_uses_the_live_load_balancer(
+    example: Path, world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = example / "bluegreen.yaml"
+    text = spec.read_text()
+    text = text.replace("appspec: appspec.yaml.j2\n", "")
+    text = text.replace("load_balancer:\n  container_name: web\n  container_port: 8080\n", "")
+    spec.write_text(text)
+    assert run(["-o", "json", "--env", "prod", "render"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    props = doc["appspec"]["Resources"][0]["TargetService"]["Properties"]
+    assert props["LoadBalancerInfo"] == {"ContainerName": "web", "ContainerPort": 8080}
+    assert doc["taskDefinition"]["family"] == "web-prod"
+    assert doc["taskDefinition"]["cpu"] == "1024"
+
+
+def test_render_offline_notices_the_unresolved_tag(
+    example: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["-o", "json", "render", "--offline"]) == 0
+    out, err = capsys.readouterr()
+    assert err == (
+        f"warning: image for container 'web' ({REGISTRY}/web:1.4.2) not resolved to a digest "
+        "(offline); a deploy pins it\n"
+    )
+    images = [c["image"] for c in json.loads(out)["taskDefinition"]["containerDefinitions"]]
+    assert images == [f"{REGISTRY}/web:1.4.2", LOG_ROUTER]
+
+
+def test_validate_offline_whole_output(example: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["--env", "prod", "validate", "--offline"]) == 0
+    out, err = capsys.readouterr()
+    assert out == (
+        "ok  spec bluegreen.yaml (environment prod): cluster web-cluster, service web\n"
+        "ok  task definition taskdef.json.j2: family web-prod, 2 container(s): web, log-router\n"
+        "ok  images: 2 container image(s), 1 pinned by digest (offline: ECR tags not resolved)\n"
+        "ok  load balancer: container web port 8080 is in its portMappings\n"
+        "ok  fargate: cpu 1024 / memory 2048 is a valid size\n"
+        "ok  appspec appspec.yaml.j2: TaskDefinition <TASK_DEFINITION>, "
+        "hooks AfterAllowTestTraffic\n"
+        "ok  codedeploy: application AppECS-web-cluster-web, group DgpECS-web-cluster-web, "
+        "config canary:10%/5m\n"
+    )
+    assert "not resolved to a digest (offline)" in err
+
+
+def test_validate_online_json(
+    example: Path, world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["-o", "json", "validate"]) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    result = json.loads(out)
+    assert result["valid"] is True
+    assert result["spec"] == "bluegreen.yaml"
+    assert "images: 2 container image(s), 2 pinned by digest" in result["checks"]
+    world.assert_no_writes()
+
+
+def test_validate_lists_every_problem(example: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = example / "bluegreen.yaml"
+    spec.write_text(
+        spec.read_text()
+        .replace("service: web\n", "servce: web\n")
+        .replace("stat: Sum", "stat: Total")
+        .replace("timeout: 60m", "timeout: soon")
+    )
+    assert run(["validate", "--offline", "--image", "web"]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == (
+        "error: 5 problems in bluegreen.yaml:\n"
+        "  - --image: 'web' is not NAME=VALUE\n"
+        "      hint: e.g. --image web=123456789012.dkr.ecr.us-east-1.amazonaws.com/web:1.2\n"
+        "  - bluegreen.yaml:1: (top level): missing required key 'service'\n"
+        "  - bluegreen.yaml:6: servce: unknown key 'servce' (did you mean 'service'?)\n"
+        "      hint: allowed keys here: version, region, cluster, service, task_definition, "
+        "appspec, images, pin_digests, load_balancer, codedeploy, rollback, verify, timeout, "
+        "vars, windows, environments\n"
+        "  - bluegreen.yaml:25: rollback.metrics[0].stat: 'Total' has an invalid format "
+        "(expected /^(Average|Sum|Minimum|Maximum|SampleCount|p\\d{1,2}(\\.\\d+)?)$/)\n"
+        "  - bluegreen.yaml:33: timeout: invalid duration 'soon'\n"
+        "      hint: write 90s, 5m, 1h30m, or an integer number of seconds\n"
+    )
+
+
+def test_help_lists_the_flags(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["render", "--help"]) == 0
+    out = capsys.readouterr().out
+    for flag in ("--image", "--var", "--vars-file", "--offline"):
+        assert flag in out
