@@ -12,11 +12,16 @@ def register(app: typer.Typer) -> None:
     from bluegreen.cli import sandbox
 
     app.add_typer(sandbox.app)
-    from bluegreen.cli import iam_policy
+    from bluegreen.cli import diff, iam_policy
 
+    diff.register(app)
     iam_policy.register(app)
     from bluegreen.cli import render, validate
 
     render.register(app)
     validate.register(app)
+    from bluegreen.cli import approve, deploy, history, rollback, status, stop, watch
+
+    for verb in (deploy, watch, status, stop, rollback, approve, history):
+        verb.register(app)
     del app

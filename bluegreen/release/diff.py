@@ -91,6 +91,32 @@ def _lines(doc: Mapping[str, Any] | None) -> list[str]:
     return json.dumps(doc, indent=2, sort_keys=True).splitlines(keepends=True)
 
 
+CHANGED_MASK = "*** (changed)"
+
+
+def _env(td: Mapping[str, Any] | None) -> dict[tuple[str, str], Any]:
+    out: dict[tuple[str, str], Any] = {}
+    for c in (td or {}).get("containerDefinitions") or []:
+        for e in c.get("environment") or []:
+            out[(str(c.get("name")), str(e.get("name")))] = e.get("value")
+    return out
+
+
+def _mark_changed_env(
+    old: Mapping[str, Any] | None, new: Mapping[str, Any], redacted: dict[str, Any]
+) -> dict[str, Any]:
+    """In the redacted new document, say which environment values changed (not to what)."""
+    if old is None:
+        return redacted
+    before, after = _env(old), _env(new)
+    for c in redacted.get("containerDefinitions") or []:
+        for e in c.get("environment") or []:
+            key = (str(c.get("name")), str(e.get("name")))
+            if key in before and before[key] != after.get(key):
+                e["value"] = CHANGED_MASK
+    return redacted
+
+
 def diff_task_definitions(
     live: Mapping[str, Any] | None, rendered: Mapping[str, Any], *, live_arn: str | None = None
 ) -> DiffResult:
@@ -104,7 +130,7 @@ def diff_task_definitions(
     if not changed:
         return DiffResult(False, "", live_arn, ())
     old_text = _lines(redact_task_definition(old) if old is not None else None)
-    new_text = _lines(redact_task_definition(new))
+    new_text = _lines(_mark_changed_env(old, new, redact_task_definition(new)))
     text = "".join(
         difflib.unified_diff(
             old_text,
