@@ -3,6 +3,7 @@ behaviour the AWS documentation describes (each test cites its page)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import botocore.exceptions
@@ -41,7 +42,7 @@ def test_all_at_once_runs_every_lifecycle_event_and_swaps_task_sets(stack: Stack
     d = stack.deploy()
     info = stack.wait_status(d, *DONE)
     assert info["status"] == "Succeeded"
-    assert d.startswith("d-") and len(d) == 11 and d[2:].isupper() | d[2:].isdigit()
+    assert re.fullmatch(r"d-[A-Z0-9]{9}", d)
     target = stack.target(d)
     assert [e["lifecycleEventName"] for e in target["lifecycleEvents"]] == [
         "BeforeInstall",
@@ -60,9 +61,11 @@ def test_all_at_once_runs_every_lifecycle_event_and_swaps_task_sets(stack: Stack
     sets = stack.ecs.describe_task_sets(cluster="web-cluster", service="web")["taskSets"]
     assert [(s["status"], s["taskDefinition"].endswith(":2")) for s in sets] == [("PRIMARY", True)]
     [green] = target["taskSetsInfo"]
-    assert green["taskSetLabel"] == "Green" and green["targetGroup"] == {"name": "web-green"}
+    assert green["taskSetLabel"] == "Green"
+    assert green["targetGroup"] == {"name": "web-green"}
     assert (green["desiredCount"], green["runningCount"], green["pendingCount"]) == (2, 2, 0)
-    assert green["trafficWeight"] == 100.0 and green["identifer"] == sets[0]["id"]
+    assert green["trafficWeight"] == 100.0
+    assert green["identifer"] == sets[0]["id"]
 
 
 def test_canary_shifts_ten_percent_then_the_rest(stack: Stack) -> None:
@@ -90,7 +93,8 @@ def test_linear_shifts_in_equal_steps(stack: Stack) -> None:
     d = stack.deploy(deploymentConfigName="linear-25-1")
     assert observe_weights(stack, d) == [0, 25, 50, 75, 100]
     info = stack.deployment(d)
-    assert info["status"] == "Succeeded" and info["deploymentConfigName"] == "linear-25-1"
+    assert info["status"] == "Succeeded"
+    assert info["deploymentConfigName"] == "linear-25-1"
 
 
 def test_botocore_deployment_successful_waiter(stack: Stack) -> None:
@@ -179,7 +183,8 @@ def test_stop_without_rollback_leaves_traffic_where_it_was(stack: Stack) -> None
     stack.wait_for(lambda: stack.weights().get("web-green") == 10, what="canary")
     stack.codedeploy.stop_deployment(deploymentId=d, autoRollbackEnabled=False)
     info = stack.wait_status(d, *DONE)
-    assert info["status"] == "Stopped" and "rollbackInfo" not in info
+    assert info["status"] == "Stopped"
+    assert "rollbackInfo" not in info
     assert stack.weights() == {"web-blue": 90, "web-green": 10}
     assert stack.codedeploy.list_deployments(applicationName=APP, deploymentGroupName=GROUP)[
         "deployments"
@@ -327,7 +332,8 @@ def test_hook_waits_for_put_lifecycle_event_hook_execution_status(stack: Stack) 
         return hooks
 
     [hook] = stack.wait_for(pending, what="hook execution")
-    assert hook["deploymentId"] == d and hook["lifecycleEventName"] == "AfterAllowTestTraffic"
+    assert hook["deploymentId"] == d
+    assert hook["lifecycleEventName"] == "AfterAllowTestTraffic"
     assert stack.deployment(d)["status"] == "InProgress"
     assert event_statuses(stack, d)["AfterAllowTestTraffic"] == "InProgress"
     with pytest.raises(
