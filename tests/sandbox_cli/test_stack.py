@@ -28,37 +28,29 @@ def make_stack(capsys: pytest.CaptureFixture[str], target: Path, *extra: str) ->
     return result
 
 
-def test_json_result_names_the_stack(
-    aws_env: SandboxServer, capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
-    result = make_stack(capsys, tmp_path / "demo")
-    elbv2 = boto3.client("elbv2")
-    tgs = elbv2.describe_target_groups(Names=["web-blue", "web-green"])["TargetGroups"]
-    arns = {tg["TargetGroupName"]: tg["TargetGroupArn"] for tg in tgs}
-    (lb,) = elbv2.describe_load_balancers(Names=["web-alb"])["LoadBalancers"]
-    listeners = elbv2.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]
-    by_port = {listener["Port"]: listener["ListenerArn"] for listener in listeners}
-    assert result == {
-        "cluster": "web-cluster",
-        "service": "web",
-        "application": "AppECS-web-cluster-web",
-        "deploymentGroup": "DgpECS-web-cluster-web",
-        "repository": "web",
-        "targetGroups": [arns["web-blue"], arns["web-green"]],
-        "listeners": {"prod": by_port[80], "test": by_port[8080]},
-        "dir": str(tmp_path / "demo"),
-    }
-
-
 def test_every_resource_exists_as_described(
     aws_env: SandboxServer, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     result = make_stack(capsys, tmp_path / "demo", "--name", "shop")
     ec2, elbv2, ecs = boto3.client("ec2"), boto3.client("elbv2"), boto3.client("ecs")
-    blue, green = result["targetGroups"]
+    tgs = elbv2.describe_target_groups(Names=["shop-blue", "shop-green"])["TargetGroups"]
+    arns = {tg["TargetGroupName"]: tg["TargetGroupArn"] for tg in tgs}
+    blue, green = arns["shop-blue"], arns["shop-green"]
+    (lb,) = elbv2.describe_load_balancers(Names=["shop-alb"])["LoadBalancers"]
+    listeners = elbv2.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]
+    by_port = {listener["Port"]: listener["ListenerArn"] for listener in listeners}
+    assert result == {
+        "cluster": "shop-cluster",
+        "service": "shop",
+        "application": "AppECS-shop-cluster-shop",
+        "deploymentGroup": "DgpECS-shop-cluster-shop",
+        "repository": "shop",
+        "targetGroups": [blue, green],
+        "listeners": {"prod": by_port[80], "test": by_port[8080]},
+        "dir": str(tmp_path / "demo"),
+    }
 
     # network: VPC with DNS hostnames, two subnets in two AZs, a security group for 80/8080
-    (lb,) = elbv2.describe_load_balancers(Names=["shop-alb"])["LoadBalancers"]
     assert (lb["Scheme"], lb["Type"]) == ("internet-facing", "application")
     vpc = lb["VpcId"]
     attribute = ec2.describe_vpc_attribute(VpcId=vpc, Attribute="enableDnsHostnames")
@@ -154,10 +146,21 @@ def test_every_resource_exists_as_described(
     }
 
 
-def test_written_spec_and_template_render_to_the_registered_task_definition(
+def test_text_summary_and_written_spec_and_template(
     aws_env: SandboxServer, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    make_stack(capsys, tmp_path)
+    assert run(["sandbox", "stack", "--dir", str(tmp_path)]) == 0
+    assert capsys.readouterr().out == (
+        "created the demo stack 'web' in the sandbox:\n"
+        "  service     web-cluster/web (CODE_DEPLOY controller)\n"
+        "  codedeploy  AppECS-web-cluster-web / DgpECS-web-cluster-web\n"
+        f"  image       {REPO_URI}:v1 in ECR repository web\n"
+        "  listeners   production :80 and test :8080, both on the blue target group\n"
+        f"wrote {tmp_path}/bluegreen.yaml and taskdef.json.j2\n"
+        f"next: cd {tmp_path} && bluegreen deploy --image web={REPO_URI}:<tag>\n"
+    )
+
+    # the files: a spec the project's loader accepts, a template that renders to the live
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bluegreen.yaml", "taskdef.json.j2"]
     spec = load_spec(tmp_path / "bluegreen.yaml")  # schema-validated by the project's loader
     assert (spec.cluster, spec.service, spec.region) == ("web-cluster", "web", "us-east-1")
@@ -176,27 +179,15 @@ def test_written_spec_and_template_render_to_the_registered_task_definition(
     ecs = boto3.client("ecs")
     (service,) = ecs.describe_services(cluster="web-cluster", services=["web"])["services"]
     live = ecs.describe_task_definition(taskDefinition=service["taskDefinition"])["taskDefinition"]
-    # the template reproduces the live definition, the image by tag instead of by digest
-    assert rendered["containerDefinitions"][0].pop("image") == f"{REPO_URI}:v1"
-    live["containerDefinitions"][0].pop("image")
+    # definition (the image by tag instead of by digest)
+    (container,) = rendered.pop("containerDefinitions")
+    (live_container,) = live["containerDefinitions"]
+    assert container.pop("image") == f"{REPO_URI}:v1"
+    assert live_container["image"].startswith(f"{REPO_URI}@sha256:")
+    for key, value in container.items():
+        assert live_container[key] == value, key
     for key, value in rendered.items():
         assert live[key] == value, key
-
-
-def test_text_output_is_a_short_summary(
-    aws_env: SandboxServer, capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
-    assert run(["sandbox", "stack", "--dir", str(tmp_path)]) == 0
-    captured = capsys.readouterr()
-    assert captured.out == (
-        "created the demo stack 'web' in the sandbox:\n"
-        "  service     web-cluster/web (CODE_DEPLOY controller)\n"
-        "  codedeploy  AppECS-web-cluster-web / DgpECS-web-cluster-web\n"
-        f"  image       {REPO_URI}:v1 in ECR repository web\n"
-        "  listeners   production :80 and test :8080, both on the blue target group\n"
-        f"wrote {tmp_path}/bluegreen.yaml and taskdef.json.j2\n"
-        f"next: cd {tmp_path} && bluegreen deploy --image web={REPO_URI}:<tag>\n"
-    )
 
 
 def test_second_run_is_refused_cleanly(
