@@ -25,6 +25,14 @@ HOOK_EVENTS = (
 )
 
 
+# Friendly names → the SigV4 signing names requests carry in their credential scope.
+SERVICE_ALIASES = {
+    "elbv2": "elasticloadbalancing",
+    "elb": "elasticloadbalancing",
+    "cloudwatch": "monitoring",
+}
+
+
 class FaultError(ValueError):
     """A fault request that does not make sense (answered with HTTP 400)."""
 
@@ -35,6 +43,7 @@ class Fault:
     kind: str
     service: str | None = None  # throttle/latency: signing name (ecs, monitoring, ...) or all
     rate: float = 1.0  # throttle: probability per request
+    count: int | None = None  # throttle: only this many requests, then the fault is gone
     ms: int = 0  # latency
     after_seconds: float | None = None  # unhealthy-green: simulated seconds of health first
     event: str | None = None  # hook-fail: one lifecycle event, or all hooks
@@ -61,6 +70,7 @@ class FaultRegistry:
         self._clock = clock
         self._lock = threading.Lock()
         self._faults: dict[str, Fault] = {}
+        self._remaining: dict[str, int] = {}  # throttle faults limited by count
         self._rng = rng or random.Random()
 
     def add(self, body: dict[str, Any]) -> Fault:
@@ -72,13 +82,27 @@ class FaultRegistry:
             service = None
         if service is not None and not isinstance(service, str):
             raise FaultError("fault field 'service' must be a string")
+        if service is not None:
+            service = SERVICE_ALIASES.get(service.lower(), service.lower())
         fault_id = uuid.uuid4().hex[:12]
         now = self._clock.now()
         if kind == "throttle":
             rate = _number(body, "rate", 1.0)
             if rate is None or not 0.0 < rate <= 1.0:
                 raise FaultError("throttle 'rate' must be in (0, 1]")
-            fault = Fault(fault_id, kind, service=service, rate=rate, created_at=now)
+            count = _number(body, "count", None)
+            if count is not None and count < 1:
+                raise FaultError("throttle 'count' must be at least 1")
+            fault = Fault(
+                fault_id,
+                kind,
+                service=service,
+                rate=rate,
+                count=None if count is None else int(count),
+                created_at=now,
+            )
+            if fault.count is not None:
+                self._remaining[fault_id] = fault.count
         elif kind == "latency":
             ms = _number(body, "ms", None)
             if ms is None or ms < 0:
@@ -105,15 +129,26 @@ class FaultRegistry:
     def clear(self) -> None:
         with self._lock:
             self._faults.clear()
+            self._remaining.clear()
 
     def _of_kind(self, kind: str) -> list[Fault]:
         with self._lock:
             return [f for f in self._faults.values() if f.kind == kind]
 
     def should_throttle(self, service: str | None) -> bool:
-        return any(
-            f.applies_to(service) and self._rng.random() < f.rate for f in self._of_kind("throttle")
-        )
+        with self._lock:
+            for fault in list(self._faults.values()):
+                if fault.kind != "throttle" or not fault.applies_to(service):
+                    continue
+                if self._rng.random() >= fault.rate:
+                    continue
+                if fault.id in self._remaining:
+                    self._remaining[fault.id] -= 1
+                    if self._remaining[fault.id] <= 0:
+                        del self._remaining[fault.id]
+                        del self._faults[fault.id]
+                return True
+        return False
 
     def latency_ms(self, service: str | None) -> int:
         return sum(f.ms for f in self._of_kind("latency") if f.applies_to(service))
