@@ -12,10 +12,11 @@ def register(app: typer.Typer) -> None:
     from bluegreen.cli import sandbox
 
     app.add_typer(sandbox.app)
-    from bluegreen.cli import diff, iam_policy
+    from bluegreen.cli import diff, iam_policy, init
 
     diff.register(app)
     iam_policy.register(app)
+    init.register(app)
     from bluegreen.cli import render, validate
 
     render.register(app)
