@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from bluegreen.aws.errors import aws_errors, is_aws_exception
 from bluegreen.errors import ImageError
@@ -86,3 +87,118 @@ def _code(exc: BaseException) -> str | None:
     response = getattr(cause, "response", None) or {}
     code = (response.get("Error") or {}).get("Code")
     return str(code) if code else None
+
+
+# --- re-tagging (`bluegreen tag`, `deploy --tag-as`) -------------------------------------------
+_MANIFEST_TYPES = [
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.v1+prettyjws",
+]
+
+
+@dataclass(frozen=True)
+class Retagged:
+    repository: str
+    digest: str
+    tag: str
+    status: str  # "tagged" | "unchanged" | "moved"
+    previous: str | None = None  # the digest the tag pointed at before a move
+
+
+def retag(aws: Aws, ref: ImageRef, new_tag: str, *, force: bool = False) -> Retagged:
+    """Add `new_tag` to the exact image `ref` names (by tag or digest) in ECR: BatchGetImage for
+    its manifest and media type, then PutImage of that manifest under the new tag; no pull or
+    push. Idempotent when the tag already names the same digest; when it names another image,
+    ImageError (exit 2) unless `force`, which moves it."""
+    from bluegreen.release.images import parse_image
+
+    where = f"{ref.registry}/{ref.repository}"
+    if not ref.is_ecr:
+        raise ImageError(f"{ref} is not in a private ECR registry", where=str(ref))
+    parse_image(f"{ref.name}:{new_tag}", where="--as")  # tag grammar, exit 2
+    account = ref.ecr_account or ""
+    resolver = EcrResolver(aws)
+    client = resolver._session(ref.ecr_region).ecr()
+    image_id: dict[str, str] = (
+        {"imageDigest": ref.digest} if ref.digest else {"imageTag": ref.tag or "latest"}
+    )
+    try:
+        with aws_errors(resource=where):
+            got = client.batch_get_image(
+                registryId=account,
+                repositoryName=ref.repository,
+                imageIds=[image_id],  # type: ignore[list-item]
+                acceptedMediaTypes=_MANIFEST_TYPES,
+            )
+    except Exception as exc:
+        if _code(exc) == "RepositoryNotFoundException":
+            raise ImageError(
+                f"ECR repository {ref.repository!r} does not exist in account {account}",
+                where=where,
+            ) from None
+        raise
+    images = got.get("images") or []
+    if not images:
+        reasons = ", ".join(f.get("failureReason", "") for f in got.get("failures") or [])
+        raise ImageError(
+            f"{ref} not found in ECR" + (f" ({reasons})" if reasons else ""),
+            where=str(ref),
+            hint="push the image first, or fix the tag or digest",
+        )
+    image = images[0]
+    digest = str(image["imageId"]["imageDigest"])
+    manifest = str(image["imageManifest"])
+    media_type = image.get("imageManifestMediaType")
+    previous = _tag_digest(client, account, ref.repository, new_tag, where)
+    if previous == digest:
+        return Retagged(ref.repository, digest, new_tag, "unchanged")
+    if previous is not None and not force:
+        raise ImageError(
+            f"tag {new_tag!r} already names another image ({previous}), not {digest}",
+            where=f"{where}:{new_tag}",
+            hint="pass --force to move the tag, or choose another tag",
+        )
+    kwargs: dict[str, Any] = {
+        "registryId": account,
+        "repositoryName": ref.repository,
+        "imageManifest": manifest,
+        "imageTag": new_tag,
+        "imageDigest": digest,
+    }
+    if media_type:
+        kwargs["imageManifestMediaType"] = media_type
+    try:
+        with aws_errors(resource=f"{where}:{new_tag}"):
+            client.put_image(**kwargs)
+    except Exception as exc:
+        code = _code(exc)
+        if code == "ImageAlreadyExistsException":  # tagged meanwhile with this very digest
+            return Retagged(ref.repository, digest, new_tag, "unchanged")
+        if code == "ImageTagAlreadyExistsException":
+            raise ImageError(
+                f"tag {new_tag!r} already exists in the immutable repository {ref.repository!r}",
+                where=f"{where}:{new_tag}",
+                hint="immutable tags cannot move; choose another tag",
+            ) from None
+        raise
+    status = "moved" if previous is not None else "tagged"
+    return Retagged(ref.repository, digest, new_tag, status, previous)
+
+
+def _tag_digest(client: Any, account: str, repository: str, tag: str, where: str) -> str | None:
+    try:
+        with aws_errors(resource=f"{where}:{tag}"):
+            resp = client.describe_images(
+                registryId=account, repositoryName=repository, imageIds=[{"imageTag": tag}]
+            )
+    except Exception as exc:
+        if _code(exc) == "ImageNotFoundException":
+            return None
+        raise
+    for detail in resp.get("imageDetails") or []:
+        if detail.get("imageDigest"):
+            return str(detail["imageDigest"])
+    return None
