@@ -12,11 +12,12 @@ def register(app: typer.Typer) -> None:
     from bluegreen.cli import sandbox
 
     app.add_typer(sandbox.app)
-    from bluegreen.cli import diff, iam_policy, init
+    from bluegreen.cli import diff, iam_policy, init, tag
 
     diff.register(app)
     iam_policy.register(app)
     init.register(app)
+    tag.register(app)
     from bluegreen.cli import render, validate
 
     render.register(app)
