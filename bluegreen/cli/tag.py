@@ -35,12 +35,12 @@ def tag(
     out = opts.out()
     refs: dict[str, str] = {}
     from_spec: list[str] = []
-    for item in image:
-        name, sep, ref = item.partition("=")
-        if not name.strip() or (sep and not ref.strip()):
-            raise UsageError(f"--image {item!r} is not CONTAINER=REF", where="--image")
+    for value in image:
+        name, sep, text = value.partition("=")
+        if not name.strip() or (sep and not text.strip()):
+            raise UsageError(f"--image {value!r} is not CONTAINER=REF", where="--image")
         if sep:
-            refs[name.strip()] = ref.strip()
+            refs[name.strip()] = text.strip()
         else:
             from_spec.append(name.strip())
     region: str | None = None
