@@ -1,18 +1,232 @@
-"""Rolling updates for ECS-controller services (placeholder engine filled in below)."""
+"""Rolling updates for ECS-controller services, on the sandbox clock.
+
+moto stores services but never moves their deployments: a new task definition or
+`forceNewDeployment` changes a record and nothing else. This engine watches moto's in-process
+ECS models and plays the rollout out: the new deployment (PRIMARY) starts tasks while the old
+one (ACTIVE) drains, `rolloutState` goes IN_PROGRESS → COMPLETED, and the service's
+runningCount/pendingCount follow. With the `unhealthy-green` fault the new tasks keep failing;
+a deployment circuit breaker then marks the rollout FAILED and, with rollback on, returns the
+service to the previous task definition. moto has no API that sets these counts, so this
+module edits its models directly, and only here.
+"""
 
 from __future__ import annotations
 
+import copy
+import datetime
+import json
+import math
+import secrets
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
 from bluegreen.sandbox.clock import SandboxClock
 from bluegreen.sandbox.faults import FaultRegistry
+
+ROLL_SECONDS = 60.0  # simulated seconds for a rollout to replace every task
+TASK_FAIL_SECONDS = 20.0  # simulated seconds per failed launch of an unhealthy task
+MAX_FAILURE_THRESHOLD = 200
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+def _new_id() -> str:
+    return f"ecs-svc/{secrets.randbelow(10**19):019d}"
+
+
+def failure_threshold(desired: int) -> int:
+    """Failed tasks before the circuit breaker trips (half the desired count, 3 to 200)."""
+    return min(MAX_FAILURE_THRESHOLD, max(3, math.ceil(desired * 0.5)))
+
+
+@dataclass
+class Rollout:
+    """What the engine knows about one service between ticks."""
+
+    task_definition: str
+    primary_id: str
+    started: float  # simulated
+    replaces: dict[str, Any] | None = None  # the deployment being replaced (ACTIVE)
+    judged: bool = True  # new tasks subject to the unhealthy-green fault
+    last_primary: dict[str, Any] = field(default_factory=dict)
 
 
 class RollingEngine:
     def __init__(self, *, clock: SandboxClock, faults: FaultRegistry) -> None:
         self.clock = clock
         self.faults = faults
+        self._lock = threading.Lock()
+        self._rollouts: dict[tuple[str, str, str], Rollout] = {}
+        self._configs: dict[tuple[str, str, str], dict[str, Any]] = {}
 
     def reset(self) -> None:
-        return None
+        with self._lock:
+            self._rollouts.clear()
+            self._configs.clear()
+
+    def note_create_service(self, region: str, raw: bytes) -> None:
+        """moto drops CreateService's deploymentConfiguration; keep it to apply to the model."""
+        try:
+            body = json.loads(raw or b"{}")
+        except ValueError:
+            return
+        config = body.get("deploymentConfiguration") if isinstance(body, dict) else None
+        if not isinstance(config, dict):
+            return
+        cluster = str(body.get("cluster") or "default").rsplit("/", 1)[-1]
+        key = (region, cluster, str(body.get("serviceName", "")))
+        with self._lock:
+            self._configs[key] = config
+            self._rollouts.pop(key, None)
 
     def tick(self) -> None:
-        return None
+        from moto.ecs.models import ecs_backends
+
+        with self._lock:
+            for account in list(ecs_backends.keys()):
+                regions = ecs_backends[account]
+                for region in list(regions.keys()):
+                    backend = regions[region]
+                    for service in list(backend.services.values()):
+                        self._step(region, service)
+
+    # --- one service ----------------------------------------------------------------------------
+    def _step(self, region: str, svc: Any) -> None:
+        if svc.status != "ACTIVE" or svc.deployment_controller.get("type", "ECS") != "ECS":
+            return
+        if not svc.deployments:
+            return
+        key = (region, svc.cluster_name, svc.name)
+        config = self._configs.pop(key, None)
+        if config is not None and not getattr(svc, "deployment_configuration", None):
+            svc.deployment_configuration = config
+        now = self.clock.now()
+        primary = svc.deployments[0]
+        rollout = self._rollouts.get(key)
+        if rollout is None:
+            rollout = Rollout(svc.task_definition, primary["id"], now, judged=False)
+            self._rollouts[key] = rollout
+        elif svc.task_definition != rollout.task_definition or primary["id"] != rollout.primary_id:
+            primary = self._start(svc, rollout, primary, now)
+        if primary.get("rolloutState") == "IN_PROGRESS":
+            self._progress(svc, rollout, primary, now)
+        elif len(svc.deployments) == 1:
+            primary["desiredCount"] = svc.desired_count
+            primary["runningCount"] = svc.desired_count
+            primary["pendingCount"] = 0
+            svc.running_count, svc.pending_count = svc.desired_count, 0
+        rollout.last_primary = copy.deepcopy(primary)
+
+    def _start(
+        self, svc: Any, rollout: Rollout, primary: dict[str, Any], now: float
+    ) -> dict[str, Any]:
+        """A new task definition or forceNewDeployment: a new PRIMARY deployment starts and
+        the previous one becomes ACTIVE."""
+        old = copy.deepcopy(rollout.last_primary or primary)
+        old["status"] = "ACTIVE"
+        if primary["id"] == rollout.primary_id:
+            deployment_id = _new_id()
+        else:
+            deployment_id = primary["id"]
+            old["id"] = rollout.primary_id
+        new = self._deployment(svc, deployment_id, svc.task_definition)
+        svc.deployments = [new, old]
+        rollout.task_definition = svc.task_definition
+        rollout.primary_id = deployment_id
+        rollout.started = now
+        rollout.replaces = old
+        rollout.judged = True
+        return new
+
+    def _deployment(self, svc: Any, deployment_id: str, task_definition: str) -> dict[str, Any]:
+        stamp = _now()
+        return {
+            "id": deployment_id,
+            "status": "PRIMARY",
+            "taskDefinition": task_definition,
+            "desiredCount": svc.desired_count,
+            "pendingCount": svc.desired_count,
+            "runningCount": 0,
+            "failedTasks": 0,
+            "createdAt": stamp,
+            "updatedAt": stamp,
+            "launchType": svc.launch_type,
+            "rolloutState": "IN_PROGRESS",
+            "rolloutStateReason": f"ECS deployment {deployment_id} in progress.",
+        }
+
+    def _progress(self, svc: Any, rollout: Rollout, new: dict[str, Any], now: float) -> None:
+        desired = int(svc.desired_count)
+        elapsed = now - rollout.started
+        old = svc.deployments[1] if len(svc.deployments) > 1 else None
+        healthy = not rollout.judged or self.faults.green_ever_healthy()
+        if healthy:
+            started = math.floor(desired * elapsed / ROLL_SECONDS)
+            running = min(desired, max(int(new.get("runningCount", 0)), started))
+            new["runningCount"], new["pendingCount"] = running, desired - running
+            if old is not None:
+                left = min(int(old.get("runningCount", 0)), max(0, desired - running))
+                old["runningCount"], old["pendingCount"] = left, 0
+                old["desiredCount"] = left
+            if running >= desired:
+                new["rolloutState"] = "COMPLETED"
+                new["rolloutStateReason"] = f"ECS deployment {new['id']} completed."
+                svc.deployments = [new]
+                svc.events.insert(0, self._event(svc, "has reached a steady state."))
+        else:
+            failed = math.floor(elapsed / TASK_FAIL_SECONDS)
+            new["failedTasks"] = failed
+            new["runningCount"], new["pendingCount"] = 0, desired
+            breaker = (getattr(svc, "deployment_configuration", None) or {}).get(
+                "deploymentCircuitBreaker", {}
+            )
+            if breaker.get("enable") and failed >= failure_threshold(desired):
+                self._trip(svc, rollout, new, old, bool(breaker.get("rollback")), now)
+        new["updatedAt"] = _now()
+        svc.running_count = sum(int(d.get("runningCount", 0)) for d in svc.deployments)
+        svc.pending_count = sum(int(d.get("pendingCount", 0)) for d in svc.deployments)
+
+    def _trip(
+        self,
+        svc: Any,
+        rollout: Rollout,
+        failed: dict[str, Any],
+        old: dict[str, Any] | None,
+        rollback: bool,
+        now: float,
+    ) -> None:
+        failed["rolloutState"] = "FAILED"
+        failed["rolloutStateReason"] = "ECS deployment circuit breaker: tasks failed to start."
+        svc.events.insert(
+            0,
+            self._event(
+                svc, f"deployment {failed['id']} deployment failed: tasks failed to start."
+            ),
+        )
+        if not rollback or old is None:
+            return
+        back = self._deployment(svc, _new_id(), old["taskDefinition"])
+        back["runningCount"] = int(old.get("runningCount", 0))
+        back["pendingCount"] = svc.desired_count - back["runningCount"]
+        back["rolloutStateReason"] = (
+            f"ECS deployment circuit breaker: rolling back to deploymentId {old['id']}."
+        )
+        failed["status"] = "ACTIVE"
+        svc.task_definition = old["taskDefinition"]
+        svc.deployments = [back, failed]
+        rollout.task_definition = svc.task_definition
+        rollout.primary_id = back["id"]
+        rollout.started = now
+        rollout.replaces = failed
+        rollout.judged = False  # the previous revision's tasks are known good
+
+    @staticmethod
+    def _event(svc: Any, text: str) -> dict[str, Any]:
+        return {
+            "id": secrets.token_hex(16),
+            "createdAt": _now(),
+            "message": f"(service {svc.name}) {text}",
+        }

@@ -7,6 +7,7 @@ goes to moto's server application.
 
 from __future__ import annotations
 
+import io
 import ipaddress
 import json
 import secrets
@@ -25,6 +26,7 @@ StartResponse = Callable[..., Any]
 
 CODEDEPLOY_TARGET_PREFIX = "CodeDeploy_20141006."
 CONTROL_PREFIX = "/_sandbox/"
+ECS_CREATE_SERVICE_TARGET = "AmazonEC2ContainerServiceV20141113.CreateService"
 INTERNAL_HEADER = "X-Bluegreen-Sandbox-Internal"
 HOOK_MODES = ("succeed", "fail", "wait")
 ENGINE_TICK_SECONDS = 0.02  # wall seconds between engine steps
@@ -160,7 +162,7 @@ class SandboxServer:
         if self._server is not None:
             return
 
-        class QuietHandler(MotoRequestHandler):  # type: ignore[misc]
+        class QuietHandler(MotoRequestHandler):
             def log_request(self, *args: Any, **kwargs: Any) -> None:
                 return None
 
@@ -278,6 +280,10 @@ class SandboxServer:
             if self.faults.should_throttle(service):
                 return throttling_response(environ, start_response)
         target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if target == ECS_CREATE_SERVICE_TARGET:
+            raw = _read_body(environ)
+            environ["wsgi.input"] = io.BytesIO(raw)
+            self.rolling.note_create_service(region or "us-east-1", raw)
         if target.startswith(CODEDEPLOY_TARGET_PREFIX):
             operation = target[len(CODEDEPLOY_TARGET_PREFIX) :]
             body = _read_body(environ)
