@@ -43,6 +43,8 @@ from bluegreen.release.spec import (
     locate,
     plain,
     schema_problems,
+    yaml_problem,
+    yaml_where,
 )
 
 if TYPE_CHECKING:
@@ -166,7 +168,25 @@ def _environment(folder: Path, git: _Git) -> Environment:
         keep_trailing_newline=True,
     )
     env.context_class = _Context
+    env.filters["tojson"] = _tojson
     return env
+
+
+def _tojson(value: Any, indent: int | None = None) -> str:
+    """JSON of a value (plain json.dumps: no HTML escaping, autoescape is off); an undefined
+    value fails as undefined instead of as "not JSON serializable"."""
+    from jinja2 import Undefined
+
+    def default(obj: Any) -> Any:
+        if isinstance(obj, Undefined):
+            obj._fail_with_undefined_error()
+        if isinstance(obj, _LazyGit):
+            return str(obj)
+        raise TypeError(f"a {type(obj).__name__} cannot be written as JSON")
+
+    if isinstance(value, Undefined):
+        value._fail_with_undefined_error()
+    return json.dumps(value, default=default, indent=indent)
 
 
 class _LazyGit:
@@ -364,10 +384,9 @@ def _parse_rendered(
         except MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             line = mark.line + 1 if mark is not None else 0
-            problem = " ".join(p for p in (exc.context, exc.problem) if p) or "invalid YAML"
             raise error(
-                f"the rendered text is not valid YAML: {problem}{_excerpt(text, line)}",
-                where=f"{display}:{line}" if line else display,
+                f"the rendered text is not valid YAML: {yaml_problem(exc)}{_excerpt(text, line)}",
+                where=yaml_where(exc, display),
             ) from None
         except YAMLError as exc:
             raise error(f"the rendered text is not valid YAML: {exc}", where=display) from None

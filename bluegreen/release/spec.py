@@ -207,12 +207,23 @@ def parse_yaml(text: str, display: str, *, error: type[BluegreenError] = SpecErr
     try:
         return yaml.load(text)
     except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = f":{mark.line + 1}" if mark is not None else ""
-        problem = " ".join(p for p in (exc.context, exc.problem) if p) or "invalid YAML"
-        raise error(f"invalid YAML: {problem}", where=f"{display}{line}") from None
+        raise error(f"invalid YAML: {yaml_problem(exc)}", where=yaml_where(exc, display)) from None
     except YAMLError as exc:
         raise error(f"invalid YAML: {exc}", where=display) from None
+
+
+def yaml_where(exc: Any, display: str) -> str:
+    mark = exc.problem_mark or exc.context_mark
+    return f"{display}:{mark.line + 1}" if mark is not None else display
+
+
+def yaml_problem(exc: Any) -> str:
+    """The parser's complaint, with where the construct it was parsing began."""
+    context = exc.context or ""
+    begin, end = exc.context_mark, exc.problem_mark
+    if begin is not None and end is not None and begin.line != end.line:
+        context += f" (started on line {begin.line + 1})"
+    return " ".join(p for p in (context, exc.problem) if p) or "invalid YAML"
 
 
 # --- durations ----------------------------------------------------------------------------------

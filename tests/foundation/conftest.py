@@ -4,14 +4,20 @@ matching it."""
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
+
+from bluegreen.sandbox.server import SandboxServer
+from tests.conftest import SANDBOX_TIME_SCALE, sandbox_call
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "web"
 REGISTRY = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
@@ -51,6 +57,11 @@ def manifest(layer: str) -> str:
     )
 
 
+@functools.cache
+def _client(service: str, endpoint: str) -> Any:
+    return boto3.client(service, endpoint_url=endpoint, region_name="us-east-1")
+
+
 @dataclass
 class World:
     digest: str  # digest of web:1.4.2
@@ -58,10 +69,10 @@ class World:
     security_group: str
 
     def ecr(self) -> Any:
-        return boto3.client("ecr")
+        return _client("ecr", os.environ["AWS_ENDPOINT_URL"])
 
     def ecs(self) -> Any:
-        return boto3.client("ecs")
+        return _client("ecs", os.environ["AWS_ENDPOINT_URL"])
 
     def image_count(self) -> int:
         return sum(
@@ -81,7 +92,37 @@ class World:
 
 @pytest.fixture
 def world(aws_env: object) -> World:
-    """The AWS side of examples/web in the sandbox."""
+    """The AWS side of examples/web in a freshly reset sandbox."""
+    return build_world()
+
+
+@pytest.fixture(scope="module")
+def shared_world(
+    sandbox: SandboxServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[World]:
+    """One world for a module of tests that must not change it (each checks that it did not):
+    the environment of `aws_env`, set up once instead of per test."""
+    with pytest.MonkeyPatch.context() as mp:
+        sandbox_call(sandbox, "reset")
+        sandbox_call(sandbox, "settings", {"timeScale": SANDBOX_TIME_SCALE, "hooks": "succeed"})
+        mp.setenv("AWS_ENDPOINT_URL", sandbox.url)
+        mp.setenv("AWS_ACCESS_KEY_ID", "testing")
+        mp.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        mp.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        for name in list(os.environ):
+            if name.startswith(
+                ("AWS_ENDPOINT_URL_", "AWS_PROFILE", "AWS_SESSION_TOKEN")
+            ) or name in (
+                "AWS_REGION",
+                "AWS_CONFIG_FILE",
+                "AWS_SHARED_CREDENTIALS_FILE",
+            ):
+                mp.delenv(name, raising=False)
+        mp.setenv("HOME", str(tmp_path_factory.mktemp("home")))
+        yield build_world()
+
+
+def build_world() -> World:
     ecr = boto3.client("ecr")
     ecr.create_repository(repositoryName="web")
     ecr.put_image(repositoryName="web", imageManifest=manifest("1"), imageTag="1.4.2")
