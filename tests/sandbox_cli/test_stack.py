@@ -190,6 +190,59 @@ def test_text_summary_and_written_spec_and_template(
         assert live[key] == value, key
 
 
+def test_the_stack_is_ready_for_a_blue_green_release(
+    aws_env: SandboxServer, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    result = make_stack(capsys, tmp_path)
+    # the project's own validation accepts the written spec (templates rendered, image pinned)
+    assert run(["--config", str(tmp_path / "bluegreen.yaml"), "validate"]) == 0
+    capsys.readouterr()
+
+    # and the sandbox's CodeDeploy takes the service from blue to green with it
+    ecs, codedeploy = boto3.client("ecs"), boto3.client("codedeploy")
+    (service,) = ecs.describe_services(cluster="web-cluster", services=["web"])["services"]
+    appspec = json.dumps(
+        {
+            "version": 0.0,
+            "Resources": [
+                {
+                    "TargetService": {
+                        "Type": "AWS::ECS::Service",
+                        "Properties": {
+                            "TaskDefinition": service["taskDefinition"],
+                            "LoadBalancerInfo": {"ContainerName": "web", "ContainerPort": 8080},
+                        },
+                    }
+                }
+            ],
+        }
+    )
+    deployment = codedeploy.create_deployment(
+        applicationName=result["application"],
+        deploymentGroupName=result["deploymentGroup"],
+        revision={"revisionType": "AppSpecContent", "appSpecContent": {"content": appspec}},
+    )["deploymentId"]
+    codedeploy.get_waiter("deployment_successful").wait(
+        deploymentId=deployment, WaiterConfig={"Delay": 0.1, "MaxAttempts": 100}
+    )
+    green = result["targetGroups"][1]
+    (service,) = ecs.describe_services(cluster="web-cluster", services=["web"])["services"]
+    (task_set,) = service["taskSets"]
+    assert (task_set["status"], task_set["loadBalancers"][0]["targetGroupArn"]) == (
+        "PRIMARY",
+        green,
+    )
+    (prod,) = boto3.client("elbv2").describe_listeners(ListenerArns=[result["listeners"]["prod"]])[
+        "Listeners"
+    ]
+    forward = prod["DefaultActions"][0]
+    groups = forward.get("ForwardConfig", {}).get("TargetGroups") or [
+        {"TargetGroupArn": forward["TargetGroupArn"]}
+    ]
+    serving = {tg["TargetGroupArn"] for tg in groups if tg.get("Weight", 1) > 0}
+    assert serving == {green}
+
+
 def test_second_run_is_refused_cleanly(
     aws_env: SandboxServer, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
