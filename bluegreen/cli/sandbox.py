@@ -243,9 +243,9 @@ def _service(service: str | None) -> str | None:
         return None
     if not _SERVICE_RE.match(service):
         raise UsageError(
-            f"{service!r} is not an AWS service signing name",
+            f"{service!r} is not an AWS service name",
             where="--service",
-            hint="e.g. ecs, codedeploy, elasticloadbalancing, monitoring (CloudWatch), ecr",
+            hint="e.g. ecs, codedeploy, elbv2, cloudwatch, ecr (or a SigV4 signing name)",
         )
     return service
 
@@ -261,7 +261,8 @@ def describe_fault(fault: dict[str, Any]) -> str:
     kind = fault.get("kind")
     service = fault.get("service") or "all services"
     if kind == "throttle":
-        return f"throttle {service} at rate {fault.get('rate')}"
+        limit = f", {fault['count']} requests" if fault.get("count") else ""
+        return f"throttle {service} at rate {fault.get('rate')}{limit}"
     if kind == "latency":
         return f"latency {fault.get('ms')} ms on {service}"
     if kind == "unhealthy-green":
@@ -279,13 +280,20 @@ def throttle(
     ctx: typer.Context,
     rate: Annotated[float, typer.Option(help="Share of requests throttled, in (0, 1].")],
     service: Annotated[
-        str | None, typer.Option(help="Signing name (ecs, monitoring, …); default all.")
+        str | None, typer.Option(help="ecs, codedeploy, elbv2, cloudwatch, …; default all.")
+    ] = None,
+    count: Annotated[
+        int | None, typer.Option(help="Throttle only this many requests, then stop.")
     ] = None,
 ) -> None:
     """Answer a share of requests with a throttling error."""
     if not 0.0 < rate <= 1.0:
         raise UsageError(f"the throttling rate must be in (0, 1], got {rate:g}", where="--rate")
+    if count is not None and count < 1:
+        raise UsageError(f"the count must be at least 1, got {count}", where="--count")
     fault: dict[str, Any] = {"kind": "throttle", "rate": rate}
+    if count is not None:
+        fault["count"] = count
     if _service(service):
         fault["service"] = service
     _add(ctx, fault)
@@ -296,7 +304,7 @@ def latency(
     ctx: typer.Context,
     ms: Annotated[int, typer.Option(help="Milliseconds added to each request.")],
     service: Annotated[
-        str | None, typer.Option(help="Signing name (ecs, monitoring, …); default all.")
+        str | None, typer.Option(help="ecs, codedeploy, elbv2, cloudwatch, …; default all.")
     ] = None,
 ) -> None:
     """Delay every request by a fixed number of milliseconds."""

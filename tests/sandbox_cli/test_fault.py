@@ -68,15 +68,22 @@ def test_text_output_of_add_and_clear(
     assert capsys.readouterr().out == '{"faults": []}\n'
 
 
-def test_throttle_is_felt_by_aws_clients(aws_env: SandboxServer) -> None:
+def test_throttle_is_felt_by_aws_clients(
+    aws_env: SandboxServer, capsys: pytest.CaptureFixture[str]
+) -> None:
     import boto3
     from botocore.config import Config
 
-    assert run(["sandbox", "fault", "throttle", "--service", "ecs", "--rate", "1"]) == 0
-    ecs = boto3.client("ecs", config=Config(retries={"max_attempts": 1, "mode": "standard"}))
-    with pytest.raises(ecs.exceptions.ClientError, match="Throttling"):
-        ecs.list_clusters()
-    boto3.client("sts").get_caller_identity()  # other services are untouched
+    args = ["sandbox", "fault", "throttle", "--service", "cloudwatch", "--rate", "1"]
+    assert run([*args, "--count", "2"]) == 0
+    assert capsys.readouterr().out.endswith(": throttle monitoring at rate 1.0, 2 requests\n")
+    once = Config(retries={"total_max_attempts": 1, "mode": "standard"})
+    cloudwatch = boto3.client("cloudwatch", config=once)
+    for _ in range(2):
+        with pytest.raises(cloudwatch.exceptions.ClientError, match="Throttling"):
+            cloudwatch.describe_alarms()
+    boto3.client("ecs", config=once).list_clusters()  # other services are untouched
+    cloudwatch.describe_alarms()  # and the fault is spent after two requests
 
 
 @pytest.mark.parametrize(
@@ -94,6 +101,7 @@ def test_throttle_is_felt_by_aws_clients(aws_env: SandboxServer) -> None:
         (["hook-fail", "--event", "Install"], "Invalid value for '--event': 'Install' is not"),
         (["latency", "--ms", "many"], "Invalid value for '--ms': 'many' is not a valid integer"),
         (["throttle"], "Missing option '--rate'"),
+        (["throttle", "--rate", "1", "--count", "0"], "error: --count: the count must be at least"),
     ],
 )
 def test_bad_values_exit_2_and_add_nothing(
