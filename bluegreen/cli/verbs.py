@@ -12,8 +12,9 @@ def register(app: typer.Typer) -> None:
     from bluegreen.cli import sandbox
 
     app.add_typer(sandbox.app)
-    from bluegreen.cli import diff, iam_policy, init, tag
+    from bluegreen.cli import cleanup, diff, iam_policy, init, tag
 
+    cleanup.register(app)
     diff.register(app)
     iam_policy.register(app)
     init.register(app)
