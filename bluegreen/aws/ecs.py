@@ -63,3 +63,92 @@ def describe_task_definition(aws: Aws, task_definition: str) -> dict[str, Any]:
     if tags:
         td["tags"] = tags
     return td
+
+
+def register_task_definition(aws: Aws, task_definition: dict[str, Any]) -> str:
+    """RegisterTaskDefinition with register input; returns the new revision's ARN."""
+    family = str(task_definition.get("family", ""))
+    with aws_errors(resource=f"task definition family {family}"):
+        resp = aws.ecs().register_task_definition(**task_definition)
+    return str(resp["taskDefinition"]["taskDefinitionArn"])
+
+
+# --- rolling updates (ECS deployment controller) ------------------------------------------------
+def describe_service_raw(aws: Aws, cluster: str, service: str) -> dict[str, Any]:
+    """DescribeServices' record of one service (deployments, events, deploymentConfiguration)."""
+    where = f"{cluster}/{service}"
+    with aws_errors(resource=where):
+        resp = aws.ecs().describe_services(cluster=cluster, services=[service])
+    services = [s for s in resp.get("services", []) if s.get("status") != "INACTIVE"]
+    if not services:
+        raise ResourceNotFound(
+            f"ECS service {service!r} not found in cluster {cluster!r}",
+            where=where,
+            hint="check `cluster`/`service` in the spec (and --env, --region)",
+        )
+    svc: dict[str, Any] = _plain(services[0])
+    return svc
+
+
+def latest_task_definition(aws: Aws, family: str) -> dict[str, Any] | None:
+    """The latest ACTIVE revision of a family, or None when the family has none."""
+    from bluegreen.aws.errors import is_aws_exception, translate
+
+    try:
+        resp = aws.ecs().describe_task_definition(taskDefinition=family, include=["TAGS"])
+    except Exception as exc:
+        if not is_aws_exception(exc):
+            raise
+        error = getattr(exc, "response", {}).get("Error", {})
+        # ECS answers an unknown family with ClientException "Unable to describe task definition"
+        if error.get("Code") == "ClientException":
+            return None
+        raise translate(exc, resource=f"task definition family {family}") from exc
+    td: dict[str, Any] = _plain(resp["taskDefinition"])
+    tags = _plain(resp.get("tags") or [])
+    if tags:
+        td["tags"] = tags
+    return td
+
+
+def update_service(
+    aws: Aws,
+    cluster: str,
+    service: str,
+    *,
+    task_definition: str | None = None,
+    force: bool = False,
+) -> dict[str, Any]:
+    """UpdateService to a revision and/or with forceNewDeployment; returns the service record."""
+    params: dict[str, Any] = {"cluster": cluster, "service": service}
+    if task_definition is not None:
+        params["taskDefinition"] = task_definition
+    if force:
+        params["forceNewDeployment"] = True
+    with aws_errors(resource=f"{cluster}/{service}"):
+        resp = aws.ecs().update_service(**params)
+    svc: dict[str, Any] = _plain(resp["service"])
+    return svc
+
+
+def describe_task_sets(aws: Aws, cluster: str, service: str) -> list[dict[str, Any]]:
+    """The service's task sets (CODE_DEPLOY/EXTERNAL controllers): id, status, task definition,
+    scale and counts."""
+    with aws_errors(resource=f"{cluster}/{service}"):
+        resp = aws.ecs().describe_services(cluster=cluster, services=[service])
+    out: list[dict[str, Any]] = []
+    for svc in resp.get("services", []):
+        for ts in svc.get("taskSets", []):
+            out.append(
+                {
+                    "id": ts.get("id"),
+                    "status": ts.get("status"),
+                    "taskDefinitionArn": ts.get("taskDefinition"),
+                    "scale": _plain(ts.get("scale")),
+                    "desired": ts.get("computedDesiredCount"),
+                    "running": ts.get("runningCount"),
+                    "pending": ts.get("pendingCount"),
+                    "stabilityStatus": ts.get("stabilityStatus"),
+                }
+            )
+    return out

@@ -23,4 +23,8 @@ def register(app: typer.Typer) -> None:
 
     render.register(app)
     validate.register(app)
+    from bluegreen.cli import approve, deploy, history, rollback, status, stop, watch
+
+    for verb in (deploy, watch, status, stop, rollback, approve, history):
+        verb.register(app)
     del app

@@ -41,6 +41,7 @@ class StopKind(StrEnum):
     VERIFY = "verify"
     TIMEOUT = "timeout"
     CANCEL = "cancel"
+    REQUEST = "request"  # `bluegreen stop` / `bluegreen rollback` asked for it
 
 
 class VerifyState(StrEnum):
@@ -209,7 +210,20 @@ def initial_state(config: MonitorConfig) -> State:
     )
 
 
-def _exit_for(kind: StopKind | None) -> int:
+def stop_requested(state: State, rollback: bool, reason: str) -> State:
+    """The state after a stop asked outside the monitor (the stop and rollback verbs)."""
+    return replace(
+        state,
+        phase=Phase.STOPPING,
+        stop_kind=StopKind.REQUEST,
+        stop_reason=reason,
+        stop_rollback=rollback,
+    )
+
+
+def _exit_for(kind: StopKind | None, ok: bool = False) -> int:
+    if kind is StopKind.REQUEST:
+        return ExitCode.OK if ok else ExitCode.FAILED
     if kind is StopKind.TIMEOUT:
         return ExitCode.TIMEOUT
     if kind is StopKind.CANCEL:
@@ -243,11 +257,13 @@ def _diff_events(state: State, obs: Observation) -> tuple[State, list[Event]]:
             data["durationSeconds"] = round(ev.duration, 3)
             text += f" ({ev.duration:.1f}s)"
         events.append(Event("lifecycle", data, text))
-    weights = tuple(sorted((t.label, t.weight) for t in obs.task_sets)) or state.weights
+    weights = state.weights
+    if obs.task_sets:
+        w = {t.label: t.weight for t in obs.task_sets}
+        weights = (("Blue", w.get("Blue", 0.0)), ("Green", w.get("Green", 0.0)))
     last_change = state.last_weight_change
-    if weights != state.weights and obs.task_sets:
-        w = dict(weights or ())
-        blue, green = w.get("Blue", 0.0), w.get("Green", 0.0)
+    if weights != state.weights and weights is not None:
+        blue, green = weights[0][1], weights[1][1]
         events.append(
             Event(
                 "traffic",
@@ -519,12 +535,13 @@ def _step_terminal(
     if expect_rollback and obs.now - terminal_at < ROLLBACK_GRACE:
         return state, events, Decision(wait=FAST_POLL, observe=original)
     reason = state.stop_reason or obs.error or f"deployment {obs.status.lower()}"
+    as_asked = state.stop_kind is StopKind.REQUEST and not state.stop_rollback
     outcome = Outcome(
         original,
         obs.status,
         False,
-        _exit_for(state.stop_kind),
-        f"{reason}; no rollback deployment was started",
+        _exit_for(state.stop_kind, ok=as_asked and obs.status == "Stopped"),
+        reason if as_asked else f"{reason}; no rollback deployment was started",
         None,
         cfg.task_definition_arn,
     )
@@ -553,6 +570,8 @@ def _step_rollback(
         state.rollback_id,
         cfg.task_definition_arn,
     )
+    if state.stop_kind is StopKind.REQUEST:
+        outcome = replace(outcome, exit_code=_exit_for(StopKind.REQUEST, ok=ok))
     return _finish(state, events, outcome)
 
 

@@ -1,0 +1,150 @@
+"""`bluegreen deploy`: the release, with the traffic shift watched and automatic rollback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bluegreen.cli.context import options
+
+
+def deploy(
+    ctx: typer.Context,
+    image: Annotated[
+        list[str] | None, typer.Option("--image", help="Override an image: CONTAINER=REF.")
+    ] = None,
+    var: Annotated[list[str] | None, typer.Option("--var", help="Template variable K=V.")] = None,
+    vars_file: Annotated[
+        list[Path] | None, typer.Option("--vars-file", help="YAML/JSON file of variables.")
+    ] = None,
+    deployment_config: Annotated[
+        str | None,
+        typer.Option(
+            "--deployment-config",
+            help="CodeDeploy config name, or all-at-once | canary:P%/Nm | linear:P%/Nm.",
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the plan; write nothing.")
+    ] = False,
+    no_wait: Annotated[
+        bool, typer.Option("--no-wait", help="Start the deployment and return.")
+    ] = False,
+    timeout: Annotated[
+        str | None,
+        typer.Option(
+            "--timeout",
+            help="Stop and roll back after this long (90s, 30m, 1h). "
+            "Default: the group's waits + the config's duration + 10m, 30m..6h.",
+        ),
+    ] = None,
+    verify: Annotated[
+        str | None,
+        typer.Option(
+            "--verify",
+            help="Command run (no shell) when test traffic reaches green; failure rolls back. "
+            "Gets BLUEGREEN_TEST_URL and BLUEGREEN_DEPLOYMENT_ID.",
+        ),
+    ] = None,
+    on_cancel: Annotated[
+        str | None,
+        typer.Option(
+            "--on-cancel",
+            help="On SIGINT/SIGTERM: rollback (default without a TTY) or detach.",
+        ),
+    ] = None,
+    queue: Annotated[
+        bool, typer.Option("--queue", help="Wait for an active deployment to end first.")
+    ] = False,
+) -> None:
+    """Release to a CODE_DEPLOY service: preflight everything, register the task definition
+    (reused when unchanged), start a CodeDeploy blue/green deployment and watch the traffic
+    shift until it ends. Alarms, metric checks, --verify, --timeout and Ctrl-C stop it and roll
+    back. Exit 0 succeeded, 1 failed or rolled back, 2 bad input, 3 timed out, 130 cancelled.
+    """
+    import time
+
+    from bluegreen.cli.diff import pairs
+    from bluegreen.cli.live import Reporter, asker, cancel_on_signals, resolve_on_cancel
+    from bluegreen.release.deploy import FollowSettings, apply, follow
+    from bluegreen.release.follow import CancelFlag
+    from bluegreen.release.journal import Journal, journal_path
+    from bluegreen.release.monitor import Outcome
+    from bluegreen.release.plan import DeployOptions, plan_release
+    from bluegreen.release.spec import load_spec, parse_duration
+    from bluegreen.release.verify import split_command
+
+    opts = options(ctx)
+    spec = load_spec(opts.config, opts.env)
+    cancel_mode = resolve_on_cancel(on_cancel)
+    options_ = DeployOptions(
+        image_overrides=pairs(image, "--image"),
+        var_overrides=pairs(var, "--var"),
+        vars_files=tuple(vars_file or ()),
+        deployment_config=deployment_config,
+        timeout_seconds=parse_duration(timeout, "--timeout") if timeout else None,
+        verify=split_command(verify) if verify else None,
+    )
+    aws = opts.aws(spec.region)
+    reporter = Reporter(opts, verb="deploy")
+    out = opts.out()
+    plan = plan_release(aws, spec, options_)
+    if dry_run:
+        out.emit(plan.to_json(), "\n".join(plan.lines()))
+        return
+    for line in plan.lines():
+        out.text(line)
+    journal = Journal(journal_path(spec.path))
+    started_at = time.monotonic()
+    cancel = CancelFlag()
+    with cancel_on_signals(cancel):
+        started = apply(
+            aws,
+            plan,
+            journal,
+            reporter.notify,
+            spec_folder=spec.path.parent,
+            queue=queue,
+            deadline=started_at + plan.timeout_seconds,
+        )
+        if no_wait:
+            reporter.finish(
+                Outcome(
+                    started.deployment_id,
+                    "Created",
+                    False,
+                    0,
+                    f"started; follow it with `bluegreen watch {started.deployment_id}`",
+                    None,
+                    started.task_definition_arn,
+                )
+            )
+            return
+        remaining = plan.timeout_seconds - (time.monotonic() - started_at)
+        settings = FollowSettings(
+            deployment_id=started.deployment_id,
+            group=plan.group,
+            task_definition_arn=started.task_definition_arn,
+            alarms=plan.alarms,
+            checks=spec.rollback.metrics,
+            timeout_seconds=max(1.0, remaining),
+            routing=plan.routing,
+            verify=plan.verify,
+            verify_timeout=plan.verify_timeout,
+            on_cancel="rollback" if cancel_mode == "ask" else cancel_mode,
+            rollback_on_failure=bool(plan.auto_rollback.get("enabled")),
+            cancel=cancel,
+            ask=asker(reporter) if cancel_mode == "ask" else None,
+        )
+        reporter.start_live()
+        try:
+            outcome = follow(aws, settings, reporter.sink, journal)
+        finally:
+            reporter.stop_live()
+    reporter.finish(outcome)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("deploy")(deploy)

@@ -1,0 +1,65 @@
+"""`bluegreen rollback`: in flight, stop with rollback; finished, redeploy the previous
+revision."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from bluegreen.cli.context import options
+
+
+def rollback(
+    ctx: typer.Context,
+    timeout: Annotated[
+        str | None, typer.Option("--timeout", help="Give up (exit 3) after this long.")
+    ] = None,
+) -> None:
+    """Return production to the previous revision. While a deployment is in flight it is
+    stopped with rollback; after a finished release the previous task definition (from the
+    journal, else CodeDeploy's history) is deployed again through CodeDeploy. Follows it to the
+    end; exit 0 when production runs the previous revision."""
+    from bluegreen.cli.live import Reporter
+    from bluegreen.cli.release_common import load_target
+    from bluegreen.errors import UsageError
+    from bluegreen.release.deploy import follow
+    from bluegreen.release.operations import (
+        find_deployment,
+        follow_settings,
+        redeploy_previous,
+        stop,
+    )
+    from bluegreen.release.spec import parse_duration
+
+    opts = options(ctx)
+    aws, spec, target, journal = load_target(opts)
+    assert spec is not None
+    reporter = Reporter(opts, verb="rollback")
+    try:
+        in_flight: str | None = find_deployment(aws, target, journal)
+    except UsageError:
+        in_flight = None
+    if in_flight is not None:
+        from bluegreen.release.operations import is_active
+
+        if not is_active(aws, in_flight):
+            in_flight = None
+    if in_flight is not None:
+        reason = "rolled back by request"
+        reporter.out.text(f"{in_flight} is in flight: stopping it with rollback")
+        stop(aws, in_flight, journal, rollback=True, reason=reason)
+        settings = follow_settings(aws, target, in_flight, spec, journal)
+        settings.alarms, settings.checks = [], []
+        settings.requested_stop = (True, reason)
+    else:
+        started = redeploy_previous(aws, spec, target, journal, reporter.notify)
+        settings = follow_settings(aws, target, started.deployment_id, spec, journal)
+        settings.task_definition_arn = started.task_definition_arn
+    settings.timeout_seconds = parse_duration(timeout, "--timeout") if timeout else None
+    outcome = follow(aws, settings, reporter.sink, journal)
+    reporter.finish(outcome)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("rollback")(rollback)

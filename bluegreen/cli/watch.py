@@ -1,0 +1,58 @@
+"""`bluegreen watch [ID]`: follow an in-flight deployment (re-attach after a crash)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from bluegreen.cli.context import options
+
+
+def watch(
+    ctx: typer.Context,
+    deployment_id: Annotated[
+        str | None,
+        typer.Argument(
+            help="Deployment id. Default: the group's active deployment, else the journal's "
+            "last in-flight one."
+        ),
+    ] = None,
+    on_cancel: Annotated[
+        str | None,
+        typer.Option("--on-cancel", help="On SIGINT/SIGTERM: detach (default) or rollback."),
+    ] = None,
+    timeout: Annotated[
+        str | None, typer.Option("--timeout", help="Stop with rollback after this long.")
+    ] = None,
+) -> None:
+    """Follow a deployment to its end (and its rollback deployment, if one starts), with the
+    same live view, alarm and metric checks and exit codes as `deploy`."""
+    from bluegreen.cli.live import Reporter, cancel_on_signals, resolve_on_cancel
+    from bluegreen.cli.release_common import load_target
+    from bluegreen.release.deploy import follow
+    from bluegreen.release.follow import CancelFlag
+    from bluegreen.release.operations import find_deployment, follow_settings
+    from bluegreen.release.spec import parse_duration
+
+    opts = options(ctx)
+    aws, spec, target, journal = load_target(opts, deployment_id)
+    dep = deployment_id or find_deployment(aws, target, journal)
+    settings = follow_settings(aws, target, dep, spec, journal)
+    settings.on_cancel = resolve_on_cancel(on_cancel) if on_cancel else "detach"
+    settings.timeout_seconds = parse_duration(timeout, "--timeout") if timeout else None
+    reporter = Reporter(opts, verb="watch")
+    reporter.out.text(f"watching {dep} on {target.application}/{target.group_name}")
+    cancel = CancelFlag()
+    settings.cancel = cancel
+    with cancel_on_signals(cancel):
+        reporter.start_live()
+        try:
+            outcome = follow(aws, settings, reporter.sink, journal)
+        finally:
+            reporter.stop_live()
+    reporter.finish(outcome)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("watch")(watch)

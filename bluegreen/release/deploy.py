@@ -1,0 +1,327 @@
+"""The release use case: apply a plan (register, config, CreateDeployment), then follow it.
+
+Every mutation is journalled before and after, so a killed process loses nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bluegreen.errors import DeploymentActive, DeploymentTimeout
+from bluegreen.release import journal as J
+from bluegreen.release.configs import TrafficRouting
+from bluegreen.release.follow import CancelFlag, Loop, Probe, Sink
+from bluegreen.release.monitor import Event, MonitorConfig, Outcome
+from bluegreen.release.verify import VerifyRun
+
+if TYPE_CHECKING:
+    from bluegreen.aws.codedeploy import DeploymentGroup
+    from bluegreen.aws.session import Aws
+    from bluegreen.release.metrics import Check
+    from bluegreen.release.plan import ReleasePlan
+
+QUEUE_POLL = 2.0
+Notify = Callable[[Event], None]
+
+
+def who(aws: Aws) -> str:
+    """The caller: the STS identity's ARN, else $USER."""
+    from bluegreen.errors import BluegreenError
+
+    try:
+        with_arn = aws.sts().get_caller_identity().get("Arn")
+        if with_arn:
+            return str(with_arn)
+    except BluegreenError:
+        pass
+    except Exception as exc:  # botocore errors: the description just falls back
+        from bluegreen.aws.errors import is_aws_exception
+
+        if not is_aws_exception(exc):
+            raise
+    return os.environ.get("USER") or os.environ.get("USERNAME") or "unknown"
+
+
+def git_sha(folder: Path) -> str | None:
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(folder), "rev-parse", "--short=12", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    sha = done.stdout.strip()
+    return sha if done.returncode == 0 and sha else None
+
+
+def description(caller: str, sha: str | None, images: dict[str, str]) -> str:
+    parts = [f"bluegreen release by {caller}"]
+    if sha:
+        parts.append(f"git {sha}")
+    parts.extend(f"{name}={ref}" for name, ref in sorted(images.items()))
+    return "; ".join(parts)[:1000]
+
+
+def with_task_definition(appspec: Any, arn: str) -> Any:
+    """The AppSpec with every TaskDefinition property set to `arn` (keys matched any case)."""
+    if isinstance(appspec, dict):
+        return {
+            k: (arn if str(k).lower() == "taskdefinition" else with_task_definition(v, arn))
+            for k, v in appspec.items()
+        }
+    if isinstance(appspec, list):
+        return [with_task_definition(v, arn) for v in appspec]
+    return appspec
+
+
+@dataclass
+class Started:
+    deployment_id: str
+    task_definition_arn: str
+    registered: bool
+
+
+def wait_until_idle(
+    aws: Aws,
+    group: DeploymentGroup,
+    notify: Notify,
+    *,
+    deadline: float,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """`--queue`: wait for the group's active deployment to end."""
+    from bluegreen.aws import codedeploy
+
+    announced: str | None = None
+    while True:
+        active = codedeploy.active_deployments(aws, group.application, group.name)
+        if not active:
+            return
+        if active[0] != announced:
+            announced = active[0]
+            notify(
+                Event(
+                    "queued",
+                    {"behind": announced},
+                    f"queued: waiting for deployment {announced} to end",
+                )
+            )
+        if clock() >= deadline:
+            raise DeploymentTimeout(
+                f"deployment {announced} was still active when the timeout ran out",
+                where=f"CodeDeploy deployment group {group.application}/{group.name}",
+                hint=f"follow it with `bluegreen watch {announced}`",
+            )
+        sleep(QUEUE_POLL)
+
+
+def ensure_idle(aws: Aws, group: DeploymentGroup) -> None:
+    from bluegreen.aws import codedeploy
+
+    active = codedeploy.active_deployments(aws, group.application, group.name)
+    if active:
+        raise codedeploy.active_error(
+            f"CodeDeploy deployment group {group.application}/{group.name}", active[0]
+        )
+
+
+def apply(
+    aws: Aws,
+    plan: ReleasePlan,
+    journal: J.Journal,
+    notify: Notify,
+    *,
+    spec_folder: Path,
+    queue: bool,
+    deadline: float,
+    extra_description: str | None = None,
+) -> Started:
+    """Execute the plan's writes and start the deployment."""
+    from bluegreen.aws import codedeploy, ecs
+    from bluegreen.release.render import appspec_content
+
+    group = plan.group
+    if queue:
+        wait_until_idle(aws, group, notify, deadline=deadline)
+    else:
+        ensure_idle(aws, group)
+
+    if plan.create_config and plan.routing is not None:
+        journal.append(J.INTENT, action="CreateDeploymentConfig", name=plan.config.name)
+        created = codedeploy.create_deployment_config(aws, plan.config.name, plan.routing.to_aws())
+        if created:
+            notify(
+                Event(
+                    "config",
+                    {"name": plan.config.name, "created": True},
+                    f"created deployment config {plan.config.name}",
+                )
+            )
+
+    family = str(plan.task_definition.get("family", ""))
+    if plan.register:
+        journal.append(J.INTENT, action="RegisterTaskDefinition", family=family)
+        td_arn = ecs.register_task_definition(aws, plan.task_definition)
+        journal.append(J.REGISTERED, family=family, taskDefinitionArn=td_arn)
+        notify(
+            Event(
+                "registered",
+                {"taskDefinitionArn": td_arn},
+                f"registered task definition {td_arn}",
+            )
+        )
+    else:
+        td_arn = str(plan.task_definition_arn)
+        notify(
+            Event(
+                "registered",
+                {"taskDefinitionArn": td_arn, "reused": True},
+                f"task definition unchanged: reusing {td_arn}",
+            )
+        )
+
+    content, sha256 = appspec_content(with_task_definition(plan.appspec, td_arn))
+    caller = who(aws)
+    desc = extra_description or description(caller, git_sha(spec_folder), plan.images)
+    params: dict[str, Any] = {
+        "applicationName": plan.application,
+        "deploymentGroupName": plan.deployment_group,
+        "deploymentConfigName": plan.config.name,
+        "description": desc,
+        "revision": {
+            "revisionType": "AppSpecContent",
+            "appSpecContent": {"content": content, "sha256": sha256},
+        },
+        "autoRollbackConfiguration": plan.auto_rollback,
+    }
+    if plan.alarm_override is not None:
+        params["overrideAlarmConfiguration"] = plan.alarm_override
+    record = {
+        "application": plan.application,
+        "group": plan.deployment_group,
+        "cluster": plan.cluster,
+        "service": plan.service,
+        "taskDefinitionArn": td_arn,
+        "previousTaskDefinitionArn": plan.previous_task_definition_arn,
+        "images": plan.images,
+        "deploymentConfig": plan.config.name,
+        "who": caller,
+    }
+    while True:
+        journal.append(J.INTENT, action="CreateDeployment", **record)
+        try:
+            dep_id = codedeploy.create_deployment(aws, params)
+        except DeploymentActive:
+            if not queue:
+                raise
+            wait_until_idle(aws, group, notify, deadline=deadline)
+            continue
+        break
+    journal.append(J.CREATED, deploymentId=dep_id, **record)
+    notify(
+        Event(
+            "created",
+            {
+                "deploymentId": dep_id,
+                "taskDefinitionArn": td_arn,
+                "deploymentConfig": plan.config.name,
+            },
+            f"created deployment {dep_id} ({plan.config.name})",
+        )
+    )
+    return Started(dep_id, td_arn, plan.register)
+
+
+@dataclass
+class FollowSettings:
+    """How to follow a deployment (shared by deploy, watch, stop and rollback)."""
+
+    deployment_id: str
+    group: DeploymentGroup
+    task_definition_arn: str | None = None
+    alarms: Sequence[str] = ()
+    checks: Sequence[Check] = ()
+    timeout_seconds: float | None = None
+    routing: TrafficRouting | None = None
+    verify: list[str] | None = None
+    verify_timeout: float = 300.0
+    on_cancel: str = "rollback"
+    rollback_on_failure: bool = True
+    cancel: CancelFlag = field(default_factory=CancelFlag)
+    ask: Callable[[], str] | None = None
+    on_end: Callable[[Any], None] | None = None
+    requested_stop: tuple[bool, str] | None = None  # (rollback, reason) asked before following
+
+
+def follow(aws: Aws, settings: FollowSettings, sink: Sink, journal: J.Journal | None) -> Outcome:
+    clock = time.monotonic
+    now = clock()
+    group = settings.group
+    verify_factory = None
+    if settings.verify:
+        argv = list(settings.verify)
+        timeout = settings.verify_timeout
+
+        def verify_factory(deployment_id: str) -> VerifyRun:
+            return VerifyRun(
+                argv, verify_env(aws, group, deployment_id, settings), timeout, clock=clock
+            )
+
+    config = MonitorConfig(
+        deployment_id=settings.deployment_id,
+        started_at=now,
+        deadline=None if settings.timeout_seconds is None else now + settings.timeout_seconds,
+        verify=bool(settings.verify),
+        approve_after_verify=bool(settings.verify) and group.ready_action == "STOP_DEPLOYMENT",
+        on_cancel=settings.on_cancel,
+        rollback_expected_on_failure=settings.rollback_on_failure,
+        task_definition_arn=settings.task_definition_arn,
+        step_interval=settings.routing.step_seconds if settings.routing else None,
+    )
+    loop = Loop(
+        probe=Probe(aws, group, list(settings.alarms), list(settings.checks)),
+        config=config,
+        sink=sink,
+        journal=journal,
+        verify_factory=verify_factory,
+        clock=clock,
+        cancel=settings.cancel,
+        ask=settings.ask,
+        on_end=settings.on_end,
+        requested_stop=settings.requested_stop,
+    )
+    return loop.run()
+
+
+def verify_env(
+    aws: Aws, group: DeploymentGroup, deployment_id: str, settings: FollowSettings
+) -> dict[str, str]:
+    from bluegreen.aws import elbv2
+
+    env = {
+        "BLUEGREEN_DEPLOYMENT_ID": deployment_id,
+        "BLUEGREEN_CLUSTER": group.cluster or "",
+        "BLUEGREEN_SERVICE": group.service or "",
+        "BLUEGREEN_APPLICATION": group.application,
+        "BLUEGREEN_DEPLOYMENT_GROUP": group.name,
+        "BLUEGREEN_TASK_DEFINITION_ARN": settings.task_definition_arn or "",
+    }
+    arns = [*group.test_listeners, *group.prod_listeners]
+    if arns:
+        found = elbv2.listeners(aws, arns)
+        if group.test_listeners:
+            env["BLUEGREEN_TEST_URL"] = elbv2.listener_url(aws, found[group.test_listeners[0]])
+        if group.prod_listeners:
+            env["BLUEGREEN_PROD_URL"] = elbv2.listener_url(aws, found[group.prod_listeners[0]])
+        env.setdefault("BLUEGREEN_TEST_URL", env.get("BLUEGREEN_PROD_URL", ""))
+    return env

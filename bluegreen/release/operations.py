@@ -1,0 +1,388 @@
+"""The other release verbs as use cases: find, watch, stop, roll back, approve, status, history."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from bluegreen.errors import PreflightError, ResourceNotFound, UsageError
+from bluegreen.release import journal as J
+from bluegreen.release.observe import view
+
+if TYPE_CHECKING:
+    from bluegreen.aws.codedeploy import DeploymentGroup
+    from bluegreen.aws.session import Aws
+    from bluegreen.release.deploy import FollowSettings
+    from bluegreen.release.spec import Spec
+
+
+@dataclass(frozen=True)
+class Target:
+    """Which deployment group a verb acts on."""
+
+    application: str
+    group_name: str
+    group: DeploymentGroup
+
+
+def target_from_spec(aws: Aws, spec: Spec) -> Target:
+    from bluegreen.aws import codedeploy
+
+    cd = spec.codedeploy
+    return Target(
+        cd.application,
+        cd.deployment_group,
+        codedeploy.deployment_group(aws, cd.application, cd.deployment_group),
+    )
+
+
+def target_from_deployment(aws: Aws, deployment_id: str) -> Target:
+    from bluegreen.aws import codedeploy
+
+    info = codedeploy.get_deployment(aws, deployment_id)
+    app, group = info.get("applicationName"), info.get("deploymentGroupName")
+    if not app or not group:
+        raise ResourceNotFound(f"deployment {deployment_id} names no deployment group")
+    return Target(app, group, codedeploy.deployment_group(aws, app, group))
+
+
+def find_deployment(
+    aws: Aws, target: Target, journal: J.Journal, *, in_flight_only: bool = True
+) -> str:
+    """The group's active deployment, else the journal's last in-flight one for the group."""
+    from bluegreen.aws import codedeploy
+
+    active = codedeploy.active_deployments(aws, target.application, target.group_name)
+    if active:
+        return active[0]
+    last = journal.last_in_flight({"group": target.group_name, "application": target.application})
+    if last:
+        return last
+    if not in_flight_only:
+        recent = codedeploy.list_deployments(aws, target.application, target.group_name, 1)
+        if recent:
+            return recent[0]
+    raise UsageError(
+        f"no deployment in flight on {target.application}/{target.group_name}",
+        hint="pass a deployment id, or see `bluegreen history`",
+    )
+
+
+def task_definition_of(info: dict[str, Any]) -> str | None:
+    """The TaskDefinition named in a deployment's inline AppSpec."""
+    rev = info.get("revision") or {}
+    content = (rev.get("appSpecContent") or rev.get("string") or {}).get("content")
+    if not content:
+        return None
+    doc = _load_appspec(str(content))
+    return _find_key(doc, "taskdefinition")
+
+
+def appspec_of(info: dict[str, Any]) -> Any:
+    rev = info.get("revision") or {}
+    content = (rev.get("appSpecContent") or rev.get("string") or {}).get("content")
+    return _load_appspec(str(content)) if content else None
+
+
+def _load_appspec(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        from ruamel.yaml import YAML
+
+        try:
+            return YAML(typ="safe").load(text)
+        except Exception:  # an unreadable AppSpec tells us nothing
+            return None
+
+
+def _find_key(doc: Any, key: str) -> str | None:
+    if isinstance(doc, dict):
+        for k, v in doc.items():
+            if str(k).lower() == key and isinstance(v, str):
+                return v
+            found = _find_key(v, key)
+            if found:
+                return found
+    elif isinstance(doc, list):
+        for v in doc:
+            found = _find_key(v, key)
+            if found:
+                return found
+    return None
+
+
+def is_active(aws: Aws, deployment_id: str) -> bool:
+    from bluegreen.aws import codedeploy
+
+    info = codedeploy.get_deployment(aws, deployment_id)
+    return str(info.get("status")) in codedeploy.ACTIVE_STATUSES
+
+
+def approve(aws: Aws, deployment_id: str, journal: J.Journal, *, terminate_now: bool) -> str:
+    from bluegreen.aws import codedeploy
+
+    info = codedeploy.get_deployment(aws, deployment_id)
+    status = str(info.get("status"))
+    wait = "TERMINATION_WAIT" if terminate_now else "READY_WAIT"
+    if status not in codedeploy.ACTIVE_STATUSES:
+        raise PreflightError(
+            f"deployment {deployment_id} has already ended ({status}); nothing to approve",
+            where=f"deployment {deployment_id}",
+        )
+    journal.append(J.INTENT, action="ContinueDeployment", deploymentId=deployment_id, waitType=wait)
+    codedeploy.continue_deployment(aws, deployment_id, wait)
+    journal.append(J.APPROVE, deploymentId=deployment_id, waitType=wait)
+    return wait
+
+
+def stop(aws: Aws, deployment_id: str, journal: J.Journal, *, rollback: bool, reason: str) -> None:
+    from bluegreen.aws import codedeploy
+
+    journal.append(J.STOP, deploymentId=deployment_id, rollback=rollback, reason=reason)
+    codedeploy.stop_deployment(aws, deployment_id, rollback)
+
+
+def previous_revision(
+    aws: Aws, target: Target, journal: J.Journal, current: str | None
+) -> tuple[str, str | None]:
+    """The task definition to return to after a finished release, and where it came from.
+
+    First the journal (the last succeeded release recorded its predecessor), else CodeDeploy's
+    history: the newest succeeded deployment whose task definition is not the live one.
+    """
+    match = {"group": target.group_name, "application": target.application}
+    for view_ in reversed(journal.succeeded(match)):
+        prev = view_.get("previousTaskDefinitionArn")
+        if view_.get("taskDefinitionArn") == current and prev and prev != current:
+            return str(prev), str(view_.get("deploymentId"))
+    from bluegreen.aws import codedeploy
+
+    ids = codedeploy.list_deployments(aws, target.application, target.group_name, 50)
+    infos = codedeploy.batch_get_deployments(aws, ids)
+    infos.sort(key=lambda i: _epoch(i.get("createTime")), reverse=True)
+    for info in infos:
+        if info.get("status") != "Succeeded":
+            continue
+        td = task_definition_of(info)
+        if td and td != current:
+            return td, str(info.get("deploymentId"))
+    raise PreflightError(
+        "no previous revision is known for this service",
+        where=f"CodeDeploy deployment group {target.application}/{target.group_name}",
+        hint="deploy the wanted build explicitly with `bluegreen deploy --image NAME=REF`",
+    )
+
+
+def _epoch(value: Any) -> float:
+    if isinstance(value, datetime):
+        return value.timestamp()
+    if isinstance(value, int | float):
+        return float(value)
+    return 0.0
+
+
+def history(aws: Aws, target: Target, journal: J.Journal, limit: int) -> list[dict[str, Any]]:
+    """Recent deployments from CodeDeploy, merged with what the journal recorded."""
+    from bluegreen.aws import codedeploy
+
+    ids = codedeploy.list_deployments(aws, target.application, target.group_name, limit)
+    infos = codedeploy.batch_get_deployments(aws, ids)
+    local = journal.deployments()
+    rows: list[dict[str, Any]] = []
+    for info in infos:
+        dep = str(info.get("deploymentId"))
+        mine = local.get(dep, {})
+        rb = info.get("rollbackInfo") or {}
+        rows.append(
+            {
+                "deploymentId": dep,
+                "status": info.get("status"),
+                "created": _iso(info.get("createTime")),
+                "completed": _iso(info.get("completeTime")),
+                "who": mine.get("who") or info.get("creator"),
+                "description": info.get("description"),
+                "taskDefinitionArn": mine.get("taskDefinitionArn") or task_definition_of(info),
+                "images": mine.get("images"),
+                "deploymentConfig": info.get("deploymentConfigName"),
+                "rollbackDeploymentId": rb.get("rollbackDeploymentId"),
+                "rollbackOf": rb.get("rollbackTriggeringDeploymentId"),
+                "result": (mine.get("result") or {}).get("reason"),
+                "error": (info.get("errorInformation") or {}).get("message"),
+            }
+        )
+    known = {r["deploymentId"] for r in rows}
+    for dep, mine in local.items():  # journalled but not (or no longer) listed by CodeDeploy
+        if dep in known or mine.get("group") != target.group_name:
+            continue
+        res = mine.get("result") or {}
+        rows.append(
+            {
+                "deploymentId": dep,
+                "status": res.get("status"),
+                "created": _iso(mine.get("createdTs")),
+                "completed": None,
+                "who": mine.get("who"),
+                "description": None,
+                "taskDefinitionArn": mine.get("taskDefinitionArn"),
+                "images": mine.get("images"),
+                "deploymentConfig": mine.get("deploymentConfig"),
+                "rollbackDeploymentId": res.get("rollbackDeploymentId"),
+                "rollbackOf": None,
+                "result": res.get("reason"),
+                "error": None,
+                "journalOnly": True,
+            }
+        )
+    rows.sort(key=lambda r: str(r.get("created") or ""), reverse=True)
+    return rows[:limit]
+
+
+def _iso(value: Any) -> str | None:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(float(value)).astimezone().isoformat()
+    return None
+
+
+def status(aws: Aws, spec: Spec, target: Target) -> dict[str, Any]:
+    """The live service, its task sets, and the current/last deployment with traffic weights."""
+    from bluegreen.aws import codedeploy, ecs
+
+    live = ecs.describe_service(aws, spec.cluster, spec.service)
+    sets = ecs.describe_task_sets(aws, spec.cluster, spec.service)
+    active = codedeploy.active_deployments(aws, target.application, target.group_name)
+    current: dict[str, Any] | None = None
+    dep_id = active[0] if active else None
+    if dep_id is None:
+        recent = codedeploy.list_deployments(aws, target.application, target.group_name, 1)
+        dep_id = recent[0] if recent else None
+    if dep_id is not None:
+        info, tgt = codedeploy.observe(aws, dep_id, target.group.target_id)
+        v = view(info, tgt)
+        current = {
+            "deploymentId": dep_id,
+            "status": v.status,
+            "active": bool(active),
+            "taskDefinitionArn": task_definition_of(info),
+            "lifecycle": [{"name": e.name, "status": e.status} for e in v.lifecycle],
+            "taskSets": [
+                {
+                    "label": t.label,
+                    "status": t.status,
+                    "weight": t.weight,
+                    "desired": t.desired,
+                    "running": t.running,
+                    "pending": t.pending,
+                    "targetGroup": t.target_group,
+                }
+                for t in v.task_sets
+            ],
+            "error": v.error,
+        }
+    return {
+        "cluster": spec.cluster,
+        "service": spec.service,
+        "deploymentController": live.deployment_controller,
+        "taskDefinitionArn": live.task_definition_arn,
+        "taskSets": sets,
+        "deployment": current,
+    }
+
+
+def follow_settings(
+    aws: Aws, target: Target, deployment_id: str, spec: Spec | None, journal: J.Journal
+) -> FollowSettings:
+    """How to follow an existing deployment: its task definition and config from CodeDeploy
+    (else the journal), the alarms and metric checks from the spec when there is one."""
+    from bluegreen.aws import codedeploy
+    from bluegreen.release.configs import PREDEFINED, TrafficRouting
+    from bluegreen.release.deploy import FollowSettings
+
+    info = codedeploy.get_deployment(aws, deployment_id)
+    td = task_definition_of(info) or journal.deployments().get(deployment_id, {}).get(
+        "taskDefinitionArn"
+    )
+    name = str(info.get("deploymentConfigName") or "")
+    routing = PREDEFINED.get(name)
+    if routing is None and name:
+        raw = codedeploy.deployment_config(aws, name)
+        routing = TrafficRouting.from_aws(raw) if raw is not None else None
+    auto = info.get("autoRollbackConfiguration") or {}
+    return FollowSettings(
+        deployment_id=deployment_id,
+        group=target.group,
+        task_definition_arn=td,
+        alarms=list(spec.rollback.alarms) if spec else [],
+        checks=list(spec.rollback.metrics) if spec else [],
+        routing=routing,
+        rollback_on_failure=bool(auto.get("enabled", True)),
+    )
+
+
+@dataclass(frozen=True)
+class RollbackStart:
+    deployment_id: str
+    task_definition_arn: str
+    source: str | None  # the deployment whose predecessor we return to
+
+
+def redeploy_previous(
+    aws: Aws, spec: Spec, target: Target, journal: J.Journal, notify: Any
+) -> RollbackStart:
+    """After a finished release: a new deployment of the previous revision, with the AppSpec of
+    the live service's last deployment (else rendered from the spec) pointing at it."""
+    from bluegreen.aws import codedeploy, ecs
+    from bluegreen.release.deploy import description, who, with_task_definition
+    from bluegreen.release.monitor import Event
+    from bluegreen.release.plan import alarm_override, auto_rollback
+    from bluegreen.release.render import appspec_content, render_release
+
+    live = ecs.describe_service(aws, spec.cluster, spec.service)
+    current = live.task_definition_arn
+    previous, source = previous_revision(aws, target, journal, current)
+    ecs.describe_task_definition(aws, previous)  # it must still exist (ResourceNotFound if not)
+    appspec: Any = None
+    if source:
+        appspec = appspec_of(codedeploy.get_deployment(aws, source))
+    if not appspec:
+        appspec = render_release(spec, live=live, task_definition_arn=previous).appspec
+    content, sha = appspec_content(with_task_definition(appspec, previous))
+    caller = who(aws)
+    params: dict[str, Any] = {
+        "applicationName": target.application,
+        "deploymentGroupName": target.group_name,
+        "description": description(caller, None, {"rollback-to": previous}),
+        "revision": {
+            "revisionType": "AppSpecContent",
+            "appSpecContent": {"content": content, "sha256": sha},
+        },
+        "autoRollbackConfiguration": auto_rollback(spec),
+    }
+    override = alarm_override(spec)
+    if override is not None:
+        params["overrideAlarmConfiguration"] = override
+    record = {
+        "application": target.application,
+        "group": target.group_name,
+        "cluster": spec.cluster,
+        "service": spec.service,
+        "taskDefinitionArn": previous,
+        "previousTaskDefinitionArn": current,
+        "who": caller,
+        "rollbackOf": source,
+    }
+    journal.append(J.INTENT, action="CreateDeployment", **record)
+    dep = codedeploy.create_deployment(aws, params)
+    journal.append(J.CREATED, deploymentId=dep, **record)
+    notify(
+        Event(
+            "created",
+            {"deploymentId": dep, "taskDefinitionArn": previous, "rollbackOf": source},
+            f"created deployment {dep}: back to {previous}",
+        )
+    )
+    return RollbackStart(dep, previous, source)

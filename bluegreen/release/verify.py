@@ -1,0 +1,90 @@
+"""The `--verify` command: run (no shell) when test traffic reaches green, bounded in time."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import IO
+
+from bluegreen.errors import UsageError
+
+TAIL = 400  # characters of output kept for the report
+
+
+def split_command(command: str | Sequence[str], where: str = "--verify") -> list[str]:
+    if isinstance(command, str):
+        try:
+            argv = shlex.split(command)
+        except ValueError as exc:
+            raise UsageError(f"cannot split the verify command: {exc}", where=where) from exc
+    else:
+        argv = [str(a) for a in command]
+    if not argv:
+        raise UsageError("the verify command is empty", where=where)
+    return argv
+
+
+@dataclass
+class VerifyRun:
+    """One run of the verify command; `poll()` never blocks."""
+
+    argv: list[str]
+    env: Mapping[str, str]
+    timeout: float
+    clock: Callable[[], float] = time.monotonic
+    _proc: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
+    _out: IO[bytes] | None = field(default=None, init=False, repr=False)
+    _started: float = field(default=0.0, init=False)
+    _result: tuple[bool, str] | None = field(default=None, init=False)
+    _reported: bool = field(default=False, init=False)
+
+    def start(self) -> None:
+        env = {**os.environ, **self.env}
+        self._started = self.clock()
+        # A file, not a pipe: a chatty command never blocks. Closed in poll().
+        self._out = tempfile.TemporaryFile()  # noqa: SIM115
+        try:
+            self._proc = subprocess.Popen(
+                self.argv,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=self._out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # our Ctrl-C handling decides about it, not the tty
+            )
+        except OSError as exc:
+            self._result = (False, f"cannot run {self.argv[0]}: {exc.strerror or exc}")
+
+    def poll(self) -> tuple[bool, str] | None:
+        """The result once, when the command has ended (or timed out); else None."""
+        if self._reported:
+            return None
+        if self._result is None and self._proc is not None:
+            code = self._proc.poll()
+            if code is None and self.clock() - self._started >= self.timeout:
+                self._proc.kill()
+                self._proc.wait()
+                self._result = (False, f"timed out after {self.timeout:g}s")
+            elif code is not None:
+                out = b""
+                if self._out is not None:
+                    self._out.seek(0)
+                    out = self._out.read()
+                    self._out.close()
+                tail = out.decode("utf-8", "replace").strip()[-TAIL:]
+                detail = f"exit {code}" + (f": {tail}" if tail else "")
+                self._result = (code == 0, detail)
+        if self._result is not None:
+            self._reported = True
+            return self._result
+        return None
+
+    def kill(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()

@@ -1,0 +1,211 @@
+"""Releases against the sandbox (the CodeDeploy engine + moto over HTTP), through the CLI.
+
+The sandbox clock runs 600x: a 10-minute canary bake lasts one real second.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from tests.release.conftest import Ran, Stack
+
+LONG_CANARY = "canary:10%/60m"  # 6 s of real time at 600x: room to act mid-canary
+
+
+def when(condition: Callable[[], bool], action: Callable[[], None], timeout: float = 20.0) -> None:
+    """In a background thread: run `action` once `condition` holds."""
+
+    errors: list[Exception] = []
+
+    def poll() -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if condition():
+                    action()
+                    return
+            except Exception as exc:  # the resource may not exist yet
+                errors.append(exc)
+            time.sleep(0.05)
+        raise AssertionError(f"condition never held; errors: {errors[-3:]}")
+
+    threading.Thread(target=poll, daemon=True).start()
+
+
+def canary_live(stack: Stack) -> Callable[[], bool]:
+    def check() -> bool:
+        weights = stack.prod_weights()
+        return len(weights) == 2 and all(0 < w < 100 for w in weights.values())
+
+    return check
+
+
+def add_to_rollback(stack: Stack, block: str) -> None:
+    """Add YAML lines (indented two spaces) to the stack spec's `rollback:` section."""
+    text = stack.spec.read_text()
+    assert "\nvars:" in text
+    stack.spec.write_text(text.replace("\nvars:", block.rstrip("\n") + "\nvars:", 1))
+
+
+def events(ran: Ran, kind: str) -> list[dict[str, Any]]:
+    return [line for line in ran.lines if line.get("event") == kind]
+
+
+def test_success_reports_changes_and_ends_with_the_result(
+    stack: Stack, cli: Callable[..., Ran]
+) -> None:
+    stack.push("v2")
+    before = stack.live_task_definition()
+    ran = cli("--output", "json", "deploy", "--image", f"web={stack.image('v2')}")
+    assert ran.code == 0, ran.stderr
+    result = ran.result
+    assert set(result) == {
+        "event",
+        "deploymentId",
+        "status",
+        "taskDefinitionArn",
+        "rolledBack",
+        "exitCode",
+    }
+    assert (result["status"], result["rolledBack"], result["exitCode"]) == ("Succeeded", False, 0)
+    assert result["taskDefinitionArn"] != before
+    assert stack.live_task_definition() == result["taskDefinitionArn"]
+    names = [e["name"] for e in events(ran, "lifecycle") if e["status"] == "Succeeded"]
+    assert names[-1] == "AfterAllowTraffic"
+    assert events(ran, "traffic")[-1]["green"] == 100.0
+    # the same build again: the task definition is reused, not registered
+    again = cli("--output", "json", "deploy", "--image", f"web={stack.image('v2')}")
+    assert again.code == 0, again.stderr
+    assert events(again, "registered")[0]["reused"] is True
+    assert again.result["taskDefinitionArn"] == result["taskDefinitionArn"]
+
+
+def test_dry_run_prints_the_plan_and_writes_nothing(stack: Stack, cli: Callable[..., Ran]) -> None:
+    stack.push("v3")
+    before = stack.live_task_definition()
+    ran = cli(
+        "--output",
+        "json",
+        "deploy",
+        "--dry-run",
+        "--image",
+        f"web={stack.image('v3')}",
+        "--deployment-config",
+        "linear:20%/2m",
+    )
+    assert ran.code == 0, ran.stderr
+    (plan,) = ran.lines
+    assert plan["event"] == "plan"
+    assert plan["deploymentConfig"] == "bluegreen.Linear20PercentEvery2Minutes"
+    assert plan["createDeploymentConfig"] is True
+    assert plan["registerTaskDefinition"] is True
+    assert plan["images"]["web"].split("@")[1] == "sha256:" + stack.push("v3").split(":")[1]
+    env = plan["taskDefinition"]["containerDefinitions"][0]["environment"]
+    assert all(e["value"] == "***" for e in env)  # redacted
+    cd = stack.client("codedeploy")
+    assert stack.live_task_definition() == before
+    names = cd.list_deployment_configs()["deploymentConfigsList"]
+    assert "bluegreen.Linear20PercentEvery2Minutes" not in names
+
+
+def test_shorthand_config_is_created_once(stack: Stack, cli: Callable[..., Ran]) -> None:
+    stack.push("v4")
+    ran = cli(
+        "deploy", "--image", f"web={stack.image('v4')}", "--deployment-config", "linear:50%/1m"
+    )
+    assert ran.code == 0, ran.stderr
+    cd = stack.client("codedeploy")
+    info = cd.get_deployment_config(deploymentConfigName="bluegreen.Linear50PercentEvery1Minutes")
+    routing = info["deploymentConfigInfo"]["trafficRoutingConfig"]
+    assert routing["timeBasedLinear"] == {"linearPercentage": 50, "linearInterval": 1}
+
+
+def test_alarm_mid_canary_rolls_back(stack: Stack, cli: Callable[..., Ran]) -> None:
+    stack.push("v5")
+    before = stack.live_task_definition()
+    alarm = stack.result.repository + "-5xx"
+
+    def fire() -> None:
+        stack.client("cloudwatch").set_alarm_state(
+            AlarmName=alarm, StateValue="ALARM", StateReason="test: 5xx"
+        )
+
+    when(canary_live(stack), fire)
+    ran = cli(
+        "--output",
+        "json",
+        "deploy",
+        "--image",
+        f"web={stack.image('v5')}",
+        "--deployment-config",
+        LONG_CANARY,
+    )
+    assert ran.code == 1, ran.stderr
+    assert ran.result["rolledBack"] is True
+    assert ran.result["exitCode"] == 1
+    assert ran.result["status"] in ("Stopped", "Failed")
+    assert events(ran, "rollback")
+    assert stack.live_task_definition() == before
+
+
+def test_metric_check_rolls_back(stack: Stack, cli: Callable[..., Ran]) -> None:
+    stack.push("v6")
+    before = stack.live_task_definition()
+    add_to_rollback(
+        stack,
+        """
+  metrics:
+    - name: green-5xx
+      metric: HTTPCode_Target_5XX_Count
+      stat: Sum
+      target_group: green
+      comparison: GreaterThanThreshold
+      threshold: 5
+""",
+    )
+    put_green_errors(stack)
+    ran = cli(
+        "--output",
+        "json",
+        "deploy",
+        "--image",
+        f"web={stack.image('v6')}",
+        "--deployment-config",
+        LONG_CANARY,
+    )
+    assert ran.code == 1, ran.stderr
+    stops = events(ran, "stop")
+    assert stops[0]["kind"] == "metric"
+    assert ran.result["rolledBack"] is True
+    assert stack.live_task_definition() == before
+
+
+def put_green_errors(stack: Stack) -> None:
+    """Once the canary is live, 50 5xx on the target group taking the canary share."""
+    elb = stack.client("elbv2")
+
+    def fire() -> None:
+        weights = stack.prod_weights()
+        green = min(weights, key=lambda n: weights[n])
+        tg = elb.describe_target_groups(Names=[green])["TargetGroups"][0]
+        tg_dim = tg["TargetGroupArn"].split(":", 5)[-1]
+        lb_dim = tg["LoadBalancerArns"][0].split(":", 5)[-1].removeprefix("loadbalancer/")
+        stack.client("cloudwatch").put_metric_data(
+            Namespace="AWS/ApplicationELB",
+            MetricData=[
+                {
+                    "MetricName": "HTTPCode_Target_5XX_Count",
+                    "Dimensions": [
+                        {"Name": "TargetGroup", "Value": tg_dim},
+                        {"Name": "LoadBalancer", "Value": lb_dim},
+                    ],
+                    "Value": 50.0,
+                    "Unit": "Count",
+                }
+            ],
+        )
+
+    when(canary_live(stack), fire)
