@@ -296,13 +296,15 @@ _SERVICES = ("ec2", "ecs", "ecr", "elbv2", "iam", "sts", "cloudwatch", "codedepl
 def _check_clients_use(aws: Aws, endpoint: str) -> None:
     """Every client must talk to the proven endpoint (no per-service or profile override)."""
     for service in _SERVICES:
-        actual = str(aws.client(service).meta.endpoint_url).rstrip("/")
+        meta = aws.client(service).meta
+        actual = str(meta.endpoint_url).rstrip("/")
         if actual != endpoint:
+            variable = "AWS_ENDPOINT_URL_" + re.sub(r"\W+", "_", meta.service_model.service_id)
             raise UsageError(
                 f"the {service} client would talk to {actual}, not to the sandbox at {endpoint}; "
                 "refusing to create anything",
-                hint=f"unset AWS_ENDPOINT_URL_{service.upper()} and any endpoint_url for "
-                f"{service} in ~/.aws/config",
+                hint=f"unset {variable.upper()} and any endpoint_url for {service} in "
+                "~/.aws/config",
             )
 
 
@@ -339,6 +341,13 @@ def _check_absent(aws: Aws, names: StackNames) -> None:
         lbs = aws.elbv2().describe_load_balancers().get("LoadBalancers", [])
     if any(lb.get("LoadBalancerName") == names.load_balancer for lb in lbs):
         found.append(f"load balancer {names.load_balancer}")
+    with aws_errors(resource="IAM roles"):
+        roles = {r["RoleName"] for r in aws.iam().list_roles(MaxItems=1000).get("Roles", [])}
+    wanted_roles = (names.codedeploy_role, names.execution_role)
+    found += [f"IAM role {role}" for role in wanted_roles if role in roles]
+    with aws_errors(resource="CloudWatch alarms"):
+        alarms = aws.cloudwatch().describe_alarms(AlarmNames=list(names.alarms))
+    found += [f"alarm {a['AlarmName']}" for a in alarms.get("MetricAlarms", [])]
     if found:
         raise UsageError(
             f"a stack named {names.name!r} already exists in this sandbox ({', '.join(found)}); "

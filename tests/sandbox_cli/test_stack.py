@@ -253,7 +253,8 @@ def test_second_run_is_refused_cleanly(
     assert captured.err == (
         "error: a stack named 'web' already exists in this sandbox (ECS cluster web-cluster, "
         "ECR repository web, CodeDeploy application AppECS-web-cluster-web, load balancer "
-        "web-alb); nothing was created\n"
+        "web-alb, IAM role web-codedeploy, IAM role web-task-execution, alarm web-5xx, alarm "
+        "web-latency); nothing was created\n"
         "  hint: use the bluegreen.yaml written when it was created, pick another --name, or "
         "restart `bluegreen sandbox up` for an empty sandbox\n"
     )
@@ -341,30 +342,51 @@ def test_no_endpoint_is_refused(
 
 
 @pytest.mark.parametrize(
-    ("variable", "value", "message"),
-    [
-        (
-            "AWS_ENDPOINT_URL_ECS",
-            "http://127.0.0.1:9",
-            "error: the ecs client would talk to http://127.0.0.1:9, not to the sandbox",
-        ),
-        (
-            "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
-            "true",
-            "error: AWS_IGNORE_CONFIGURED_ENDPOINT_URLS is set, so AWS clients would ignore",
-        ),
-    ],
+    ("variable", "service"),
+    [("AWS_ENDPOINT_URL_ECS", "ecs"), ("AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2", "elbv2")],
 )
-def test_clients_that_would_bypass_the_sandbox_are_refused(
+def test_a_client_that_would_bypass_the_sandbox_is_refused(
     aws_env: SandboxServer,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
     tmp_path: Path,
     variable: str,
-    value: str,
-    message: str,
+    service: str,
 ) -> None:
-    monkeypatch.setenv(variable, value)
+    monkeypatch.setenv(variable, "http://127.0.0.1:9")
     assert run(["sandbox", "stack", "--dir", str(tmp_path)]) == 2
-    assert capsys.readouterr().err.startswith(message)
+    assert capsys.readouterr().err == (
+        f"error: the {service} client would talk to http://127.0.0.1:9, not to the sandbox at "
+        f"{aws_env.url}; refusing to create anything\n"
+        f"  hint: unset {variable} and any endpoint_url for {service} in ~/.aws/config\n"
+    )
     nothing_exists(aws_env.url)
+
+
+def test_ignored_endpoint_urls_are_refused(
+    aws_env: SandboxServer,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    monkeypatch.setenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true")
+    assert run(["sandbox", "stack", "--dir", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == (
+        "error: AWS_IGNORE_CONFIGURED_ENDPOINT_URLS is set, so AWS clients would ignore the "
+        f"sandbox endpoint {aws_env.url} and talk to real AWS\n"
+        "  hint: unset AWS_IGNORE_CONFIGURED_ENDPOINT_URLS\n"
+    )
+    nothing_exists(aws_env.url)
+
+
+def test_a_half_made_stack_is_refused(
+    aws_env: SandboxServer, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    boto3.client("iam").create_role(RoleName="web-codedeploy", AssumeRolePolicyDocument="{}")
+    assert run(["sandbox", "stack", "--dir", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.startswith(
+        "error: a stack named 'web' already exists in this sandbox (IAM role web-codedeploy); "
+        "nothing was created\n"
+    )
+    assert boto3.client("ecs").list_clusters()["clusterArns"] == []
+    assert list(tmp_path.iterdir()) == []
