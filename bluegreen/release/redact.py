@@ -39,7 +39,7 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     # name=value / name: value where the name says secret
     (
         re.compile(
-            rf"(?P<keep>\b[\w.-]*{_SENSITIVE_KEYS}[\w.-]*\s*[=:]\s*[\"']?)(?!\*\*\*)[^\s\"'&,;]+",
+            rf"(?P<keep>\b[\w.-]*{_SENSITIVE_KEYS}[\w.-]*\s*[=:]\s*[\"']?)(?!\*\*\*)(?!(?:Bearer|Basic|Token)\s)[^\s\"'&,;]+",
             re.I,
         ),
         rf"\g<keep>{MASK}",

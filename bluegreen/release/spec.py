@@ -380,6 +380,8 @@ def load_spec(path: Path, env: str | None = None) -> Spec:
     if not isinstance(doc, dict):
         raise SpecError(f"the spec file must be a mapping, got a {_kind(doc)}", where=display)
 
+    if isinstance(doc.get("environments"), dict):  # `prod:` with nothing under it is `prod: {}`
+        doc["environments"] = {k: {} if v is None else v for k, v in doc["environments"].items()}
     schema = load_schema("spec")
     relaxed = {k: v for k, v in schema.items() if k != "required"}
 
