@@ -82,6 +82,21 @@ class RollingEngine:
             self._configs[key] = config
             self._rollouts.pop(key, None)
 
+    def apply_noted(self) -> None:
+        """Give services just created the deploymentConfiguration their request carried."""
+        from moto.ecs.models import ecs_backends
+
+        with self._lock:
+            for account in list(ecs_backends.keys()):
+                for region, backend in list(ecs_backends[account].items()):
+                    for svc in list(backend.services.values()):
+                        self._apply_config(region, svc)
+
+    def _apply_config(self, region: str, svc: Any) -> None:
+        config = self._configs.pop((region, svc.cluster_name, svc.name), None)
+        if config is not None and not getattr(svc, "deployment_configuration", None):
+            svc.deployment_configuration = config
+
     def tick(self) -> None:
         from moto.ecs.models import ecs_backends
 
@@ -100,9 +115,7 @@ class RollingEngine:
         if not svc.deployments:
             return
         key = (region, svc.cluster_name, svc.name)
-        config = self._configs.pop(key, None)
-        if config is not None and not getattr(svc, "deployment_configuration", None):
-            svc.deployment_configuration = config
+        self._apply_config(region, svc)
         now = self.clock.now()
         primary = svc.deployments[0]
         rollout = self._rollouts.get(key)

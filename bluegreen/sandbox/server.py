@@ -187,11 +187,15 @@ class SandboxServer:
     def serve_forever(self) -> None:
         """Serve in the foreground until stop() or KeyboardInterrupt."""
         self._bind()
+        server = self._server
         try:
-            self._server.serve_forever()
+            server.serve_forever()
         except KeyboardInterrupt:
             pass
         finally:
+            server.server_close()
+            if self._server is server:
+                self._server = None
             self._stop_engine()
 
     def stop(self) -> None:
@@ -202,11 +206,13 @@ class SandboxServer:
             server.shutdown()
             self._thread.join(timeout=10)
             self._thread = None
+            server.server_close()
+            self._server = None
+            self._stop_engine()
         else:
+            # serve_forever() runs in some other thread (or is the caller): ask its loop to
+            # end without waiting here; serve_forever() closes the socket on its way out.
             threading.Thread(target=server.shutdown, daemon=True).start()
-        server.server_close()
-        self._server = None
-        self._stop_engine()
 
     def _stop_engine(self) -> None:
         self._stopping.set()
@@ -284,6 +290,9 @@ class SandboxServer:
             raw = _read_body(environ)
             environ["wsgi.input"] = io.BytesIO(raw)
             self.rolling.note_create_service(region or "us-east-1", raw)
+            answer = list(self._moto_app(environ, start_response))
+            self.rolling.apply_noted()
+            return answer
         if target.startswith(CODEDEPLOY_TARGET_PREFIX):
             operation = target[len(CODEDEPLOY_TARGET_PREFIX) :]
             body = _read_body(environ)

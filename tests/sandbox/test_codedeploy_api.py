@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import urllib.error
 import urllib.request
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -270,9 +272,11 @@ def test_list_deployments_filters(stack: Stack) -> None:
     both = cd.list_deployments(applicationName=APP, deploymentGroupName=GROUP)["deployments"]
     assert both == [second, first]
     assert cd.list_deployments(includeOnlyStatuses=["Failed"])["deployments"] == []
-    created = stack.deployment(second)["createTime"]
-    recent = cd.list_deployments(createTimeRange={"start": created})["deployments"]
-    assert recent == [second]
+    created = stack.deployment(first)["createTime"]
+    since = cd.list_deployments(createTimeRange={"start": created - timedelta(seconds=1)})
+    assert since["deployments"] == [second, first]
+    before = cd.list_deployments(createTimeRange={"end": created - timedelta(seconds=1)})
+    assert before["deployments"] == []
     with pytest.raises(ClientError) as info:
         cd.list_deployments(deploymentGroupName=GROUP)
     assert code(info) == "ApplicationNameRequiredException"

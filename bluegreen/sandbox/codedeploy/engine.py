@@ -90,6 +90,9 @@ class Engine:
                 self._advance(state, d)
         except DeploymentError as exc:
             self.end(state, d, "Failed", exc.code, exc.message, "DEPLOYMENT_FAILURE")
+        except Exception as exc:  # an AWS call on moto failed: the deployment fails, visibly
+            message = f"{type(exc).__name__}: {exc}"
+            self.end(state, d, "Failed", "INTERNAL_ERROR", message, "DEPLOYMENT_FAILURE")
 
     def _advance(self, state: RegionState, d: Deployment) -> None:
         phase = d.phase
