@@ -12,10 +12,11 @@ def register(app: typer.Typer) -> None:
     from bluegreen.cli import sandbox
 
     app.add_typer(sandbox.app)
-    from bluegreen.cli import cleanup, diff, iam_policy, init, tag
+    from bluegreen.cli import cleanup, diff, doctor, iam_policy, init, tag
 
     cleanup.register(app)
     diff.register(app)
+    doctor.register(app)
     iam_policy.register(app)
     init.register(app)
     tag.register(app)
