@@ -26,6 +26,7 @@ FAST_POLL = 1.0
 BAKE_POLL = 3.0
 APPROVAL_POLL = 3.0
 ROLLBACK_GRACE = 20.0  # seconds to wait for CodeDeploy to name the rollback deployment
+VERIFY_POLL = 0.25  # the deployment is over; only the verify command is awaited
 
 
 class Phase(StrEnum):
@@ -484,6 +485,43 @@ def _step_terminal(
     cfg = state.config
     original = cfg.deployment_id
     state = replace(state, original_status=obs.status)
+    if obs.status == "Succeeded" and state.stop_kind is None and cfg.verify:
+        # The shift may finish before the verify command does (or before we saw test traffic
+        # on green): its verdict still decides the result.
+        if state.verify is VerifyState.PENDING:
+            state = replace(state, verify=VerifyState.RUNNING)
+            events.append(
+                Event(
+                    "verify",
+                    {"deploymentId": original, "status": "running"},
+                    "  deployment complete: running verify against green",
+                )
+            )
+            return state, events, Decision((RunVerify(original),), FAST_POLL, observe=original)
+        if state.verify is VerifyState.RUNNING:
+            if obs.verify_result is None:
+                return state, events, Decision(wait=VERIFY_POLL, observe=original)
+            passed, detail = obs.verify_result
+            state = replace(state, verify=VerifyState.PASSED if passed else VerifyState.FAILED)
+            events.append(
+                Event(
+                    "verify",
+                    {"deploymentId": original, "status": "passed" if passed else "failed"},
+                    f"  verify {'passed' if passed else 'failed'}: {detail}",
+                )
+            )
+            if not passed:
+                outcome = Outcome(
+                    original,
+                    "Succeeded",
+                    False,
+                    ExitCode.FAILED,
+                    f"verify failed after the deployment completed ({detail}); production runs "
+                    "the new revision: run `bluegreen rollback` to return to the previous one",
+                    None,
+                    cfg.task_definition_arn,
+                )
+                return _finish(state, events, outcome)
     if obs.status == "Succeeded":
         if state.stop_kind is None:
             outcome = Outcome(

@@ -283,3 +283,25 @@ def test_done_state_is_stable() -> None:
     _, events, d2 = step(state, obs(2, "Failed"))
     assert events == []
     assert d2.outcome == d1.outcome
+
+
+def test_a_release_faster_than_verify_waits_for_its_verdict() -> None:
+    state = initial_state(cfg(verify=True))
+    state, _, d = step(state, obs(1, lifecycle=lifecycle(4)))
+    assert d.actions == (RunVerify(DEP),)
+    state, _, d = step(state, obs(2, "Succeeded", lifecycle=lifecycle(8)))
+    assert d.outcome is None
+    _, events, d = step(state, obs(3, "Succeeded", verify_result=(False, "exit 1")))
+    assert d.outcome is not None
+    assert d.outcome.exit_code == 1
+    assert "bluegreen rollback" in d.outcome.reason
+    assert events[-1].json()["status"] == "failed"
+
+
+def test_verify_runs_at_the_end_when_test_traffic_was_never_seen() -> None:
+    state = initial_state(cfg(verify=True))
+    state, _, d = step(state, obs(1, "Succeeded", lifecycle=lifecycle(8)))
+    assert d.actions == (RunVerify(DEP),)
+    _, _, d = step(state, obs(2, "Succeeded", verify_result=(True, "exit 0")))
+    assert d.outcome is not None
+    assert d.outcome.exit_code == 0

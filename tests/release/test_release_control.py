@@ -1,0 +1,369 @@
+"""Verify, approval, timeout, cancel, concurrency, re-attach, throttling, stop and rollback,
+against the sandbox (600x clock) through the CLI and real subprocesses."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import sandbox_call
+from tests.release.conftest import Ran, Stack, wait_idle
+from tests.release.test_deploy_sandbox import LONG_CANARY, canary_live, events
+
+ACTIVE = ["Created", "Queued", "InProgress", "Baking", "Ready"]
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition never held")
+
+
+def active(stack: Stack) -> list[str]:
+    return list(
+        stack.client("codedeploy").list_deployments(
+            applicationName=stack.result.application,
+            deploymentGroupName=stack.result.deployment_group,
+            includeOnlyStatuses=ACTIVE,
+        )["deployments"]
+    )
+
+
+def status_of(stack: Stack, dep: str) -> str:
+    info = stack.client("codedeploy").get_deployment(deploymentId=dep)["deploymentInfo"]
+    return str(info["status"])
+
+
+def on_blue(stack: Stack, before: str) -> bool:
+    return stack.live_task_definition() == before and max(stack.prod_weights().values()) >= 1
+
+
+def spawn(stack: Stack, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "bluegreen", *args],
+        cwd=stack.dir,
+        env=dict(os.environ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+
+
+def result_of(stdout: str) -> dict[str, Any]:
+    return dict(json.loads(stdout.strip().splitlines()[-1]))
+
+
+# --- verify ---------------------------------------------------------------------------------------
+def test_verify_failure_rolls_back(stack: Stack, cli: Callable[..., Ran]) -> None:
+    stack.push("c1")
+    before = stack.live_task_definition()
+    failing = f"{sys.executable} -c 'import sys; print(\"smoke failed\"); sys.exit(3)'"
+    ran = cli(
+        "-o",
+        "json",
+        "deploy",
+        "--image",
+        f"web={stack.image('c1')}",
+        "--verify",
+        failing,
+        "--deployment-config",
+        LONG_CANARY,
+    )
+    assert ran.code == 1, ran.stderr
+    (stop,) = events(ran, "stop")
+    assert stop["kind"] == "verify"
+    assert "exit 3: smoke failed" in stop["reason"]
+    assert ran.result["rolledBack"] is True
+    assert on_blue(stack, before)
+
+
+def test_verify_pass_sees_the_test_url(
+    stack: Stack, cli: Callable[..., Ran], tmp_path: Path
+) -> None:
+    stack.push("c2")
+    seen = tmp_path / "env.json"
+    script = (
+        "import json, os, sys; "
+        f"json.dump({{k: v for k, v in os.environ.items() if k.startswith('BLUEGREEN_')}}, "
+        f"open({str(seen)!r}, 'w'))"
+    )
+    ran = cli(
+        "-o",
+        "json",
+        "deploy",
+        "--image",
+        f"web={stack.image('c2')}",
+        "--verify",
+        f'{sys.executable} -c "{script}"',
+    )
+    assert ran.code == 0, ran.stderr
+    env = json.loads(seen.read_text())
+    assert env["BLUEGREEN_DEPLOYMENT_ID"] == ran.result["deploymentId"]
+    assert env["BLUEGREEN_TEST_URL"].startswith("http://")
+    assert env["BLUEGREEN_TEST_URL"].endswith(":8080") or env["BLUEGREEN_TEST_URL"] != env.get(
+        "BLUEGREEN_PROD_URL"
+    )
+    assert [e["status"] for e in events(ran, "verify")] == ["running", "passed"]
+
+
+# --- approval (deploymentReadyOption STOP_DEPLOYMENT) ---------------------------------------------
+@pytest.fixture
+def waits_for_approval(stack: Stack) -> Iterator[Stack]:
+    cd = stack.client("codedeploy")
+    group = {
+        "applicationName": stack.result.application,
+        "currentDeploymentGroupName": stack.result.deployment_group,
+    }
+    cd.update_deployment_group(
+        **group,
+        blueGreenDeploymentConfiguration={
+            "deploymentReadyOption": {
+                "actionOnTimeout": "STOP_DEPLOYMENT",
+                "waitTimeInMinutes": 600,
+            },
+            "terminateBlueInstancesOnDeploymentSuccess": {
+                "action": "TERMINATE",
+                "terminationWaitTimeInMinutes": 5,
+            },
+        },
+    )
+    yield stack
+    wait_idle(stack)
+    cd.update_deployment_group(
+        **group,
+        blueGreenDeploymentConfiguration={
+            "deploymentReadyOption": {
+                "actionOnTimeout": "CONTINUE_DEPLOYMENT",
+                "waitTimeInMinutes": 0,
+            },
+            "terminateBlueInstancesOnDeploymentSuccess": {
+                "action": "TERMINATE",
+                "terminationWaitTimeInMinutes": 5,
+            },
+        },
+    )
+
+
+def test_approve_then_watch(waits_for_approval: Stack, cli: Callable[..., Ran]) -> None:
+    stack = waits_for_approval
+    stack.push("c3")
+    started = cli("-o", "json", "deploy", "--image", f"web={stack.image('c3')}", "--no-wait")
+    assert started.code == 0, started.stderr
+    dep = started.result["deploymentId"]
+    wait_for(lambda: status_of(stack, dep) == "Ready")
+    approved = cli("-o", "json", "approve")
+    assert approved.code == 0, approved.stderr
+    assert approved.result == {"event": "approved", "deploymentId": dep, "waitType": "READY_WAIT"}
+    watched = cli("-o", "json", "watch", dep)
+    assert watched.code == 0, watched.stderr
+    assert watched.result["status"] == "Succeeded"
+    assert watched.result["taskDefinitionArn"] == started.result["taskDefinitionArn"]
+
+
+def test_verify_pass_approves_a_waiting_group(
+    waits_for_approval: Stack, cli: Callable[..., Ran]
+) -> None:
+    stack = waits_for_approval
+    stack.push("c4")
+    ran = cli(
+        "-o",
+        "json",
+        "deploy",
+        "--image",
+        f"web={stack.image('c4')}",
+        "--verify",
+        f"{sys.executable} -c pass",
+    )
+    assert ran.code == 0, ran.stderr
+    assert events(ran, "approve")
+    assert ran.result["status"] == "Succeeded"
+
+
+# --- timeout and cancel ---------------------------------------------------------------------------
+def test_timeout_stops_with_rollback_exit_3(stack: Stack, cli: Callable[..., Ran]) -> None:
+    stack.push("c5")
+    before = stack.live_task_definition()
+    ran = cli(
+        "-o",
+        "json",
+        "deploy",
+        "--image",
+        f"web={stack.image('c5')}",
+        "--deployment-config",
+        LONG_CANARY,
+        "--timeout",
+        "2s",
+    )
+    assert ran.code == 3, ran.stderr
+    assert ran.result["exitCode"] == 3
+    assert ran.result["rolledBack"] is True
+    assert events(ran, "stop")[0]["kind"] == "timeout"
+    assert on_blue(stack, before)
+
+
+def test_sigterm_rolls_back_and_exits_130(stack: Stack) -> None:
+    stack.push("c6")
+    before = stack.live_task_definition()
+    proc = spawn(
+        stack,
+        "-o",
+        "json",
+        "deploy",
+        "--image",
+        f"web={stack.image('c6')}",
+        "--deployment-config",
+        LONG_CANARY,
+    )
+    try:
+        wait_for(canary_live(stack))
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    result = result_of(out)
+    assert result["exitCode"] == 130
+    assert result["rolledBack"] is True
+    assert on_blue(stack, before)
+    assert not active(stack)
+
+
+# --- concurrency ----------------------------------------------------------------------------------
+def test_active_deployment_is_named_and_queue_waits(stack: Stack, cli: Callable[..., Ran]) -> None:
+    stack.push("c7")
+    stack.push("c8")
+    first = cli(
+        "-o",
+        "json",
+        "deploy",
+        "--image",
+        f"web={stack.image('c7')}",
+        "--no-wait",
+        "--deployment-config",
+        "canary:10%/20m",
+    )
+    assert first.code == 0, first.stderr
+    dep = first.result["deploymentId"]
+    blocked = cli("deploy", "--image", f"web={stack.image('c8')}")
+    assert blocked.code == 1
+    assert f"deployment {dep} is already active" in blocked.stderr
+    assert f"bluegreen watch {dep}" in blocked.stderr
+    queued = cli("-o", "json", "deploy", "--image", f"web={stack.image('c8')}", "--queue")
+    assert queued.code == 0, queued.stderr
+    assert events(queued, "queued")[0]["behind"] == dep
+    assert status_of(stack, dep) == "Succeeded"
+    assert queued.result["deploymentId"] != dep
+
+
+# --- re-attach after a crash ----------------------------------------------------------------------
+def test_watch_reattaches_after_sigkill(stack: Stack, cli: Callable[..., Ran]) -> None:
+    stack.push("c9")
+    proc = spawn(
+        stack,
+        "-o",
+        "json",
+        "deploy",
+        "--image",
+        f"web={stack.image('c9')}",
+        "--deployment-config",
+        LONG_CANARY,
+    )
+    try:
+        wait_for(canary_live(stack))
+        proc.kill()  # SIGKILL: no handler runs
+        proc.communicate(timeout=10)
+    finally:
+        proc.kill()
+    journal = [
+        json.loads(x) for x in Path(os.environ["BLUEGREEN_JOURNAL"]).read_text().splitlines()
+    ]
+    created = [r for r in journal if r["kind"] == "created"]
+    assert created
+    assert not [r for r in journal if r["kind"] == "result"]
+    ran = cli("-o", "json", "watch")
+    assert ran.code == 0, ran.stderr
+    assert ran.result["deploymentId"] == created[-1]["deploymentId"]
+    assert ran.result["status"] == "Succeeded"
+
+
+# --- throttling -----------------------------------------------------------------------------------
+def test_release_completes_under_throttling(stack: Stack, cli: Callable[..., Ran]) -> None:
+    stack.push("c10")
+    sandbox_call(
+        stack.sandbox, "faults", {"kind": "throttle", "service": "codedeploy", "rate": 0.3}
+    )
+    ran = cli("-o", "json", "deploy", "--image", f"web={stack.image('c10')}")
+    assert ran.code == 0, ran.stderr
+    assert ran.result["status"] == "Succeeded"
+
+
+# --- stop and rollback ----------------------------------------------------------------------------
+def test_stop_in_flight(stack: Stack, cli: Callable[..., Ran]) -> None:
+    stack.push("c11")
+    before = stack.live_task_definition()
+    started = cli(
+        "-o",
+        "json",
+        "deploy",
+        "--image",
+        f"web={stack.image('c11')}",
+        "--no-wait",
+        "--deployment-config",
+        LONG_CANARY,
+    )
+    wait_for(canary_live(stack))
+    ran = cli("-o", "json", "stop")
+    assert ran.code == 0, ran.stderr
+    assert ran.result["deploymentId"] == started.result["deploymentId"]
+    assert ran.result["rolledBack"] is True
+    assert on_blue(stack, before)
+
+
+def test_rollback_after_a_finished_release(stack: Stack, cli: Callable[..., Ran]) -> None:
+    stack.push("c12")
+    before = stack.live_task_definition()
+    done = cli("-o", "json", "deploy", "--image", f"web={stack.image('c12')}")
+    assert done.code == 0, done.stderr
+    assert stack.live_task_definition() != before
+    ran = cli("-o", "json", "rollback")
+    assert ran.code == 0, ran.stderr
+    assert ran.result["status"] == "Succeeded"
+    assert ran.result["taskDefinitionArn"] == before
+    assert stack.live_task_definition() == before
+    hist = cli("-o", "json", "history", "--limit", "2")
+    assert hist.code == 0, hist.stderr
+    newest, previous = hist.lines
+    assert newest["taskDefinitionArn"] == before
+    assert previous["deploymentId"] == done.result["deploymentId"]
+    assert previous["images"]["web"].endswith(stack.push("c12"))
+    assert previous["who"]
+
+
+# --- bad input: exit 2, nothing written -----------------------------------------------------------
+def test_missing_alarm_is_exit_2_with_no_writes(stack: Stack, cli: Callable[..., Ran]) -> None:
+    stack.push("c13")
+    text = stack.spec.read_text()
+    stack.spec.write_text(text.replace("alarms: [", "alarms: [no-such-alarm, "))
+    family_before = stack.client("ecs").list_task_definitions(familyPrefix="web")[
+        "taskDefinitionArns"
+    ]
+    ran = cli("deploy", "--image", f"web={stack.image('c13')}")
+    assert ran.code == 2
+    assert "no-such-alarm does not exist" in ran.stderr
+    assert "bluegreen.yaml:" in ran.stderr
+    after = stack.client("ecs").list_task_definitions(familyPrefix="web")["taskDefinitionArns"]
+    assert after == family_before
+    assert not active(stack)
