@@ -94,3 +94,70 @@ def test_bad_input_is_exit_2_and_writes_nothing(
     assert message in err
     after = boto3.client("ecr").describe_images(repositoryName="web")["imageDetails"]
     assert [d.get("imageTags") for d in after] == [d.get("imageTags") for d in before]
+
+
+def test_retag_sends_the_same_manifest_and_media_type(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pins the exact requests: the manifest bytes and media type BatchGetImage returned go
+    unchanged into PutImage, with the digest; nothing else is called."""
+    from botocore.stub import Stubber
+
+    from bluegreen.aws.ecr import retag
+    from bluegreen.aws.session import Aws
+    from bluegreen.release.images import parse_image
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    aws = Aws(region="us-east-1")
+    digest = "sha256:" + "ab" * 32
+    manifest = '{"schemaVersion": 2, "layers": []}'
+    media = "application/vnd.oci.image.manifest.v1+json"
+    with Stubber(aws.ecr()) as stub:
+        stub.add_response(
+            "batch_get_image",
+            {
+                "images": [
+                    {
+                        "imageId": {"imageDigest": digest, "imageTag": "v1"},
+                        "imageManifest": manifest,
+                        "imageManifestMediaType": media,
+                    }
+                ],
+                "failures": [],
+            },
+            {
+                "registryId": "123456789012",
+                "repositoryName": "web",
+                "imageIds": [{"imageTag": "v1"}],
+                "acceptedMediaTypes": [
+                    "application/vnd.docker.distribution.manifest.v2+json",
+                    "application/vnd.docker.distribution.manifest.list.v2+json",
+                    "application/vnd.oci.image.manifest.v1+json",
+                    "application/vnd.oci.image.index.v1+json",
+                    "application/vnd.docker.distribution.manifest.v1+prettyjws",
+                ],
+            },
+        )
+        stub.add_client_error(
+            "describe_images",
+            "ImageNotFoundException",
+            expected_params={
+                "registryId": "123456789012",
+                "repositoryName": "web",
+                "imageIds": [{"imageTag": "prod"}],
+            },
+        )
+        stub.add_response(
+            "put_image",
+            {"image": {"imageId": {"imageDigest": digest, "imageTag": "prod"}}},
+            {
+                "registryId": "123456789012",
+                "repositoryName": "web",
+                "imageManifest": manifest,
+                "imageManifestMediaType": media,
+                "imageTag": "prod",
+                "imageDigest": digest,
+            },
+        )
+        done = retag(aws, parse_image(f"{REPO}:v1"), "prod")
+        stub.assert_no_pending_responses()
+    assert (done.digest, done.status, done.previous) == (digest, "tagged", None)
