@@ -30,7 +30,7 @@ def validate(
     """
     from bluegreen.cli.render import load, parse_flags, render_spec
     from bluegreen.errors import UsageError
-    from bluegreen.release import Problems, flatten
+    from bluegreen.release import flatten, raise_problems
 
     opts = options(ctx)
     out = opts.out()
@@ -39,15 +39,14 @@ def validate(
     try:
         spec = load(opts)
     except UsageError as exc:
-        raise Problems([*problems, *flatten(exc)], subject=str(opts.config)) from None
+        raise_problems([*problems, *flatten(exc)], subject=str(opts.config))
+        raise  # pragma: no cover - raise_problems raised
     try:
         rendered = render_spec(opts, spec, flags, vars_file, offline) if not problems else None
     except UsageError as exc:
         problems += flatten(exc)
         rendered = None
     if problems or rendered is None:
-        from bluegreen.release import raise_problems
-
         raise_problems(problems, subject=spec.display)
         return  # pragma: no cover - raise_problems raised
     for notice in rendered.notices:

@@ -230,12 +230,20 @@ class _LazyGit:
         return getattr(self._value(), name)
 
 
-def _template_line(exc: BaseException, files: Mapping[str, str]) -> tuple[str, int] | None:
-    """(display name, line) of the innermost template frame in a rendering traceback."""
+def _template_line(
+    exc: BaseException, files: Mapping[str, str], folder: Path
+) -> tuple[str, int] | None:
+    """(display name, line) of the innermost template frame in a rendering traceback: one of
+    the templates we loaded, or one they included from the spec's folder."""
     found: tuple[str, int] | None = None
+    root = str(folder) + os.sep
     for frame in traceback.extract_tb(exc.__traceback__):
-        if frame.filename in files and frame.lineno is not None:
+        if frame.lineno is None:
+            continue
+        if frame.filename in files:
             found = (files[frame.filename], frame.lineno)
+        elif frame.filename.startswith(root) and not frame.filename.endswith(".py"):
+            found = (display_path(Path(frame.filename)), frame.lineno)
     return found
 
 
@@ -327,14 +335,14 @@ class _Templates:
         try:
             return template.render(context)
         except _GitUnavailable as exc:
-            at = _template_line(exc, self.files)
+            at = _template_line(exc, self.files, self.folder)
             name = at[0] if at else display
             line = at[1] if at else _first_use(self.sources.get(name, ""), exc.name)
             raise self._git_error(exc, f"{name}:{line}" if line else name) from None
         except BluegreenError:
             raise
         except Exception as exc:
-            at = _template_line(exc, self.files)
+            at = _template_line(exc, self.files, self.folder)
             where = f"{at[0]}:{at[1]}" if at else display
             hint = None
             from jinja2 import TemplateNotFound, UndefinedError

@@ -344,6 +344,9 @@ def _schema_message(err: Any) -> str:
     if v == "const":
         return f"must be {err.validator_value!r}, got {_short(err.instance)}"
     if v == "pattern":
+        described = err.schema.get("description") if isinstance(err.schema, dict) else None
+        if described:
+            return f"{_short(err.instance)} is not valid here: {described}"
         return f"{_short(err.instance)} has an invalid format (expected /{err.validator_value}/)"
     return str(err.message)
 

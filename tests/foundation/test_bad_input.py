@@ -93,7 +93,7 @@ CASES = [
         "bad-deployment-config",
         [
             "bluegreen.yaml:16: codedeploy.deployment_config",
-            "'canary:150%/5m' has an invalid format",
+            "'canary:150%/5m' is not valid here",
         ],
         edits=[spec_edit("canary:10%/5m", "canary:150%/5m")],
     ),

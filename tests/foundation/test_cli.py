@@ -216,8 +216,8 @@ def test_validate_lists_every_problem(example: Path, capsys: pytest.CaptureFixtu
         "      hint: allowed keys here: version, region, cluster, service, task_definition, "
         "appspec, images, pin_digests, load_balancer, codedeploy, rollback, verify, timeout, "
         "vars, windows, environments\n"
-        "  - bluegreen.yaml:25: rollback.metrics[0].stat: 'Total' has an invalid format "
-        "(expected /^(Average|Sum|Minimum|Maximum|SampleCount|p\\d{1,2}(\\.\\d+)?)$/)\n"
+        "  - bluegreen.yaml:25: rollback.metrics[0].stat: 'Total' is not valid here: "
+        "Statistic (default Average): Average, Sum, Minimum, Maximum, SampleCount or pNN.\n"
         "  - bluegreen.yaml:33: timeout: invalid duration 'soon'\n"
         "      hint: write 90s, 5m, 1h30m, or an integer number of seconds\n"
     )
@@ -228,3 +228,19 @@ def test_help_lists_the_flags(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     for flag in ("--image", "--var", "--vars-file", "--offline"):
         assert flag in out
+
+
+def test_validate_one_problem_is_reported_alone(
+    example: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (example / "inc.j2").write_text("ok\n{{ vars.nope }}\n")
+    td = example / "taskdef.json.j2"
+    td.write_text(td.read_text().replace('"family": "web', '"family": "{% include "inc.j2" %}web'))
+    assert run(["validate", "--offline"]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == (
+        "error: inc.j2:2: undefined template variable: 'dict object' has no attribute 'nope'\n"
+        "  hint: template variables: vars.<name> (spec `vars`, --vars-file, --var K=V), "
+        "images.<container>, env, cluster, service, region, git_sha, git_branch\n"
+    )
