@@ -222,13 +222,14 @@ def call_latency(calls: int) -> dict[str, Stats]:
 
 
 # --- 3. one canary deployment ---------------------------------------------------------------
-def canary(runs: int) -> tuple[Stats, Stats]:
-    """(wall seconds to Succeeded, seconds to create the demo stack), `runs` times each."""
+def canary(runs: int) -> tuple[Stats, Stats, dict[str, Stats]]:
+    """(wall seconds to Succeeded, seconds to create the demo stack, wall seconds per phase)."""
     from bluegreen.aws.session import Aws
     from bluegreen.sandbox.stack import create_stack
 
     walls: list[float] = []
     setups: list[float] = []
+    phases: dict[str, list[float]] = {}
     with running_sandbox(TIME_SCALE) as url:
         for run in range(runs):
             _reset(url)
@@ -238,10 +239,37 @@ def canary(runs: int) -> tuple[Stats, Stats]:
                 s = create_stack(aws, Path(folder))
                 setups.append(time.perf_counter() - began)
                 arn = new_revision(aws, s.cluster, s.service, f"canary-{run}")
-                began = time.perf_counter()
+                began, began_epoch = time.perf_counter(), time.time()
                 deployment = start_deployment(aws, s, arn, CANARY)
+                created = time.perf_counter() - began
                 walls.append(wait_all(aws, [deployment], began)[deployment])
-    return stats(walls), stats(setups)
+                for phase, seconds in canary_phases(aws, s, deployment, began_epoch).items():
+                    phases.setdefault(phase, []).append(seconds)
+                phases.setdefault("CreateDeployment call", []).append(created)
+    return stats(walls), stats(setups), {k: stats(v) for k, v in phases.items()}
+
+
+def canary_phases(aws: Any, s: Any, deployment: str, began_epoch: float) -> dict[str, float]:
+    """Where the wall time of one deployment went, from its lifecycle event timestamps."""
+    codedeploy = aws.codedeploy()
+    info = codedeploy.get_deployment(deploymentId=deployment)["deploymentInfo"]
+    target = codedeploy.get_deployment_target(
+        deploymentId=deployment, targetId=f"{s.cluster}:{s.service}"
+    )["deploymentTarget"]["ecsTarget"]
+    events = {e["lifecycleEventName"]: e for e in target["lifecycleEvents"]}
+
+    def span(name: str) -> float:
+        event = events[name]
+        return float((event["endTime"] - event["startTime"]).total_seconds())
+
+    return {
+        "created until BeforeInstall starts": events["BeforeInstall"]["startTime"].timestamp()
+        - info["createTime"].timestamp(),
+        "Install (green task set running)": span("Install"),
+        "AllowTraffic (10% for 5m, then 100%)": span("AllowTraffic"),
+        "after AfterAllowTraffic (5m termination wait)": info["completeTime"].timestamp()
+        - events["AfterAllowTraffic"]["endTime"].timestamp(),
+    }
 
 
 def _reset(url: str) -> None:
@@ -292,38 +320,58 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calls", type=int, default=200, help="calls per operation")
     parser.add_argument("--fleet", type=int, default=50, help="services deploying at once")
     parser.add_argument("--fleet-runs", type=int, default=None, help="default: --runs")
+    parser.add_argument(
+        "--only",
+        default="startup,latency,canary,fleet",
+        help="comma-separated parts to run (default: all of startup,latency,canary,fleet)",
+    )
     args = parser.parse_args(argv)
+    parts = set(args.only.split(","))
+    if not parts <= {"startup", "latency", "canary", "fleet"}:
+        parser.error(f"--only: unknown part(s) in {args.only!r}")
+    fleet_setup: float | None = None
 
+    from bluegreen.aws.session import Aws
+
+    Aws(region="us-east-1").ecs()  # boto3 imported and its loader warm before any timing
     lines = ["| measurement | median | min | max | runs |", "|---|---|---|---|---|"]
-    ready, first = zip(*(startup_once() for _ in range(args.runs)), strict=True)
-    lines.append(row("start-up: spawn until /_sandbox/info answers", stats(ready)))
-    lines.append(row("start-up: spawn until a first ECS call answers", stats(first)))
-    for label, s in call_latency(args.calls).items():
-        lines.append(row(f"latency: {label} ({args.calls} calls)", s))
-    wall, setup = canary(args.runs)
-    lines.append(row("`sandbox stack`: demo stack created", setup, "s", 1.0))
-    lines.append(
-        row(
-            f"canary 10%/5m + 5m termination wait at x{TIME_SCALE:g} (goal <= 10 s)",
-            wall,
-            "s",
-            1.0,
+    if "startup" in parts:
+        ready, first = zip(*(startup_once() for _ in range(args.runs)), strict=True)
+        lines.append(row("start-up: spawn until /_sandbox/info answers", stats(ready)))
+        lines.append(
+            row("start-up: spawn until a first ECS call (fresh client) answers", stats(first))
         )
-    )
-    fleet_runs = args.fleet_runs or args.runs
-    all_done, each, fleet_setup = fleet(args.fleet, fleet_runs)
-    lines.append(
-        row(
-            f"{args.fleet} concurrent all-at-once deployments + 5m wait at x{TIME_SCALE:g}: "
-            "all succeeded",
-            all_done,
-            "s",
-            1.0,
+    if "latency" in parts:
+        for label, s in call_latency(args.calls).items():
+            lines.append(row(f"latency: {label} ({args.calls} calls)", s))
+    if "canary" in parts:
+        wall, setup, phases = canary(args.runs)
+        lines.append(row("`sandbox stack`: demo stack created", setup, "s", 1.0))
+        lines.append(
+            row(
+                f"canary 10%/5m + 5m termination wait at x{TIME_SCALE:g} (goal <= 10 s)",
+                wall,
+                "s",
+                1.0,
+            )
         )
-    )
-    lines.append(row(f"... each of the {args.fleet} deployments", each, "s", 1.0))
-    print(f"Machine: {machine()}")
-    print(f"{args.fleet} demo stacks created in {fleet_setup:.1f} s (setup, not timed below)")
+        for phase, s in phases.items():
+            lines.append(row(f"... {phase}", s))
+    if "fleet" in parts:
+        all_done, each, fleet_setup = fleet(args.fleet, args.fleet_runs or args.runs)
+        lines.append(
+            row(
+                f"{args.fleet} concurrent all-at-once deployments + 5m wait at "
+                f"x{TIME_SCALE:g}: all succeeded",
+                all_done,
+                "s",
+                1.0,
+            )
+        )
+        lines.append(row(f"... each of the {args.fleet} deployments", each, "s", 1.0))
+    print(f"Machine: {machine()}; load average {os.getloadavg()[0]:.1f} at the end")
+    if fleet_setup is not None:
+        print(f"{args.fleet} demo stacks created in {fleet_setup:.1f} s (setup, not timed below)")
     print()
     print("\n".join(lines))
     print()
