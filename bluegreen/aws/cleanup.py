@@ -74,13 +74,16 @@ def deregister(aws: Aws, arn: str) -> None:
         aws.ecs().deregister_task_definition(taskDefinition=arn)
 
 
-def delete(aws: Aws, arns: Sequence[str]) -> list[str]:
-    """DeleteTaskDefinitions (10 at a time); the ARNs ECS accepted."""
+def delete(aws: Aws, arns: Sequence[str]) -> tuple[list[str], dict[str, str]]:
+    """DeleteTaskDefinitions (10 at a time): the ARNs ECS accepted, and ARN -> reason for the
+    ones it refused."""
     done: list[str] = []
+    failed: dict[str, str] = {}
     for i in range(0, len(arns), 10):
         chunk = list(arns[i : i + 10])
         with aws_errors(resource=", ".join(chunk)):
             resp = aws.ecs().delete_task_definitions(taskDefinitions=chunk)
-        failed = {str(f.get("arn")) for f in resp.get("failures") or []}
+        for f in resp.get("failures") or []:
+            failed[str(f.get("arn"))] = str(f.get("reason") or f.get("detail") or "refused")
         done.extend(a for a in chunk if a not in failed)
-    return done
+    return done, failed

@@ -50,6 +50,8 @@ def cleanup(
         out.text(f"{would}deregister {short(arn)}")
     for arn in plan.delete:
         out.text(f"{would}delete {short(arn)}")
+    for arn, reason in result.delete_failures.items():
+        out.warn(f"ECS did not delete {short(arn)}: {reason}")
     if not plan.deregister and not plan.delete:
         out.text("nothing to clean up")
     out.json(
@@ -63,6 +65,7 @@ def cleanup(
             "delete": plan.delete,
             "deregistered": result.deregistered,
             "deleted": result.deleted,
+            "deleteFailures": result.delete_failures,
         }
     )
 

@@ -51,6 +51,7 @@ class CleanupResult:
     dry_run: bool
     deregistered: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
+    delete_failures: dict[str, str] = field(default_factory=dict)
 
 
 def plan_cleanup(
@@ -135,5 +136,5 @@ def run_cleanup(aws: Aws, spec: Spec, *, keep: int, dry_run: bool, delete: bool)
         gw.deregister(aws, arn)
         result.deregistered.append(arn)
     if plan.delete:
-        result.deleted = gw.delete(aws, plan.delete)
+        result.deleted, result.delete_failures = gw.delete(aws, plan.delete)
     return result

@@ -338,3 +338,20 @@ def check(windows: Mapping[str, Any] | Windows, now: dt.datetime) -> WindowCheck
 
 def _fmt(t: dt.datetime) -> str:
     return t.strftime("%a %Y-%m-%d %H:%M %Z")
+
+
+def require_open(windows: Mapping[str, Any] | Windows | None, now: dt.datetime) -> WindowCheck:
+    """For `deploy`: OutsideWindowError (exit 2) naming the next opening when closed."""
+    from bluegreen.errors import OutsideWindowError
+
+    if windows is None:
+        return WindowCheck(True, "no release windows configured", None)
+    result = check(windows, now)
+    if not result.open:
+        assert result.next_open is not None
+        raise OutsideWindowError(
+            f"{result.reason}; the next window opens {_fmt(result.next_open)}",
+            where="windows",
+            hint="wait for the window (deploy --wait-for-window), or change `windows` in the spec",
+        )
+    return result

@@ -64,7 +64,7 @@ def test_deregister_then_delete(
     assert run(["-c", revisions["spec"], "-o", "json", "cleanup", "--keep", "2"]) == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["kept"] == [ARN.format(6), ARN.format(5)]
-    assert ARN.format(3) in result["deregistered"]
+    assert result["deregistered"] == [ARN.format(3), ARN.format(1)]
     assert result["deregistered"] == result["deregister"]
     assert result["deleted"] == []
     after = statuses()
@@ -74,8 +74,12 @@ def test_deregister_then_delete(
     # --delete removes the INACTIVE ones nothing uses
     assert run(["-c", revisions["spec"], "-o", "json", "cleanup", "--keep", "2", "--delete"]) == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert ARN.format(3) in result["deleted"]
-    assert 3 not in statuses() or statuses()[3] != "ACTIVE"
+    # web:1 ran before the service moved to web:5; nothing uses it now
+    assert result["deleted"] == [ARN.format(3), ARN.format(1)]
+    assert result["deleteFailures"] == {}
+    assert 3 not in statuses()  # neither ACTIVE nor INACTIVE any more
+    assert 1 not in statuses()
+    assert [statuses()[n] for n in (6, 5, 4, 2)] == ["ACTIVE"] * 4
 
 
 def test_keep_zero_is_exit_2_before_any_call(

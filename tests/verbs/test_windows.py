@@ -201,3 +201,18 @@ def test_invalid_windows_name_the_json_path(
 def test_naive_now_is_refused() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         check(WEEKDAYS, dt.datetime(2026, 11, 26, 10, 0))
+
+
+def test_require_open_raises_naming_the_next_opening() -> None:
+    from bluegreen.errors import OutsideWindowError
+    from bluegreen.release.windows import require_open
+
+    assert require_open(None, at(dt.UTC, 2026, 11, 26, 3, 0)).open is True
+    assert require_open(WEEKDAYS, at(BERLIN, 2026, 11, 26, 10, 0)).open is True
+    with pytest.raises(OutsideWindowError) as err:
+        require_open(WEEKDAYS, at(BERLIN, 2026, 11, 27, 10, 0))
+    assert err.value.exit_code == 2
+    assert err.value.message == (
+        "outside the release windows mon,tue,wed,thu 09:00-16:00 (Europe/Berlin); "
+        "the next window opens Mon 2026-11-30 09:00 CET"
+    )
