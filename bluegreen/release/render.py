@@ -65,6 +65,8 @@ READ_ONLY_FIELDS = (
     "deregisteredAt",
 )
 _VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Where CI systems put the branch name when the checkout is a detached HEAD.
+_CI_BRANCH_VARS = ("GITHUB_HEAD_REF", "GITHUB_REF_NAME", "CI_COMMIT_REF_NAME", "BRANCH_NAME")
 
 
 @dataclass(frozen=True)
@@ -123,7 +125,10 @@ class _Git:
                 if name == "git_sha"
                 else ["rev-parse", "--abbrev-ref", "HEAD"]
             )
-            self._cache[name] = self._run(name, args)
+            value = self._run(name, args)
+            if name == "git_branch" and value == "HEAD":  # detached, as CI checkouts often are
+                value = next((os.environ[v] for v in _CI_BRANCH_VARS if os.environ.get(v)), value)
+            self._cache[name] = value
         return self._cache[name]
 
     def _run(self, name: str, args: list[str]) -> str:
@@ -452,34 +457,51 @@ def render_release(
     }
     templates = _Templates(spec, base)
 
-    # 1. images: spec entries (jinja allowed) then --image overrides (literal)
+    # 1. images: spec entries (jinja allowed) then --image overrides (literal). Problems are
+    #    collected so that one run reports all of them.
+    problems: list[BluegreenError] = []
     wanted: dict[str, tuple[str, str]] = {}  # container -> (reference, where)
     for name, text in spec.images.items():
         if name in (image_overrides or {}):
             continue
         where = spec.where(("images", name))
-        wanted[name] = (templates.render_string(text, where, base).strip(), where)
+        try:
+            wanted[name] = (templates.render_string(text, where, base).strip(), where)
+        except UsageError as exc:
+            problems += flatten(exc)
+            wanted[name] = (text, where)
     for name, text in (image_overrides or {}).items():
         wanted[name] = (text, f"--image {name}")
     pinned: dict[str, str] = {}
     for name, (text, where) in wanted.items():
-        pinned[name] = _pin(parse_image(text, where), text, name, where, spec, resolver, notices)
+        try:
+            pinned[name] = _pin(
+                parse_image(text, where), text, name, where, spec, resolver, notices
+            )
+        except UsageError as exc:
+            problems += flatten(exc)
+            pinned[name] = text
     templates.context = {**base, "images": dict(pinned)}
 
-    # 2. task definition
+    # 2. task definition (a template that does not render or parse ends the checks here)
     td_display = display_path(spec.task_definition)
-    td_text = templates.render_file(spec.task_definition)
-    is_yaml = spec.task_definition.name.endswith((".yaml.j2", ".yml.j2", ".yaml", ".yml"))
-    doc, td_lines = _parse_rendered(td_text, td_display, yaml=is_yaml)
-    doc, td_lines = _strip_read_only(doc, td_lines, td_display, notices)
-    final_images = _apply_images(doc, wanted, pinned, td_display, spec, resolver, notices)
+    try:
+        td_text = templates.render_file(spec.task_definition)
+        is_yaml = spec.task_definition.name.endswith((".yaml.j2", ".yml.j2", ".yaml", ".yml"))
+        doc, td_lines = _parse_rendered(td_text, td_display, yaml=is_yaml)
+        doc, td_lines = _strip_read_only(doc, td_lines, td_display, notices)
+    except UsageError as exc:
+        raise_problems([*problems, *flatten(exc)], subject=f"{spec.display} and its templates")
+        raise
+    final_images = _apply_images(doc, wanted, pinned, td_display, spec, resolver, notices, problems)
 
     def td_where(p: JsonPath) -> str:
         return locate(td_display, td_lines, p)
 
     from bluegreen.resources import load_schema
 
-    problems = schema_problems(doc, load_schema("taskdef"), td_where, error=SchemaError)
+    td_problems = schema_problems(doc, load_schema("taskdef"), td_where, error=SchemaError)
+    problems += td_problems
 
     # 3. AppSpec, then what a schema cannot check (only on a schema-valid task definition)
     try:
@@ -487,8 +509,8 @@ def render_release(
     except UsageError as exc:
         raise_problems([*problems, *flatten(exc)], subject=f"{spec.display} and its templates")
         raise
-    if not problems:
-        problems = check_semantics(spec, doc, appspec, td_where)
+    if not td_problems:
+        problems += check_semantics(spec, doc, appspec, td_where)
     raise_problems(problems, subject=f"{spec.display} and its templates")
     return Rendered(task_definition=doc, appspec=appspec, images=final_images, notices=notices)
 
@@ -585,7 +607,9 @@ def _apply_images(
     spec: Spec,
     resolver: ImageResolver | None,
     notices: list[str],
+    problems: list[BluegreenError],
 ) -> dict[str, str]:
+    """Set each container's image (from `images`, else pinned from the template's own)."""
     containers = doc.get("containerDefinitions")
     if not isinstance(containers, list):
         return dict(pinned)  # the schema check reports it
@@ -593,11 +617,13 @@ def _apply_images(
     for name, (_text, where) in wanted.items():
         if name not in names:
             known = ", ".join(str(n) for n in names) or "(none)"
-            raise ImageError(
-                f"no container named {name!r} in the task definition {display}; "
-                f"its containers: {known}",
-                where=where,
-                hint="the keys of `images` and --image NAME=REF are container names",
+            problems.append(
+                ImageError(
+                    f"no container named {name!r} in the task definition {display}; "
+                    f"its containers: {known}",
+                    where=where,
+                    hint="the keys of `images` and --image NAME=REF are container names",
+                )
             )
     final: dict[str, str] = {}
     for i, container in enumerate(containers):
@@ -609,9 +635,11 @@ def _apply_images(
         elif isinstance(container.get("image"), str):
             where = f"{display}: {json_path(('containerDefinitions', i, 'image'))}"
             text = container["image"]
-            container["image"] = _pin(
-                parse_image(text, where), text, name, where, spec, resolver, notices
-            )
+            try:
+                ref = parse_image(text, where)
+                container["image"] = _pin(ref, text, name, where, spec, resolver, notices)
+            except UsageError as exc:
+                problems += flatten(exc)
         if isinstance(container.get("image"), str):
             final[name] = container["image"]
     return final

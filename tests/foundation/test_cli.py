@@ -244,3 +244,22 @@ def test_validate_one_problem_is_reported_alone(
         "  hint: template variables: vars.<name> (spec `vars`, --vars-file, --var K=V), "
         "images.<container>, env, cluster, service, region, git_sha, git_branch\n"
     )
+
+
+def test_validate_collects_image_and_task_definition_problems_together(
+    example: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    td = example / "taskdef.json.j2"
+    td.write_text(td.read_text().replace('"networkMode": "awsvpc"', '"networkMode": "awsvpn"'))
+    argv = ["validate", "--offline", "--image", "api=nginx:1", "--image", "log-router=Bad:1"]
+    assert run(argv) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    lines = [line for line in err.splitlines() if line.startswith("  - ")]
+    assert lines == [
+        "  - --image log-router: invalid image reference 'Bad:1': repository 'Bad' has "
+        "uppercase letters",
+        "  - --image api: no container named 'api' in the task definition taskdef.json.j2; "
+        "its containers: web, log-router",
+        "  - taskdef.json.j2:3: networkMode: 'awsvpn' is not one of: bridge, host, awsvpc, none",
+    ]

@@ -165,6 +165,7 @@ def git(folder: Path, *args: str) -> str:
 
 def test_git_values_inside_a_checkout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))
+    monkeypatch.delenv("GITHUB_HEAD_REF", raising=False)
     td = json.dumps({**TD, "family": "app-{{ git_branch }}"})
     path = project(tmp_path, "images: {app: 'nginx:{{ git_sha[:12] }}'}\npin_digests: false\n", td)
     git(tmp_path, "init", "-q", "-b", "release")
@@ -174,6 +175,11 @@ def test_git_values_inside_a_checkout(tmp_path: Path, monkeypatch: pytest.Monkey
     rendered = render_release(load_spec(path))
     assert rendered.task_definition["family"] == "app-release"
     assert rendered.images["app"] == f"nginx:{sha[:12]}"
+    git(tmp_path, "checkout", "-q", "--detach")
+    for name in ("GITHUB_HEAD_REF", "CI_COMMIT_REF_NAME", "BRANCH_NAME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("GITHUB_REF_NAME", "main")
+    assert render_release(load_spec(path)).task_definition["family"] == "app-main"
 
 
 def test_git_sha_outside_a_checkout_names_the_template_line(
