@@ -148,3 +148,10 @@ def test_no_live_task_definition_diffs_against_nothing() -> None:
     result = diff_task_definitions(None, {"family": "web", "containerDefinitions": []})
     assert result.changed is True
     assert result.diff.startswith("--- live (none)\n+++ rendered\n")
+
+
+def test_blue_green_stack_has_no_differences(
+    stack: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["-c", stack["spec"], "diff", "--exit-code"]) == 0
+    assert capsys.readouterr().out == f"no differences: web runs {LIVE}\n"

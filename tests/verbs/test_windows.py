@@ -216,3 +216,15 @@ def test_require_open_raises_naming_the_next_opening() -> None:
         "outside the release windows mon,tue,wed,thu 09:00-16:00 (Europe/Berlin); "
         "the next window opens Mon 2026-11-30 09:00 CET"
     )
+
+
+def test_windows_of_a_loaded_spec() -> None:
+    from pathlib import Path
+
+    from bluegreen.release.spec import load_spec
+
+    spec = load_spec(Path(__file__).resolve().parents[2] / "examples" / "web" / "bluegreen.yaml")
+    assert spec.windows is not None
+    result = check(spec.windows, at(BERLIN, 2026, 12, 21, 10, 0))  # a Monday in the freeze
+    assert result.reason == "release freeze 2026-12-20..2027-01-04: year-end freeze"
+    assert result.next_open == at(BERLIN, 2027, 1, 5, 9, 0)
