@@ -10,13 +10,15 @@ import os
 import re
 import signal
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from bluegreen.cli.context import options
+from bluegreen.cli.context import Out, options
 from bluegreen.errors import UsageError
 
 if TYPE_CHECKING:
@@ -116,30 +118,44 @@ def up(
         hooks=hooks.value,
         allow_non_loopback=allow_non_loopback,
     )
-    try:
-        server.start()
-    except (OSError, SystemExit) as exc:  # werkzeug exits when the port is taken
-        raise _cannot_listen(host, port, exc) from exc
-    try:
-        region = opts.region or DEFAULT_REGION
-        env, unset = env_exports(server.url, region)
-        lines = export_lines(env, unset)
-        if env_file is not None:
-            _write_env_file(env_file, lines)
-        if out.json_mode:
-            out.json({"endpoint": server.url, "region": region, "env": env, "unset": unset})
-        else:
-            for line in lines:
-                out.text(line)
-        typer.echo(
-            f"bluegreen sandbox listening on {server.url} (time scale {time_scale:g}, hooks "
-            f"{hooks.value}); Ctrl-C to stop",
-            err=True,
-        )
-        _wait_for_signal()
-    finally:
-        server.stop()
+    with _stop_signals() as stop:
+        try:
+            server.start()
+        except (OSError, SystemExit) as exc:  # werkzeug exits when the port is taken
+            raise _cannot_listen(host, port, exc) from exc
+        try:
+            _announce(out, server.url, opts.region, env_file, time_scale, hooks)
+            while not stop.wait(0.5):
+                pass
+        finally:
+            server.stop()
     typer.echo("bluegreen sandbox stopped", err=True)
+
+
+def _announce(
+    out: Out,
+    url: str,
+    region_option: str | None,
+    env_file: Path | None,
+    time_scale: float,
+    hooks: HookMode,
+) -> None:
+    """Print (and write) the exports, then say where the sandbox listens."""
+    region = region_option or DEFAULT_REGION
+    env, unset = env_exports(url, region)
+    lines = export_lines(env, unset)
+    if env_file is not None:
+        _write_env_file(env_file, lines)
+    if out.json_mode:
+        out.json({"endpoint": url, "region": region, "env": env, "unset": unset})
+    else:
+        for line in lines:
+            out.text(line)
+    typer.echo(
+        f"bluegreen sandbox listening on {url} (time scale {time_scale:g}, hooks "
+        f"{hooks.value}); Ctrl-C to stop",
+        err=True,
+    )
 
 
 def _cannot_listen(host: str, port: int, exc: BaseException) -> UsageError:
@@ -177,8 +193,9 @@ def _write_env_file(path: Path, lines: list[str]) -> None:
         ) from exc
 
 
-def _wait_for_signal() -> None:
-    """Block until SIGINT or SIGTERM (Ctrl-C, `kill`)."""
+@contextmanager
+def _stop_signals() -> Iterator[threading.Event]:
+    """An event set by SIGINT or SIGTERM (Ctrl-C, `kill`) while the block runs."""
     stop = threading.Event()
 
     def handler(signum: int, frame: Any) -> None:
@@ -187,8 +204,7 @@ def _wait_for_signal() -> None:
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        while not stop.wait(0.5):
-            pass
+        yield stop
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
