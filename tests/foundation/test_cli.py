@@ -263,3 +263,11 @@ def test_validate_collects_image_and_task_definition_problems_together(
         "its containers: web, log-router",
         "  - taskdef.json.j2:3: networkMode: 'awsvpn' is not one of: bridge, host, awsvpc, none",
     ]
+
+
+def test_render_vars_file_and_var_flag(example: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["-o", "json", "render", "--offline", "--vars-file", "vars/large.yaml"]
+    assert run([*argv, "--var", "release=2.0.0", "--var", "desired_memory=8192"]) == 0
+    td = json.loads(capsys.readouterr().out)["taskDefinition"]
+    assert (td["cpu"], td["memory"]) == ("2048", "8192")
+    assert td["containerDefinitions"][0]["image"] == f"{REGISTRY}/web:2.0.0"
