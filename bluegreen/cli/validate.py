@@ -66,9 +66,6 @@ def findings(
 
     td = rendered.task_definition
     containers = [c.get("name") for c in td.get("containerDefinitions", [])]
-    props = rendered.appspec["Resources"][0]["TargetService"]["Properties"]
-    lb = props["LoadBalancerInfo"]
-    hooks = [next(iter(h)) for h in rendered.appspec.get("Hooks", [])]
     pinned = [c for c, ref in rendered.images.items() if "@" in ref]
     env = f" (environment {spec.env})" if spec.env else ""
     out = [
@@ -77,16 +74,24 @@ def findings(
         f"{len(containers)} container(s): {', '.join(str(c) for c in containers)}",
         f"images: {len(rendered.images)} container image(s), {len(pinned)} pinned by digest"
         + (" (offline: ECR tags not resolved)" if offline else ""),
-        f"load balancer: container {lb['ContainerName']} port {lb['ContainerPort']} "
-        "is in its portMappings",
     ]
+    props: dict[str, Any] = {}
+    if rendered.appspec:
+        props = rendered.appspec["Resources"][0]["TargetService"]["Properties"]
+        lb = props["LoadBalancerInfo"]
+        out.append(
+            f"load balancer: container {lb['ContainerName']} port {lb['ContainerPort']} "
+            "is in its portMappings"
+        )
     if "FARGATE" in (td.get("requiresCompatibilities") or []):
         out.append(f"fargate: cpu {td.get('cpu')} / memory {td.get('memory')} is a valid size")
-    appspec_name = display_path(spec.appspec) if spec.appspec else "default AppSpec template"
-    out.append(
-        f"appspec {appspec_name}: TaskDefinition {props['TaskDefinition']}, "
-        + (f"hooks {', '.join(hooks)}" if hooks else "no hooks")
-    )
+    if props:
+        hooks = [next(iter(h)) for h in rendered.appspec.get("Hooks", [])]
+        name = display_path(spec.appspec) if spec.appspec else "default AppSpec template"
+        out.append(
+            f"appspec {name}: TaskDefinition {props['TaskDefinition']}, "
+            + (f"hooks {', '.join(hooks)}" if hooks else "no hooks")
+        )
     out.append(
         f"codedeploy: application {spec.codedeploy.application}, group "
         f"{spec.codedeploy.deployment_group}, config "

@@ -503,9 +503,17 @@ def render_release(
     td_problems = schema_problems(doc, load_schema("taskdef"), td_where, error=SchemaError)
     problems += td_problems
 
-    # 3. AppSpec, then what a schema cannot check (only on a schema-valid task definition)
+    # 3. AppSpec, then what a schema cannot check (only on a schema-valid task definition).
+    #    A service that CodeDeploy does not deploy needs no AppSpec when it has no load balancer.
     try:
-        appspec = _appspec(spec, templates, live, task_definition_arn)
+        if _rolling_without_load_balancer(spec, live):
+            appspec: dict[str, Any] = {}
+            notices.append(
+                f"no AppSpec: service {spec.service} is deployed by the "
+                f"{live.deployment_controller if live else '?'} controller and has no load balancer"
+            )
+        else:
+            appspec = _appspec(spec, templates, live, task_definition_arn)
     except UsageError as exc:
         raise_problems([*problems, *flatten(exc)], subject=f"{spec.display} and its templates")
         raise
@@ -646,6 +654,15 @@ def _apply_images(
 
 
 # --- AppSpec ----------------------------------------------------------------------------------
+def _rolling_without_load_balancer(spec: Spec, live: LiveService | None) -> bool:
+    return (
+        live is not None
+        and live.deployment_controller != "CODE_DEPLOY"
+        and spec.load_balancer is None
+        and not live.load_balancers
+    )
+
+
 def _appspec(
     spec: Spec, templates: _Templates, live: LiveService | None, task_definition_arn: str | None
 ) -> dict[str, Any]:
@@ -757,7 +774,6 @@ def check_semantics(
     """What a schema cannot check: load balancer container/port, Fargate sizes, essentials."""
     problems: list[BluegreenError] = []
     containers = [c for c in td.get("containerDefinitions", []) if isinstance(c, dict)]
-    by_name = {c.get("name"): c for c in containers}
     if containers and not any(c.get("essential", True) for c in containers):
         problems.append(
             SchemaError(
@@ -766,6 +782,21 @@ def check_semantics(
                 hint="set `essential: true` on the main container (true is the default)",
             )
         )
+    if containers and appspec:
+        problems += _load_balancer_port(spec, containers, appspec, td_where)
+    if "FARGATE" in (td.get("requiresCompatibilities") or []):
+        problems += _fargate(td, td_where)
+    return problems
+
+
+def _load_balancer_port(
+    spec: Spec,
+    containers: list[dict[str, Any]],
+    appspec: dict[str, Any],
+    td_where: Callable[[JsonPath], str],
+) -> list[BluegreenError]:
+    problems: list[BluegreenError] = []
+    by_name = {c.get("name"): c for c in containers}
     props = appspec["Resources"][0]["TargetService"]["Properties"]
     lb = props["LoadBalancerInfo"]
     lb_where = (
@@ -799,8 +830,6 @@ def check_semantics(
                     "load_balancer.container_port",
                 )
             )
-    if "FARGATE" in (td.get("requiresCompatibilities") or []):
-        problems += _fargate(td, td_where)
     return problems
 
 

@@ -271,3 +271,32 @@ def test_render_vars_file_and_var_flag(example: Path, capsys: pytest.CaptureFixt
     td = json.loads(capsys.readouterr().out)["taskDefinition"]
     assert (td["cpu"], td["memory"]) == ("2048", "8192")
     assert td["containerDefinitions"][0]["image"] == f"{REGISTRY}/web:2.0.0"
+
+
+def test_a_rolling_service_without_load_balancer_needs_no_appspec(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    world: World,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    world.ecs().create_service(cluster="web-cluster", serviceName="worker", desiredCount=1)
+    write_minimal(tmp_path)
+    spec = tmp_path / "bluegreen.yaml"
+    spec.write_text(
+        spec.read_text()
+        .replace("cluster: c1", "cluster: web-cluster")
+        .replace("service: s1", "service: worker")
+        .replace("load_balancer: {container_name: app, container_port: 80}\n", "")
+    )
+    monkeypatch.chdir(tmp_path)
+    assert run(["-o", "json", "render"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["appspec"] == {}
+    assert err == (
+        "warning: no AppSpec: service worker is deployed by the ECS controller and has no "
+        "load balancer\n"
+    )
+    assert run(["validate"]) == 0
+    out, _ = capsys.readouterr()
+    assert "appspec" not in out
+    assert world.ecs().list_task_definitions()["taskDefinitionArns"] == []
