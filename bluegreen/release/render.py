@@ -404,8 +404,18 @@ def _parse_rendered(
         except YAMLError as exc:
             raise error(f"the rendered text is not valid YAML: {exc}", where=display) from None
         return plain(raw, lines), lines
+    duplicates: list[str] = []
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        seen: dict[str, Any] = {}
+        for key, value in items:
+            if key in seen:
+                duplicates.append(key)
+            seen[key] = value
+        return seen
+
     try:
-        data = json.loads(text)
+        data = json.loads(text, object_pairs_hook=pairs)
     except json.JSONDecodeError as exc:
         raise error(
             f"the rendered text is not valid JSON: {exc.msg} (column {exc.colno})"
@@ -414,6 +424,19 @@ def _parse_rendered(
             hint="the line is counted in the rendered output; check commas and quoting around "
             "template expressions (the tojson filter quotes a value safely)",
         ) from None
+    if duplicates:
+        key = duplicates[0]
+        rows = [
+            i
+            for i, row in enumerate(text.splitlines(), 1)
+            if re.search(rf'"{re.escape(key)}"\s*:', row)
+        ]
+        line = rows[1] if len(rows) > 1 else 0
+        raise error(
+            f"the rendered JSON has the key {key!r} twice in one object (the last would win)"
+            f"{_excerpt(text, line)}",
+            where=f"{display}:{line}" if line else display,
+        )
     try:  # JSON is YAML: reuse the round-trip loader for line numbers only
         from ruamel.yaml import YAML
 

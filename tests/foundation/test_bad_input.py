@@ -202,6 +202,16 @@ CASES = [
         edits=[td_edit("{{ vars.log_level | tojson }}", "{{ vars.log_level }}")],
     ),
     Case(
+        "duplicate-json-key",
+        ["taskdef.json.j2:4", "has the key 'networkMode' twice"],
+        edits=[
+            td_edit(
+                '  "requiresCompatibilities"',
+                '  "networkMode": "host",\n  "requiresCompatibilities"',
+            )
+        ],
+    ),
+    Case(
         "rendered-not-an-object",
         ["taskdef.json.j2", "must be a JSON object, got list"],
         files={TD: "[]\n"},

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bluegreen.errors import ImageError
 from bluegreen.release.images import ImageRef, parse_image
@@ -107,3 +109,42 @@ def test_with_digest_keeps_the_tag_and_checks_the_digest() -> None:
     assert str(ref) == f"{ECR}/web:1@{SHA}"
     with pytest.raises(ImageError):
         ref.with_digest("sha256:short")
+
+
+# --- properties ---------------------------------------------------------------------------------
+component = st.from_regex(r"[a-z0-9]{1,4}(?:(?:\.|_|__|-{1,2})[a-z0-9]{1,4}){0,2}", fullmatch=True)
+host = st.from_regex(r"[a-z0-9]{1,6}(?:\.[a-z0-9]{1,6}){1,2}", fullmatch=True)
+tag = st.from_regex(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,20}", fullmatch=True)
+digest = st.from_regex(r"[0-9a-f]{64}", fullmatch=True).map(lambda h: f"sha256:{h}")
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    registry=st.one_of(st.none(), host, host.map(lambda h: f"{h}:5000")),
+    path=st.lists(component, min_size=1, max_size=3),
+    tag_=st.one_of(st.none(), tag),
+    digest_=st.one_of(st.none(), digest),
+)
+def test_references_built_from_the_grammar_parse_back(
+    registry: str | None, path: list[str], tag_: str | None, digest_: str | None
+) -> None:
+    text = "/".join([registry, *path] if registry else path)
+    if tag_:
+        text += f":{tag_}"
+    if digest_:
+        text += f"@{digest_}"
+    ref = parse_image(text)
+    assert (ref.tag, ref.digest) == (tag_, digest_)
+    repository = "/".join(path)
+    if registry is None:
+        if len(path) == 1:
+            repository = f"library/{repository}"
+        if ref.registry is None:
+            assert ref.repository == repository
+        else:  # a first component with a "." names a registry, as in Docker's grammar
+            assert len(path) > 1
+            assert "." in path[0]
+            assert (ref.registry, ref.repository) == (path[0], "/".join(path[1:]))
+    else:
+        assert (ref.registry, ref.repository) == (registry, repository)
+    assert parse_image(str(ref)) == ref
