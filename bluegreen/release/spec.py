@@ -14,7 +14,7 @@ import difflib
 import os
 import re
 import shlex
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -268,7 +268,7 @@ def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, An
 def schema_problems(
     instance: Any,
     schema: dict[str, Any],
-    where: Any,
+    where: Callable[[JsonPath], str],
     *,
     error: type[BluegreenError] = SpecError,
 ) -> list[BluegreenError]:
@@ -426,7 +426,11 @@ def load_spec(path: Path, env: str | None = None) -> Spec:
 
 
 def _typed(
-    path: Path, env: str | None, data: dict[str, Any], where: Any, lines: dict[JsonPath, int]
+    path: Path,
+    env: str | None,
+    data: dict[str, Any],
+    where: Callable[[JsonPath], str],
+    lines: dict[JsonPath, int],
 ) -> Spec:
     problems: list[BluegreenError] = []
     folder = path.resolve().parent
