@@ -287,6 +287,10 @@ def follow(aws: Aws, settings: FollowSettings, sink: Sink, journal: J.Journal | 
         rollback_expected_on_failure=settings.rollback_on_failure,
         task_definition_arn=settings.task_definition_arn,
         step_interval=settings.routing.step_seconds if settings.routing else None,
+        shift_seconds=settings.routing.duration_seconds if settings.routing else None,
+        termination_wait=group.termination_wait_minutes * 60.0
+        if group.termination_action == "TERMINATE"
+        else None,
     )
     loop = Loop(
         probe=Probe(aws, group, list(settings.alarms), list(settings.checks)),

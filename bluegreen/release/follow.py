@@ -55,11 +55,17 @@ class Probe:
     _dims: dict[str, dict[str, str]] = field(default_factory=dict, init=False)
     _last_metrics: tuple[float, tuple[MetricValue, ...]] | None = field(default=None, init=False)
 
-    def deployment(self, deployment_id: str) -> DeploymentView:
+    def deployment(
+        self, deployment_id: str, reuse_target: dict[str, Any] | None = None
+    ) -> tuple[DeploymentView, dict[str, Any] | None]:
+        """GetDeployment, and GetDeploymentTarget unless `reuse_target` is given."""
         from bluegreen.aws import codedeploy
 
+        if reuse_target is not None:
+            info = codedeploy.get_deployment(self.aws, deployment_id)
+            return view(info, reuse_target), reuse_target
         info, target = codedeploy.observe(self.aws, deployment_id, self.group.target_id)
-        return view(info, target)
+        return view(info, target), target
 
     def alarm_states(self) -> dict[str, str]:
         if not self.alarms:
@@ -158,6 +164,9 @@ class Loop:
     requested_stop: tuple[bool, str] | None = None
     verify_run: VerifyRun | None = field(default=None, init=False)
     state: State | None = field(default=None, init=False)
+    _detail_until: float = field(default=0.0, init=False)
+    _target: dict[str, Any] | None = field(default=None, init=False)
+    _alarms: dict[str, str] = field(default_factory=dict, init=False)
 
     def _sleep(self, seconds: float) -> None:
         (self.sleep or self.cancel.sleep)(seconds)
@@ -171,7 +180,7 @@ class Loop:
         try:
             while True:
                 try:
-                    obs, dep = self._observe(state, observing)
+                    obs, dep, state = self._observe(state, observing)
                 except Throttled:
                     self._sleep(THROTTLE_BACKOFF)
                     continue
@@ -186,17 +195,30 @@ class Loop:
                         self.journal.append(J.RESULT, **_result_record(decision.outcome))
                     return decision.outcome
                 self._act(decision)
+                if decision.observe and decision.observe != observing:
+                    self._detail_until = 0.0  # a new deployment: read everything
                 observing = decision.observe or observing
+                if decision.actions:
+                    self._detail_until = 0.0
+                elif decision.detail_every > 0 and self._detail_until <= obs.now:
+                    self._detail_until = obs.now + decision.detail_every
                 self._sleep(decision.wait)
         finally:
             if self.verify_run is not None:
                 self.verify_run.kill()
 
-    def _observe(self, state: State, observing: str) -> tuple[Observation, DeploymentView]:
+    def _observe(self, state: State, observing: str) -> tuple[Observation, DeploymentView, State]:
         now = self.clock()
-        dep = self.probe.deployment(observing)
+        detailed = now >= self._detail_until or self._target is None
+        dep, target = self.probe.deployment(observing, None if detailed else self._target)
+        if dep.status in ("Succeeded", "Failed", "Stopped") and not detailed:
+            dep, target = self.probe.deployment(observing)  # the end: read it all
+            detailed = True
+        self._target = target
         watching = state.phase is Phase.WATCHING and dep.status not in ("Succeeded", "Failed")
-        alarms = self.probe.alarm_states() if watching else {}
+        if watching and detailed:
+            self._alarms = self.probe.alarm_states()
+        alarms = self._alarms if watching else {}
         metrics = self.probe.metrics(now, dep) if watching and dep.task_sets else ()
         verify = self.verify_run.poll() if self.verify_run is not None else None
         cancel = self.cancel.is_set
@@ -221,8 +243,9 @@ class Loop:
             metrics=metrics,
             verify_result=verify,
             cancel=cancel,
+            wall=time.time(),
         )
-        return obs, dep
+        return obs, dep, state
 
     def _act(self, decision: Decision) -> None:
         for action in decision.actions:

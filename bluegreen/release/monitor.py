@@ -27,6 +27,8 @@ BAKE_POLL = 3.0
 APPROVAL_POLL = 3.0
 ROLLBACK_GRACE = 20.0  # seconds to wait for CodeDeploy to name the rollback deployment
 VERIFY_POLL = 0.25  # the deployment is over; only the verify command is awaited
+END_POLL = 0.2  # around the expected end of the termination wait
+END_WINDOW = 3.0  # seconds after the expected end during which END_POLL applies
 
 
 class Phase(StrEnum):
@@ -102,6 +104,7 @@ class Observation:
     metrics: tuple[MetricValue, ...] = ()
     verify_result: tuple[bool, str] | None = None  # (passed, detail) once the command ended
     cancel: bool = False
+    wall: float | None = None  # epoch seconds at `now` (compared with the events' timestamps)
 
 
 @dataclass(frozen=True)
@@ -115,6 +118,8 @@ class MonitorConfig:
     rollback_expected_on_failure: bool = True
     task_definition_arn: str | None = None
     step_interval: float | None = None  # seconds between traffic steps, when known
+    shift_seconds: float | None = None  # the whole traffic shift per the config, when known
+    termination_wait: float | None = None  # seconds from AllowTraffic's end to the end
     stop_rollback: bool = True  # client-side triggers stop with rollback
 
 
@@ -167,6 +172,7 @@ class Decision:
     observe: str | None = None  # the deployment to observe next
     outcome: Outcome | None = None
     detach: bool = False
+    detail_every: float = 0.0  # the target/alarm/metric reads may be reused this long
 
 
 @dataclass(frozen=True)
@@ -355,20 +361,54 @@ def _trigger(state: State, obs: Observation) -> tuple[StopKind, str] | None:
     return None
 
 
-def poll_interval(state: State, obs: Observation) -> float:
-    """How long to sleep before the next observation.
+def expected_end(state: State, obs: Observation) -> float | None:
+    """When (epoch seconds) the deployment should end: AllowTraffic's end plus the group's
+    termination wait. The wait is scaled by how fast the endpoint's clock ran the shift (the
+    config says how long the shift lasts; the event's timestamps say how long it took), so an
+    accelerated sandbox clock is honoured too. None when unknown."""
+    cfg = state.config
+    if cfg.termination_wait is None:
+        return None
+    allow = next((e for e in obs.lifecycle if e.name == "AllowTraffic"), None)
+    if allow is None or allow.status != "Succeeded" or allow.end is None:
+        return None
+    scale = 1.0
+    took = allow.duration
+    if cfg.shift_seconds and took and took > 0:
+        scale = max(1.0, cfg.shift_seconds / took)
+    return allow.end + cfg.termination_wait / scale
 
-    Fast (1 s) whenever the deployment can end or take a step; slower only in phases known
-    to be quiet: waiting for a human approval, or early in a traffic bake whose length the
-    deployment config tells us.
+
+def poll_interval(state: State, obs: Observation) -> float:
+    """How long to sleep before the next observation: GetDeployment every second, so the
+    exit follows the deployment's end (or a failure) within about a second; 0.2 s around the
+    expected end of the termination wait; never past the deadline."""
+    wait = FAST_POLL
+    end = expected_end(state, obs) if state.phase is Phase.WATCHING else None
+    if end is not None and obs.wall is not None:
+        ahead = end - obs.wall
+        if ahead <= END_POLL and ahead > -END_WINDOW:
+            wait = END_POLL
+        elif ahead > END_POLL:
+            wait = min(FAST_POLL, max(END_POLL, ahead - END_POLL / 2))
+    if state.config.deadline is not None and state.phase is Phase.WATCHING:
+        return max(0.05, min(wait, state.config.deadline - obs.now))
+    return wait
+
+
+def detail_interval(state: State, obs: Observation) -> float:
+    """How long the detailed reads (deployment target, alarms, metrics) may be reused.
+
+    0 (read every time) whenever a step can happen; longer only in phases known to be quiet:
+    waiting for a human approval, or early in a traffic bake whose length the deployment
+    config tells us. The deployment's status is read every time regardless.
     """
     if state.phase is not Phase.WATCHING or obs.cancel:
-        return FAST_POLL
-    if obs.status == "Ready" and state.config.verify is False:
+        return 0.0
+    if obs.status == "Ready" and not state.config.verify:
         return APPROVAL_POLL
     interval = state.config.step_interval
-    weights = dict(state.weights or ())
-    green = weights.get("Green", 0.0)
+    green = dict(state.weights or ()).get("Green", 0.0)
     if (
         interval is not None
         and state.last_weight_change is not None
@@ -378,9 +418,7 @@ def poll_interval(state: State, obs: Observation) -> float:
         remaining = interval - (obs.now - state.last_weight_change)
         if remaining > 4 * BAKE_POLL:
             return BAKE_POLL
-    if state.config.deadline is not None:
-        return max(0.05, min(FAST_POLL, state.config.deadline - obs.now))
-    return FAST_POLL
+    return 0.0
 
 
 def step(state: State, obs: Observation) -> tuple[State, list[Event], Decision]:
@@ -476,7 +514,16 @@ def step(state: State, obs: Observation) -> tuple[State, list[Event], Decision]:
                         f"  waiting for approval: bluegreen approve {original}",
                     )
                 )
-    return state, events, Decision(tuple(actions), poll_interval(state, obs), observe=original)
+    return (
+        state,
+        events,
+        Decision(
+            tuple(actions),
+            poll_interval(state, obs),
+            observe=original,
+            detail_every=detail_interval(state, obs),
+        ),
+    )
 
 
 def _step_terminal(

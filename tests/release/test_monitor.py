@@ -10,6 +10,7 @@ from bluegreen.errors import ExitCode
 from bluegreen.release.monitor import (
     APPROVAL_POLL,
     BAKE_POLL,
+    END_POLL,
     FAST_POLL,
     ROLLBACK_GRACE,
     Approve,
@@ -254,7 +255,8 @@ def test_ready_wait_without_verify_waits_for_a_human() -> None:
     state = initial_state(cfg())
     state, events, d = step(state, obs(1, "Ready"))
     assert d.actions == ()
-    assert d.wait == APPROVAL_POLL
+    assert d.wait == FAST_POLL
+    assert d.detail_every == APPROVAL_POLL
     assert any("bluegreen approve" in e.text for e in events)
     _, events, _ = step(state, obs(2, "Ready"))
     assert events == []
@@ -264,11 +266,12 @@ def test_polling_is_fast_near_steps_and_slower_in_a_known_bake() -> None:
     state = initial_state(cfg(step_interval=300.0))
     during = lifecycle(6)
     state, _, d = step(state, obs(0, lifecycle=during, task_sets=sets(10)))
-    assert d.wait == BAKE_POLL  # 300 s of canary bake ahead
+    assert d.detail_every == BAKE_POLL  # 300 s of canary bake ahead: fewer detailed reads
+    assert d.wait == FAST_POLL  # but the status every second: a failure can come any time
     state, _, d = step(state, obs(295, lifecycle=during, task_sets=sets(10)))
-    assert d.wait == FAST_POLL  # the next shift is near
+    assert d.detail_every == 0.0  # the next shift is near
     state, _, d = step(state, obs(296, lifecycle=lifecycle(7), task_sets=sets(100)))
-    assert d.wait == FAST_POLL  # the end can come any moment
+    assert (d.wait, d.detail_every) == (FAST_POLL, 0.0)  # the end can come any moment
 
 
 def test_polling_never_overshoots_the_deadline() -> None:
@@ -305,3 +308,22 @@ def test_verify_runs_at_the_end_when_test_traffic_was_never_seen() -> None:
     _, _, d = step(state, obs(2, "Succeeded", verify_result=(True, "exit 0")))
     assert d.outcome is not None
     assert d.outcome.exit_code == 0
+
+
+def test_polling_tightens_around_the_expected_end() -> None:
+    # A 10-minute canary that the endpoint ran in 1 s (600x), then a 5-minute termination wait:
+    # the end is due 0.5 s after AllowTraffic ended.
+    state = initial_state(cfg(shift_seconds=600.0, termination_wait=300.0))
+    allow_done = tuple(
+        LifecycleEvent(name, "Succeeded", 1000.0, 1001.0 if name == "AllowTraffic" else 1000.0)
+        for name in ORDER
+    )
+    _, _, d = step(state, obs(5, lifecycle=allow_done, wall=1001.1))
+    assert d.wait == pytest.approx(0.3)  # just before the end is due
+    _, _, d = step(state, obs(6, lifecycle=allow_done, wall=1001.5))
+    assert d.wait == END_POLL
+    _, _, d = step(state, obs(7, lifecycle=allow_done, wall=1010.0))
+    assert d.wait == FAST_POLL  # well past it: back to once a second
+    # Unknown wait or a running shift: once a second.
+    _, _, d = step(initial_state(cfg()), obs(5, lifecycle=allow_done, wall=1001.5))
+    assert d.wait == FAST_POLL
