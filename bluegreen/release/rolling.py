@@ -18,14 +18,23 @@ What ECS does, and what the step honours:
 
 from __future__ import annotations
 
+import datetime as dt
 import math
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bluegreen.errors import ExitCode, PreflightError
+from bluegreen.release.journal import CREATED, INTENT, REGISTERED, RESULT, Journal, journal_path
 from bluegreen.release.monitor import Event, Outcome
+
+if TYPE_CHECKING:
+    from bluegreen.aws.session import Aws
+    from bluegreen.release.render import LiveService
+    from bluegreen.release.spec import Spec
 
 FAST_POLL = 1.0  # seconds between DescribeServices calls
 ROLLBACK_GRACE = 30.0  # seconds to wait for the breaker's rollback deployment to appear
@@ -145,8 +154,7 @@ def observation_from(
     )
     events: list[ServiceEvent] = []
     for ev in service.get("events") or []:
-        created = ev.get("createdAt")
-        stamp = created.timestamp() if hasattr(created, "timestamp") else None
+        stamp = _epoch(ev.get("createdAt"))
         if since is not None and stamp is not None and stamp < since:
             continue
         events.append(ServiceEvent(str(ev.get("id", "")), str(ev.get("message", ""))))
@@ -154,10 +162,23 @@ def observation_from(
     return RollingObservation(now=now, deployments=deployments, events=tuple(events), cancel=cancel)
 
 
+def _epoch(value: Any) -> float | None:
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    if isinstance(value, dt.datetime):
+        return value.timestamp()
+    if isinstance(value, int | float):
+        return float(value)
+    return None
+
+
 # --- the state machine --------------------------------------------------------------------------
 @dataclass(frozen=True)
 class RollingConfig:
-    deployment_id: str  # the ECS deployment started by our UpdateService
+    deployment_id: str  # the ECS deployment our UpdateService started ("" until it shows)
     task_definition_arn: str
     previous_task_definition_arn: str | None
     started_at: float
@@ -166,6 +187,8 @@ class RollingConfig:
     breaker_rollback: bool = False  # deploymentCircuitBreaker.rollback
     rollback: bool = False  # --rollback: return to the previous revision when ECS does not
     failure_threshold: int = 3  # failed tasks that fail the rollout when the breaker is off
+    known_before: frozenset[str] = frozenset()  # deployment ids that existed before the update
+    known_events: frozenset[str] = frozenset()  # service event ids from before the update
 
 
 class RollingPhase(StrEnum):
@@ -195,6 +218,7 @@ Seen = tuple[str, str | None, int, int, int, int]
 @dataclass(frozen=True)
 class RollingState:
     config: RollingConfig
+    deployment_id: str = ""
     phase: RollingPhase = RollingPhase.WATCHING
     seen: Mapping[str, Seen] = field(default_factory=dict)
     seen_events: frozenset[str] = frozenset()
@@ -208,7 +232,9 @@ class RollingState:
 
 
 def initial_state(config: RollingConfig) -> RollingState:
-    return RollingState(config=config)
+    return RollingState(
+        config=config, deployment_id=config.deployment_id, seen_events=config.known_events
+    )
 
 
 def revision(arn: str | None) -> str:
@@ -283,12 +309,13 @@ def step(
     if state.phase is RollingPhase.ROLLING_BACK:
         return _step_rollback(state, obs, events)
     cfg = state.config
-    ours = obs.find(cfg.deployment_id)
+    state = _adopt(state, obs, events)
+    ours = obs.find(state.deployment_id)
     primary = obs.primary
 
     if obs.cancel:
         outcome = Outcome(
-            cfg.deployment_id,
+            state.deployment_id,
             "InProgress",
             False,
             ExitCode.CANCELLED,
@@ -299,9 +326,22 @@ def step(
         )
         return _finish(state, events, outcome)
 
+    if not state.deployment_id:
+        # ECS has not shown the deployment of our revision yet.
+        if cfg.deadline is not None and obs.now >= cfg.deadline:
+            return _fail(
+                state,
+                events,
+                obs,
+                "timed out before the deployment started",
+                ExitCode.TIMEOUT,
+                status="InProgress",
+            )
+        return state, events, RollingDecision(wait=_wait(cfg, obs))
+
     if ours is not None and ours.status == "PRIMARY" and _completed(ours, obs):
         outcome = Outcome(
-            cfg.deployment_id,
+            state.deployment_id,
             "Succeeded",
             False,
             ExitCode.OK,
@@ -313,7 +353,7 @@ def step(
         events.append(Event("completed", {"deploymentId": ours.id}, outcome.reason))
         return _finish(state, events, outcome)
 
-    if primary is not None and primary.id != cfg.deployment_id:
+    if primary is not None and primary.id != state.deployment_id:
         # Our deployment is no longer the primary one: the breaker rolled back, or someone
         # else started a deployment.
         if cfg.breaker_rollback and primary.task_definition == cfg.previous_task_definition_arn:
@@ -322,11 +362,11 @@ def step(
                 state, events, obs, reason, by="the circuit breaker", rollback_id=primary.id
             )
         outcome = Outcome(
-            cfg.deployment_id,
+            state.deployment_id,
             "Stopped",
             False,
             ExitCode.FAILED,
-            f"deployment {cfg.deployment_id} was replaced by {primary.id} "
+            f"deployment {state.deployment_id} was replaced by {primary.id} "
             f"({revision(primary.task_definition)}): another update of the service started",
             None,
             cfg.task_definition_arn,
@@ -363,6 +403,34 @@ def step(
     return state, events, RollingDecision(wait=_wait(cfg, obs))
 
 
+def _adopt(state: RollingState, obs: RollingObservation, events: list[Event]) -> RollingState:
+    """Follow the newest PRIMARY deployment of our revision that did not exist before the update.
+
+    ECS names the deployment in UpdateService's answer; an API that starts it a moment later
+    (or replaces it with an identical one) shows it here, and we follow that one.
+    """
+    cfg = state.config
+    current = obs.find(state.deployment_id)
+    if current is not None and current.rollout_state == "FAILED":
+        return state
+    primary = obs.primary
+    if (
+        primary is None
+        or primary.id == state.deployment_id
+        or primary.id in cfg.known_before
+        or primary.task_definition != cfg.task_definition_arn
+    ):
+        return state
+    events.append(
+        Event(
+            "following",
+            {"deploymentId": primary.id, "taskDefinitionArn": cfg.task_definition_arn},
+            f"  following deployment {primary.id} of {revision(cfg.task_definition_arn)}",
+        )
+    )
+    return replace(state, deployment_id=primary.id)
+
+
 def _wait(cfg: RollingConfig, obs: RollingObservation) -> float:
     if cfg.deadline is not None:
         return max(0.05, min(FAST_POLL, cfg.deadline - obs.now))
@@ -385,7 +453,7 @@ def _await_breaker_rollback(
         events.append(
             Event(
                 "circuitBreaker",
-                {"deploymentId": cfg.deployment_id, "reason": reason, "rollback": True},
+                {"deploymentId": state.deployment_id, "reason": reason, "rollback": True},
                 f"circuit breaker tripped: {reason}; ECS rolls back to "
                 f"{revision(cfg.previous_task_definition_arn)}",
             )
@@ -393,7 +461,7 @@ def _await_breaker_rollback(
     failed_at = state.failed_at if state.failed_at is not None else obs.now
     if obs.now - failed_at >= ROLLBACK_GRACE:
         outcome = Outcome(
-            cfg.deployment_id,
+            state.deployment_id,
             "Failed",
             False,
             ExitCode.FAILED,
@@ -419,7 +487,7 @@ def _start_following(
         events.append(
             Event(
                 "circuitBreaker",
-                {"deploymentId": cfg.deployment_id, "reason": reason, "rollback": True},
+                {"deploymentId": state.deployment_id, "reason": reason, "rollback": True},
                 f"circuit breaker tripped: {reason}",
             )
         )
@@ -435,7 +503,7 @@ def _start_following(
         Event(
             "rollback",
             {
-                "deploymentId": cfg.deployment_id,
+                "deploymentId": state.deployment_id,
                 "rollbackDeploymentId": rollback_id,
                 "by": by,
                 "taskDefinition": cfg.previous_task_definition_arn,
@@ -469,7 +537,11 @@ def _fail(
         events.append(
             Event(
                 "rollback",
-                {"deploymentId": cfg.deployment_id, "by": "bluegreen", "taskDefinition": previous},
+                {
+                    "deploymentId": state.deployment_id,
+                    "by": "bluegreen",
+                    "taskDefinition": previous,
+                },
                 f"{reason}; rolling back to {revision(previous)}",
             )
         )
@@ -484,7 +556,7 @@ def _fail(
             "(or enable the service's circuit breaker with rollback)"
         )
     outcome = Outcome(
-        cfg.deployment_id, status, False, exit_code, reason + hint, None, cfg.task_definition_arn
+        state.deployment_id, status, False, exit_code, reason + hint, None, cfg.task_definition_arn
     )
     return _finish(state, events, outcome)
 
@@ -498,14 +570,14 @@ def _step_rollback(
         primary = obs.primary
         if (
             primary is not None
-            and primary.id != cfg.deployment_id
+            and primary.id != state.deployment_id
             and primary.task_definition == cfg.previous_task_definition_arn
         ):
             state = replace(state, rollback_id=primary.id)
             events.append(
                 Event(
                     "rollback",
-                    {"deploymentId": cfg.deployment_id, "rollbackDeploymentId": primary.id},
+                    {"deploymentId": state.deployment_id, "rollbackDeploymentId": primary.id},
                     f"  following rollback deployment {primary.id}",
                 )
             )
@@ -514,7 +586,7 @@ def _step_rollback(
                 state,
                 events,
                 Outcome(
-                    cfg.deployment_id,
+                    state.deployment_id,
                     state.failure_status,
                     False,
                     state.failure_exit,
@@ -528,7 +600,7 @@ def _step_rollback(
     back = obs.find(state.rollback_id)
     if back is not None and back.status == "PRIMARY" and _completed(back, obs):
         outcome = Outcome(
-            cfg.deployment_id,
+            state.deployment_id,
             state.failure_status,
             True,
             state.failure_exit,
@@ -539,9 +611,10 @@ def _step_rollback(
         )
         return _finish(state, events, outcome)
     gone = back is None and obs.primary is not None and obs.primary.id != state.rollback_id
-    if (back is not None and back.rollout_state == "FAILED") or gone:
+    failing = back is not None and not cfg.breaker and back.failed >= cfg.failure_threshold
+    if (back is not None and back.rollout_state == "FAILED") or gone or failing:
         outcome = Outcome(
-            cfg.deployment_id,
+            state.deployment_id,
             state.failure_status,
             False,
             ExitCode.FAILED,
@@ -553,7 +626,7 @@ def _step_rollback(
         return _finish(state, events, outcome)
     if obs.now - failed_at >= ROLLBACK_TIMEOUT:
         outcome = Outcome(
-            cfg.deployment_id,
+            state.deployment_id,
             state.failure_status,
             False,
             ExitCode.TIMEOUT,
@@ -564,3 +637,422 @@ def _step_rollback(
         )
         return _finish(state, events, outcome)
     return state, events, RollingDecision(wait=FAST_POLL)
+
+
+# --- the use case -------------------------------------------------------------------------------
+class Output(Protocol):
+    """Where the release prints (cli.context.Out satisfies it)."""
+
+    def text(self, line: str = "") -> None: ...
+
+    def json(self, obj: dict[str, Any]) -> None: ...
+
+    def emit(self, obj: dict[str, Any], text: str | None) -> None: ...
+
+
+@dataclass(frozen=True)
+class RollingRequest:
+    """What `deploy` asks of a rolling update."""
+
+    image_overrides: Mapping[str, str] = field(default_factory=dict)
+    var_overrides: Mapping[str, str] = field(default_factory=dict)
+    vars_files: Sequence[Path] = ()
+    dry_run: bool = False
+    wait: bool = True
+    timeout: float | None = None  # seconds; None: the spec's timeout, else DEFAULT_TIMEOUT
+    rollback: bool = False  # --rollback
+
+
+DEFAULT_TIMEOUT = 1800.0
+
+
+@dataclass(frozen=True)
+class Loop:
+    """The watch loop's clock and sleep, injected for tests."""
+
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+    poll: float = FAST_POLL  # upper bound of one sleep
+
+
+@dataclass(frozen=True)
+class RollingPlan:
+    cluster: str
+    service: str
+    current_task_definition: str | None
+    task_definition: dict[str, Any]  # register-task-definition input (None-free)
+    reuse_task_definition: str | None  # latest revision identical to the rendered one
+    images: Mapping[str, str]
+    desired: int
+    minimum_healthy_percent: int
+    maximum_percent: int
+    breaker: bool
+    breaker_rollback: bool
+    notices: tuple[str, ...] = ()
+
+    @property
+    def no_change(self) -> bool:
+        return (
+            self.reuse_task_definition is not None
+            and self.reuse_task_definition == self.current_task_definition
+        )
+
+    def json(self) -> dict[str, Any]:
+        return {
+            "event": "plan",
+            "strategy": "rolling",
+            "cluster": self.cluster,
+            "service": self.service,
+            "currentTaskDefinition": self.current_task_definition,
+            "registerTaskDefinition": self.reuse_task_definition is None,
+            "taskDefinitionArn": self.reuse_task_definition,
+            "family": self.task_definition.get("family"),
+            "images": dict(self.images),
+            "desiredCount": self.desired,
+            "minimumHealthyPercent": self.minimum_healthy_percent,
+            "maximumPercent": self.maximum_percent,
+            "circuitBreaker": {"enable": self.breaker, "rollback": self.breaker_rollback},
+            "noChange": self.no_change,
+        }
+
+    def lines(self) -> list[str]:
+        breaker = (
+            ("on, with rollback" if self.breaker_rollback else "on, without rollback")
+            if self.breaker
+            else "off"
+        )
+        target = (
+            f"reuse {revision(self.reuse_task_definition)} (identical to the rendered one)"
+            if self.reuse_task_definition
+            else f"register a new revision of {self.task_definition.get('family')}"
+        )
+        out = [
+            f"rolling update of {self.cluster}/{self.service}",
+            f"  task definition: {revision(self.current_task_definition)} -> {target}",
+        ]
+        out += [f"  image {name}: {ref}" for name, ref in sorted(self.images.items())]
+        out.append(
+            f"  {self.desired} tasks, minimumHealthyPercent {self.minimum_healthy_percent}, "
+            f"maximumPercent {self.maximum_percent}, circuit breaker {breaker}"
+        )
+        if self.no_change:
+            out.append("  no change: the service already runs this revision")
+        out += [f"  note: {n}" for n in self.notices]
+        return out
+
+
+_READ_ONLY_TD = (
+    "taskDefinitionArn",
+    "revision",
+    "status",
+    "requiresAttributes",
+    "compatibilities",
+    "registeredAt",
+    "registeredBy",
+    "deregisteredAt",
+)
+_DEFAULTS: dict[str, Any] = {"essential": True, "protocol": "tcp", "cpu": 0}
+
+
+def _covers(live: Any, wanted: Any) -> bool:
+    """Whether `live` (as AWS describes it) equals `wanted`, allowing defaults AWS fills in."""
+    if isinstance(wanted, dict) and isinstance(live, dict):
+        for key, value in wanted.items():
+            if key not in live:
+                if value in (None, [], {}) or _DEFAULTS.get(key, object()) == value:
+                    continue
+                return False
+            if not _covers(live[key], value):
+                return False
+        for key, value in live.items():
+            if key in wanted or key in _READ_ONLY_TD:
+                continue
+            if value in (None, [], {}, "") or _DEFAULTS.get(key, object()) == value:
+                continue
+            return False
+        return True
+    if isinstance(wanted, list) and isinstance(live, list):
+        return len(wanted) == len(live) and all(
+            _covers(a, b) for a, b in zip(live, wanted, strict=True)
+        )
+    return bool(live == wanted)
+
+
+def same_task_definition(live: Mapping[str, Any] | None, rendered: Mapping[str, Any]) -> bool:
+    """Whether registering `rendered` would only repeat the `live` revision."""
+    if not live:
+        return False
+    return _covers(dict(live), dict(rendered))
+
+
+def plan(
+    spec: Spec,
+    aws: Aws,
+    request: RollingRequest,
+    *,
+    service: Mapping[str, Any] | None = None,
+    live: LiveService | None = None,
+) -> RollingPlan:
+    """Render, resolve and preflight: everything up to the first write (no writes here)."""
+    from bluegreen.aws import ecs
+    from bluegreen.aws.ecr import EcrResolver
+    from bluegreen.release.render import render_release
+
+    where = f"{spec.cluster}/{spec.service}"
+    if service is None:
+        service = ecs.describe_service_raw(aws, spec.cluster, spec.service)
+    if live is None:
+        live = ecs.describe_service(aws, spec.cluster, spec.service)
+    controller = live.deployment_controller
+    if controller != "ECS":
+        raise PreflightError(
+            f"the service uses the {controller} deployment controller, not ECS rolling updates",
+            where=where,
+        )
+    rendered = render_release(
+        spec,
+        image_overrides=request.image_overrides,
+        var_overrides=request.var_overrides,
+        vars_files=request.vars_files,
+        resolver=EcrResolver(aws) if spec.pin_digests else None,
+        live=live,
+    )
+    check_headroom(service, where=where)
+    td = rendered.task_definition
+    family = str(td.get("family", ""))
+    reuse: str | None = None
+    latest = ecs.latest_task_definition(aws, family) if family else None
+    if latest is not None and same_task_definition(latest, td):
+        reuse = str(latest.get("taskDefinitionArn"))
+    conf = service.get("deploymentConfiguration") or {}
+    breaker = conf.get("deploymentCircuitBreaker") or {}
+    return RollingPlan(
+        cluster=spec.cluster,
+        service=spec.service,
+        current_task_definition=live.task_definition_arn,
+        task_definition=td,
+        reuse_task_definition=reuse,
+        images=dict(rendered.images),
+        desired=int(service.get("desiredCount", 0) or 0),
+        minimum_healthy_percent=int(conf.get("minimumHealthyPercent", 100)),
+        maximum_percent=int(conf.get("maximumPercent", 200)),
+        breaker=bool(breaker.get("enable", False)),
+        breaker_rollback=bool(breaker.get("rollback", False)),
+        notices=tuple(rendered.notices),
+    )
+
+
+def emit_plan(out: Output, p: RollingPlan) -> None:
+    out.json(p.json())
+    if not getattr(out, "json_mode", False):
+        for line in p.lines():
+            out.text(line)
+
+
+def emit_result(out: Output, outcome: Outcome) -> None:
+    """The last line: the pinned JSON result, or a one-line summary for humans."""
+    word = {0: "succeeded", 3: "timed out", 130: "cancelled"}.get(outcome.exit_code, "failed")
+    out.emit(outcome.result(), f"{word}: {outcome.reason}")
+
+
+def deploy(
+    spec: Spec,
+    aws: Aws,
+    out: Output,
+    request: RollingRequest,
+    *,
+    loop: Loop | None = None,
+    journal: Journal | None = None,
+) -> Outcome:
+    """The rolling update: plan, register (unless identical), UpdateService, watch."""
+    from bluegreen.aws import ecs
+
+    loop = loop or Loop()
+    p = plan(spec, aws, request)
+    emit_plan(out, p)
+    if request.dry_run:
+        return Outcome(
+            "",
+            "DryRun",
+            False,
+            ExitCode.OK,
+            "dry run: nothing was changed",
+            None,
+            p.reuse_task_definition,
+        )
+    if p.no_change:
+        assert p.reuse_task_definition is not None
+        return Outcome(
+            "",
+            "Succeeded",
+            False,
+            ExitCode.OK,
+            f"nothing to deploy: the service already runs {revision(p.reuse_task_definition)} "
+            "(use `bluegreen redeploy` for fresh tasks)",
+            None,
+            p.reuse_task_definition,
+        )
+    journal = journal or Journal(journal_path(spec.path))
+    arn = p.reuse_task_definition
+    if arn is None:
+        journal.append(
+            INTENT, action="RegisterTaskDefinition", family=p.task_definition.get("family")
+        )
+        arn = ecs.register_task_definition(aws, p.task_definition)
+        journal.append(REGISTERED, taskDefinitionArn=arn, cluster=p.cluster, service=p.service)
+        out.emit({"event": "registered", "taskDefinitionArn": arn}, f"registered {revision(arn)}")
+    return update_and_watch(
+        aws,
+        out,
+        cluster=p.cluster,
+        service=p.service,
+        task_definition_arn=arn,
+        previous=p.current_task_definition,
+        timeout=_timeout(spec, request),
+        request=request,
+        loop=loop,
+        journal=journal,
+    )
+
+
+def _timeout(spec: Spec, request: RollingRequest) -> float:
+    if request.timeout is not None:
+        return request.timeout
+    return spec.timeout_seconds or DEFAULT_TIMEOUT
+
+
+def update_and_watch(
+    aws: Aws,
+    out: Output,
+    *,
+    cluster: str,
+    service: str,
+    task_definition_arn: str | None,
+    previous: str | None,
+    timeout: float,
+    request: RollingRequest,
+    loop: Loop,
+    journal: Journal,
+    force_new_deployment: bool = False,
+) -> Outcome:
+    """UpdateService (a new revision, or fresh tasks of the same one) and follow the rollout."""
+    from bluegreen.aws import ecs
+
+    before = ecs.describe_service_raw(aws, cluster, service)
+    known_before = frozenset(str(d.get("id")) for d in before.get("deployments") or [])
+    known_events = frozenset(str(e.get("id")) for e in before.get("events") or [])
+    journal.append(
+        INTENT,
+        action="UpdateService",
+        strategy="rolling",
+        cluster=cluster,
+        service=service,
+        taskDefinitionArn=task_definition_arn,
+        previousTaskDefinitionArn=previous,
+        forceNewDeployment=force_new_deployment,
+    )
+    svc = ecs.update_service(
+        aws, cluster, service, task_definition=task_definition_arn, force=force_new_deployment
+    )
+    arn = task_definition_arn or str(svc.get("taskDefinition", ""))
+    # ECS answers with the new deployment as PRIMARY; when it is not there yet, the watch
+    # follows it once it shows.
+    primary = next(
+        (
+            d
+            for d in svc.get("deployments") or []
+            if d.get("status") == "PRIMARY"
+            and d.get("taskDefinition") == arn
+            and str(d.get("id")) not in known_before
+        ),
+        None,
+    )
+    deployment_id = str(primary.get("id")) if primary else ""
+    journal.append(
+        CREATED,
+        deploymentId=deployment_id or None,
+        strategy="rolling",
+        cluster=cluster,
+        service=service,
+        taskDefinitionArn=arn,
+        previousTaskDefinitionArn=previous,
+    )
+    out.emit(
+        {
+            "event": "created",
+            "deploymentId": deployment_id or None,
+            "strategy": "rolling",
+            "taskDefinitionArn": arn,
+            "previousTaskDefinitionArn": previous,
+        },
+        f"updated {cluster}/{service}: {revision(previous)} -> {revision(arn)}"
+        + (f" (deployment {deployment_id})" if deployment_id else ""),
+    )
+    if not request.wait:
+        return Outcome(
+            deployment_id,
+            "InProgress",
+            False,
+            ExitCode.OK,
+            f"not waiting; follow it with `bluegreen status` ({deployment_id})",
+            None,
+            arn,
+        )
+    conf = svc.get("deploymentConfiguration") or {}
+    breaker = conf.get("deploymentCircuitBreaker") or {}
+    now = loop.clock()
+    config = RollingConfig(
+        deployment_id=deployment_id,
+        task_definition_arn=arn,
+        previous_task_definition_arn=previous if previous != arn else None,
+        started_at=now,
+        deadline=now + timeout,
+        breaker=bool(breaker.get("enable", False)),
+        breaker_rollback=bool(breaker.get("rollback", False)),
+        rollback=request.rollback,
+        failure_threshold=failure_threshold(int(svc.get("desiredCount", 0) or 0)),
+        known_before=known_before,
+        known_events=known_events,
+    )
+    outcome = watch(aws, out, cluster, service, config, since=None, loop=loop)
+    journal.append(
+        RESULT,
+        deploymentId=outcome.deployment_id or None,
+        strategy="rolling",
+        status=outcome.status,
+        rolledBack=outcome.rolled_back,
+        exitCode=outcome.exit_code,
+        reason=outcome.reason,
+    )
+    return outcome
+
+
+def watch(
+    aws: Aws,
+    out: Output,
+    cluster: str,
+    service: str,
+    config: RollingConfig,
+    *,
+    since: float | None,
+    loop: Loop,
+) -> Outcome:
+    """The loop around `step`: observe, report changes, act, sleep."""
+    from bluegreen.aws import ecs
+
+    state = initial_state(config)
+    cancel = False
+    while True:
+        svc = ecs.describe_service_raw(aws, cluster, service)
+        obs = observation_from(svc, loop.clock(), since=since, cancel=cancel)
+        state, events, decision = step(state, obs)
+        for event in events:
+            out.emit(event.json(), event.text)
+        if decision.outcome is not None:
+            return decision.outcome
+        for action in decision.actions:
+            ecs.update_service(aws, cluster, service, task_definition=action.task_definition_arn)
+        try:
+            loop.sleep(max(0.0, min(decision.wait, loop.poll)))
+        except KeyboardInterrupt:
+            cancel = True

@@ -1,0 +1,246 @@
+"""Releasing one spec or several: release windows, then the releases side by side.
+
+- `collect_specs`: repeated `--config` paths and folders of specs, loaded and validated up front.
+- `gate_window`: outside the spec's release window a release is refused (exit 2) naming the
+  next opening, or waits for it (`--wait-for-window`); clock and sleep are injected.
+- `fan_out`: every spec is planned first (all preflight before the first write), then the
+  releases run with at most `max_parallel` at a time, their events interleaved in one view
+  (text lines prefixed with `[cluster/service]`, JSON events carrying `"service"`), and one
+  combined result whose exit code is the worst one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bluegreen.errors import BluegreenError, ExitCode, OutsideWindowError, SpecError, UsageError
+from bluegreen.release import raise_problems
+from bluegreen.release.monitor import Outcome
+
+if TYPE_CHECKING:
+    from bluegreen.release.rolling import Output
+    from bluegreen.release.spec import Spec
+
+SPEC_SUFFIXES = (".yaml", ".yml")
+
+# A release to run: planned (no writes yet), then run with an output of its own.
+Runner = Callable[["Output"], Outcome]
+Prepare = Callable[["Spec"], Runner]
+
+
+# --- specs --------------------------------------------------------------------------------------
+def spec_files(paths: Sequence[Path]) -> list[Path]:
+    """The spec files named: files as given, folders expanded to their *.yaml/*.yml files."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted(
+                p for p in path.iterdir() if p.is_file() and p.name.endswith(SPEC_SUFFIXES)
+            )
+            if not found:
+                raise SpecError(
+                    "the folder holds no spec files (*.yaml, *.yml)",
+                    where=str(path),
+                    hint="pass spec files with --config, or a folder of them",
+                )
+            files.extend(found)
+        else:
+            files.append(path)
+    unique: list[Path] = []
+    for f in files:
+        if f.resolve() not in {u.resolve() for u in unique}:
+            unique.append(f)
+    return unique
+
+
+def collect_specs(paths: Sequence[Path], env: str | None) -> list[Spec]:
+    """Load every spec; all problems are reported together (exit 2) before anything runs."""
+    from bluegreen.release.spec import load_spec
+
+    specs: list[Spec] = []
+    problems: list[BluegreenError] = []
+    for path in spec_files(paths):
+        try:
+            specs.append(load_spec(path, env))
+        except UsageError as exc:
+            problems.append(exc)
+    raise_problems(problems, subject=f"{len(paths)} spec path(s)")
+    seen: dict[tuple[str | None, str, str], Path] = {}
+    for spec in specs:
+        key = (spec.region, spec.cluster, spec.service)
+        if key in seen:
+            raise SpecError(
+                f"service {spec.cluster}/{spec.service} is named by two specs "
+                f"({seen[key]} and {spec.path})",
+                where=str(spec.path),
+                hint="one release per service at a time",
+            )
+        seen[key] = spec.path
+    return specs
+
+
+def label(spec: Spec) -> str:
+    return f"{spec.cluster}/{spec.service}"
+
+
+# --- release windows ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class WallClock:
+    """The wall clock and sleep `gate_window` uses (injected in tests)."""
+
+    now: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
+    sleep: Callable[[float], None] = time.sleep
+    max_sleep: float = 60.0  # re-check at least this often while waiting
+
+
+def gate_window(spec: Spec, out: Output, *, wait: bool, clock: WallClock | None = None) -> None:
+    """Return when a release may start now; OutsideWindowError (exit 2) when it may not."""
+    from bluegreen.release.windows import check, parse_windows
+
+    if not spec.windows:
+        return
+    clock = clock or WallClock()
+    windows = parse_windows(spec.windows, where=f"{spec.display}: windows")
+    announced: dt.datetime | None = None
+    while True:
+        now = clock.now()
+        found = check(windows, now)
+        if found.open:
+            if announced is not None:
+                out.emit({"event": "window", "open": True, "reason": found.reason}, found.reason)
+            return
+        opens = found.next_open
+        assert opens is not None  # check() raises when no window ever opens
+        when = opens.strftime("%a %Y-%m-%d %H:%M %Z")
+        if not wait:
+            raise OutsideWindowError(
+                f"{found.reason}; the next window opens {when} ({opens.isoformat()})",
+                where=f"{spec.display}: windows",
+                hint="release then, or pass --wait-for-window to wait for it",
+            )
+        if announced != opens:
+            announced = opens
+            out.emit(
+                {
+                    "event": "window",
+                    "open": False,
+                    "reason": found.reason,
+                    "nextOpen": opens.isoformat(),
+                },
+                f"{found.reason}: waiting until {when}",
+            )
+        remaining = (opens - now).total_seconds()
+        clock.sleep(max(0.0, min(remaining, clock.max_sleep)))
+
+
+# --- fan-out ------------------------------------------------------------------------------------
+class PrefixedOutput:
+    """One release's view of a shared output: a label on every line, one writer at a time."""
+
+    def __init__(self, base: Output, name: str, lock: threading.Lock) -> None:
+        self.base = base
+        self.name = name
+        self.lock = lock
+        self.json_mode = bool(getattr(base, "json_mode", False))
+
+    def text(self, line: str = "") -> None:
+        with self.lock:
+            self.base.text(f"[{self.name}] {line}")
+
+    def json(self, obj: dict[str, Any]) -> None:
+        with self.lock:
+            self.base.json({**obj, "service": self.name})
+
+    def emit(self, obj: dict[str, Any], text: str | None) -> None:
+        with self.lock:
+            self.base.emit(
+                {**obj, "service": self.name}, None if text is None else f"[{self.name}] {text}"
+            )
+
+
+def worst(codes: Sequence[int]) -> int:
+    """The exit code of several releases: the worst one (the highest code; 0 when all passed)."""
+    return max(codes, default=ExitCode.OK)
+
+
+@dataclass(frozen=True)
+class FanOutResult:
+    results: dict[str, Outcome]  # label -> outcome, in spec order
+
+    @property
+    def exit_code(self) -> int:
+        return worst([o.exit_code for o in self.results.values()])
+
+    def result(self) -> dict[str, Any]:
+        failed = [name for name, o in self.results.items() if o.exit_code != ExitCode.OK]
+        return {
+            "event": "result",
+            "deploymentId": None,
+            "status": "Failed" if failed else "Succeeded",
+            "taskDefinitionArn": None,
+            "rolledBack": any(o.rolled_back for o in self.results.values()),
+            "exitCode": self.exit_code,
+            "deployments": [
+                {"service": name, **{k: v for k, v in o.result().items() if k != "event"}}
+                for name, o in self.results.items()
+            ],
+        }
+
+    def lines(self) -> list[str]:
+        out = []
+        for name, o in self.results.items():
+            state = "ok" if o.exit_code == ExitCode.OK else f"exit {o.exit_code}"
+            out.append(f"  {name}: {state}: {o.reason}")
+        return out
+
+
+def fan_out(
+    specs: Sequence[Spec], prepare: Prepare, out: Output, *, max_parallel: int
+) -> FanOutResult:
+    """Plan every release, then run them `max_parallel` at a time; one combined result."""
+    if max_parallel < 1:
+        raise UsageError(
+            f"--max-parallel must be at least 1, got {max_parallel}", where="--max-parallel"
+        )
+    runners: list[tuple[str, Runner]] = []
+    problems: list[BluegreenError] = []
+    for spec in specs:
+        try:
+            runners.append((label(spec), prepare(spec)))
+        except BluegreenError as exc:
+            if exc.where is None:
+                exc.where = label(spec)
+            problems.append(exc)
+    if problems:
+        non_usage = [p for p in problems if not isinstance(p, UsageError)]
+        if non_usage:
+            raise non_usage[0]
+        raise_problems(problems, subject=f"{len(specs)} releases (nothing was changed)")
+    lock = threading.Lock()
+
+    def run(item: tuple[str, Runner]) -> Outcome:
+        name, runner = item
+        view = PrefixedOutput(out, name, lock)
+        try:
+            outcome = runner(view)
+        except BluegreenError as exc:
+            outcome = Outcome("", "Error", False, exc.exit_code, exc.render(), None, None)
+        except KeyboardInterrupt:
+            outcome = Outcome("", "Cancelled", False, ExitCode.CANCELLED, "cancelled", None, None)
+        word = "succeeded" if outcome.exit_code == ExitCode.OK else f"exit {outcome.exit_code}"
+        view.emit(
+            {**outcome.result(), "event": "serviceResult"},
+            f"{word}: {outcome.reason}",
+        )
+        return outcome
+
+    with ThreadPoolExecutor(max_workers=max_parallel, thread_name_prefix="release") as pool:
+        outcomes = list(pool.map(run, runners))
+    return FanOutResult({name: o for (name, _), o in zip(runners, outcomes, strict=True)})

@@ -1,0 +1,131 @@
+"""`promote --from ENV --to ENV`: deploy to one environment exactly the image digests that run
+in another.
+
+The source service's live task definition is read, each container's image is mapped to a
+digest-pinned reference, and the target is released through the ordinary deploy path with
+those as image overrides. A source in the middle of a deployment is refused (what runs there
+is not settled yet), and so is an image that has no digest and cannot be resolved to one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from bluegreen.errors import DeploymentActive, ImageError, UsageError
+from bluegreen.release.images import parse_image
+
+if TYPE_CHECKING:
+    from bluegreen.aws.session import Aws
+    from bluegreen.release.render import ImageResolver
+    from bluegreen.release.spec import Spec
+
+
+@dataclass(frozen=True)
+class SourceImages:
+    cluster: str
+    service: str
+    task_definition_arn: str
+    images: dict[str, str]  # container -> digest-pinned reference
+
+
+def check_settled(service: Mapping[str, Any], where: str) -> None:
+    """DeploymentActive (exit 1) when an ECS rollout of the source is still going on."""
+    deployments = list(service.get("deployments") or [])
+    controller = (service.get("deploymentController") or {}).get("type", "ECS")
+    if controller == "ECS":
+        if len(deployments) > 1:
+            ids = ", ".join(str(d.get("id")) for d in deployments)
+            raise DeploymentActive(
+                f"the source service is in the middle of a deployment ({len(deployments)} "
+                f"deployments: {ids}); what it runs is not settled",
+                where=where,
+                hint="wait until its rollout completes (`bluegreen status`), then promote",
+            )
+        primary = deployments[0] if deployments else {}
+        if primary.get("rolloutState") == "IN_PROGRESS":
+            raise DeploymentActive(
+                f"the source service's deployment {primary.get('id')} is IN_PROGRESS",
+                where=where,
+                hint="wait until its rollout completes (`bluegreen status`), then promote",
+            )
+    task_sets = [t for t in service.get("taskSets") or [] if t.get("status") != "DRAINING"]
+    if len(task_sets) > 1:
+        raise DeploymentActive(
+            f"the source service has {len(task_sets)} task sets: a blue/green deployment is "
+            "in progress",
+            where=where,
+            hint="wait until it finishes (`bluegreen watch`), then promote",
+        )
+
+
+def pin_images(
+    task_definition: Mapping[str, Any], resolver: ImageResolver | None, where: str
+) -> dict[str, str]:
+    """container -> digest-pinned image of a live task definition."""
+    images: dict[str, str] = {}
+    for i, container in enumerate(task_definition.get("containerDefinitions") or []):
+        name = str(container.get("name"))
+        text = str(container.get("image", ""))
+        at = f"{where} containerDefinitions[{i}].image ({name})"
+        ref = parse_image(text, at)
+        if ref.digest:
+            images[name] = text
+            continue
+        if resolver is None or not ref.is_ecr:
+            raise ImageError(
+                f"the source image {text} of container {name!r} has no digest and cannot be "
+                "resolved to one (only Amazon ECR tags are resolved)",
+                where=at,
+                hint="deploy the source with a digest-pinned image (pin_digests: true), "
+                "then promote",
+            )
+        resolved = resolver.resolve(ref, at)
+        if not resolved.digest:  # pragma: no cover - a resolver returns a digest or raises
+            raise ImageError(f"no digest found for {text}", where=at)
+        images[name] = f"{resolved.name}@{resolved.digest}"
+    return images
+
+
+def source_images(aws: Aws, spec: Spec) -> SourceImages:
+    """The settled, digest-pinned images of the source environment's live service."""
+    from bluegreen.aws import codedeploy, ecs
+    from bluegreen.aws.ecr import EcrResolver
+
+    where = f"{spec.cluster}/{spec.service}"
+    service = ecs.describe_service_raw(aws, spec.cluster, spec.service)
+    check_settled(service, where)
+    controller = (service.get("deploymentController") or {}).get("type", "ECS")
+    if controller == "CODE_DEPLOY":
+        cd = spec.codedeploy
+        active = codedeploy.active_deployments(aws, cd.application, cd.deployment_group)
+        if active:
+            raise DeploymentActive(
+                f"CodeDeploy deployment {active[0]} of the source is still active",
+                where=f"{cd.application}/{cd.deployment_group}",
+                hint=f"wait for it (`bluegreen watch {active[0]}`), then promote",
+            )
+    arn = service.get("taskDefinition")
+    if not arn:
+        raise UsageError("the source service runs no task definition", where=where)
+    td = ecs.describe_task_definition(aws, str(arn))
+    images = pin_images(td, EcrResolver(aws), f"source {where} {arn}")
+    return SourceImages(spec.cluster, spec.service, str(arn), images)
+
+
+def overrides_for(target_containers: list[str], source: SourceImages) -> dict[str, str]:
+    """The source images for the containers the target's task definition has.
+
+    Every target container must get one: a container the source does not run would be
+    deployed with whatever the target's spec says, which is not a promotion.
+    """
+    missing = [c for c in target_containers if c not in source.images]
+    if missing:
+        raise UsageError(
+            f"the target's task definition has container(s) {', '.join(missing)} that the "
+            f"source {source.cluster}/{source.service} does not run "
+            f"(source containers: {', '.join(sorted(source.images))})",
+            hint="promote between environments that run the same containers",
+        )
+    return {c: source.images[c] for c in target_containers}

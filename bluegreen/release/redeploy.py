@@ -1,0 +1,109 @@
+"""`redeploy`: the revision the service runs now, on fresh tasks.
+
+- ECS deployment controller: UpdateService(forceNewDeployment=True), then the rolling watch.
+  Fresh tasks pull the image again, which is how a mutable tag picks up a new push.
+- CODE_DEPLOY controller: a blue/green deployment of the current revision, through the
+  CodeDeploy release (the replacement task set starts fresh tasks).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from bluegreen.errors import ExitCode, PreflightError
+from bluegreen.release.journal import Journal, journal_path
+from bluegreen.release.monitor import Outcome
+from bluegreen.release.rolling import (
+    Loop,
+    Output,
+    RollingRequest,
+    check_headroom,
+    revision,
+    update_and_watch,
+)
+
+if TYPE_CHECKING:
+    from bluegreen.aws.session import Aws
+    from bluegreen.release.spec import Spec
+
+DEFAULT_TIMEOUT = 1800.0
+
+
+@dataclass(frozen=True)
+class RedeployRequest:
+    dry_run: bool = False
+    wait: bool = True
+    timeout: float | None = None
+
+
+def redeploy(
+    spec: Spec,
+    aws: Aws,
+    out: Output,
+    request: RedeployRequest,
+    *,
+    loop: Loop | None = None,
+    journal: Journal | None = None,
+) -> Outcome:
+    from bluegreen.aws import ecs
+
+    where = f"{spec.cluster}/{spec.service}"
+    live = ecs.describe_service(aws, spec.cluster, spec.service)
+    if live.task_definition_arn is None:
+        raise PreflightError("the service runs no task definition to redeploy", where=where)
+    if live.deployment_controller == "CODE_DEPLOY":
+        return _codedeploy(spec, aws, out, request, live.task_definition_arn)
+    if live.deployment_controller != "ECS":
+        raise PreflightError(
+            f"the service uses the {live.deployment_controller} deployment controller; "
+            "redeploy handles ECS and CODE_DEPLOY",
+            where=where,
+        )
+    service = ecs.describe_service_raw(aws, spec.cluster, spec.service)
+    check_headroom(service, where=where)
+    out.emit(
+        {
+            "event": "plan",
+            "strategy": "redeploy",
+            "cluster": spec.cluster,
+            "service": spec.service,
+            "taskDefinitionArn": live.task_definition_arn,
+            "desiredCount": int(service.get("desiredCount", 0) or 0),
+        },
+        f"redeploy of {where}: fresh tasks of {revision(live.task_definition_arn)} "
+        f"({int(service.get('desiredCount', 0) or 0)} tasks)",
+    )
+    if request.dry_run:
+        return Outcome(
+            "",
+            "DryRun",
+            False,
+            ExitCode.OK,
+            "dry run: nothing was changed",
+            None,
+            live.task_definition_arn,
+        )
+    return update_and_watch(
+        aws,
+        out,
+        cluster=spec.cluster,
+        service=spec.service,
+        task_definition_arn=None,
+        previous=live.task_definition_arn,
+        timeout=request.timeout or spec.timeout_seconds or DEFAULT_TIMEOUT,
+        request=RollingRequest(wait=request.wait),
+        loop=loop or Loop(),
+        journal=journal or Journal(journal_path(spec.path)),
+        force_new_deployment=True,
+    )
+
+
+def _codedeploy(
+    spec: Spec, aws: Aws, out: Output, request: RedeployRequest, task_definition_arn: str
+) -> Outcome:
+    raise PreflightError(
+        "redeploy of a CODE_DEPLOY service is not wired yet",
+        where=f"{spec.cluster}/{spec.service}",
+        hint=f"run `bluegreen deploy` with the images of {revision(task_definition_arn)}",
+    )
