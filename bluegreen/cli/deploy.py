@@ -58,6 +58,27 @@ def deploy(
     queue: Annotated[
         bool, typer.Option("--queue", help="Wait for an active deployment to end first.")
     ] = False,
+    config: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--config", "-c", help="Spec file or folder of specs; repeat to release several."
+        ),
+    ] = None,
+    max_parallel: Annotated[
+        int, typer.Option("--max-parallel", help="Releases at a time with several specs.")
+    ] = 4,
+    rollback: Annotated[
+        bool,
+        typer.Option(
+            "--rollback",
+            help="Rolling update: return to the previous revision on failure when the "
+            "service's circuit breaker does not.",
+        ),
+    ] = False,
+    wait_for_window: Annotated[
+        bool,
+        typer.Option("--wait-for-window", help="Outside the release window: wait until it opens."),
+    ] = False,
 ) -> None:
     """Release to a CODE_DEPLOY service: preflight everything, register the task definition
     (reused when unchanged), start a CodeDeploy blue/green deployment and watch the traffic
@@ -77,6 +98,28 @@ def deploy(
     from bluegreen.release.verify import split_command
 
     opts = options(ctx)
+    from bluegreen.cli import multi
+
+    request = multi.request_from_flags(
+        image=image,
+        var=var,
+        vars_file=vars_file,
+        deployment_config=deployment_config,
+        dry_run=dry_run,
+        no_wait=no_wait,
+        timeout=timeout,
+        verify=verify,
+        queue=queue,
+        rollback=rollback,
+    )
+    if multi.handle(
+        opts,
+        configs=config,
+        request=request,
+        max_parallel=max_parallel,
+        wait_for_window=wait_for_window,
+    ):
+        return  # release windows, rolling updates and several specs: cli/multi.py
     spec = load_spec(opts.config, opts.env)
     cancel_mode = resolve_on_cancel(on_cancel)
     options_ = DeployOptions(
@@ -87,6 +130,12 @@ def deploy(
         timeout_seconds=parse_duration(timeout, "--timeout") if timeout else None,
         verify=split_command(verify) if verify else None,
     )
+    if not dry_run:
+        import datetime as dt
+
+        from bluegreen.release.windows import require_open
+
+        require_open(spec.windows, dt.datetime.now(dt.UTC))  # exit 2 outside a window
     aws = opts.aws(spec.region)
     reporter = Reporter(opts, verb="deploy")
     out = opts.out()
@@ -108,6 +157,7 @@ def deploy(
             spec_folder=spec.path.parent,
             queue=queue,
             deadline=started_at + plan.timeout_seconds,
+            cancel=cancel,
         )
         if no_wait:
             reporter.finish(

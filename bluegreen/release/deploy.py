@@ -97,13 +97,21 @@ def wait_until_idle(
     *,
     deadline: float,
     clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], None] = time.sleep,
+    cancel: CancelFlag | None = None,
 ) -> None:
-    """`--queue`: wait for the group's active deployment to end."""
+    """`--queue`: wait for the group's active deployment to end (nothing is written yet, so a
+    cancel here just ends the command)."""
     from bluegreen.aws import codedeploy
+    from bluegreen.errors import Cancelled
 
+    cancel = cancel or CancelFlag()
     announced: str | None = None
     while True:
+        if cancel.is_set:
+            raise Cancelled(
+                "cancelled while queued; nothing was deployed",
+                where=f"CodeDeploy deployment group {group.application}/{group.name}",
+            )
         active = codedeploy.active_deployments(aws, group.application, group.name)
         if not active:
             return
@@ -122,7 +130,7 @@ def wait_until_idle(
                 where=f"CodeDeploy deployment group {group.application}/{group.name}",
                 hint=f"follow it with `bluegreen watch {announced}`",
             )
-        sleep(QUEUE_POLL)
+        cancel.sleep(QUEUE_POLL)
 
 
 def ensure_idle(aws: Aws, group: DeploymentGroup) -> None:
@@ -145,6 +153,7 @@ def apply(
     queue: bool,
     deadline: float,
     extra_description: str | None = None,
+    cancel: CancelFlag | None = None,
 ) -> Started:
     """Execute the plan's writes and start the deployment."""
     from bluegreen.aws import codedeploy, ecs
@@ -152,7 +161,7 @@ def apply(
 
     group = plan.group
     if queue:
-        wait_until_idle(aws, group, notify, deadline=deadline)
+        wait_until_idle(aws, group, notify, deadline=deadline, cancel=cancel)
     else:
         ensure_idle(aws, group)
 
@@ -224,7 +233,7 @@ def apply(
         except DeploymentActive:
             if not queue:
                 raise
-            wait_until_idle(aws, group, notify, deadline=deadline)
+            wait_until_idle(aws, group, notify, deadline=deadline, cancel=cancel)
             continue
         break
     journal.append(J.CREATED, deploymentId=dep_id, **record)

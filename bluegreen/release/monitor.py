@@ -27,6 +27,7 @@ BAKE_POLL = 3.0
 APPROVAL_POLL = 3.0
 ROLLBACK_GRACE = 20.0  # seconds to wait for CodeDeploy to name the rollback deployment
 VERIFY_POLL = 0.25  # the deployment is over; only the verify command is awaited
+STOP_POLL = 0.5  # after StopDeployment, until the original ends
 END_POLL = 0.2  # around the expected end of the termination wait
 END_WINDOW = 3.0  # seconds after the expected end during which END_POLL applies
 
@@ -383,6 +384,8 @@ def poll_interval(state: State, obs: Observation) -> float:
     """How long to sleep before the next observation: GetDeployment every second, so the
     exit follows the deployment's end (or a failure) within about a second; 0.2 s around the
     expected end of the termination wait; never past the deadline."""
+    if state.phase is Phase.STOPPING:
+        return STOP_POLL
     wait = FAST_POLL
     end = expected_end(state, obs) if state.phase is Phase.WATCHING else None
     if end is not None and obs.wall is not None:
@@ -471,7 +474,7 @@ def step(state: State, obs: Observation) -> tuple[State, list[Event], Decision]:
                 )
             )
             actions.append(Stop(original, rollback=rollback, reason=reason))
-            return state, events, Decision(tuple(actions), wait=FAST_POLL, observe=original)
+            return state, events, Decision(tuple(actions), wait=STOP_POLL, observe=original)
 
         if obs.verify_result is not None and obs.verify_result[0]:
             state = replace(state, verify=VerifyState.PASSED)
@@ -611,7 +614,7 @@ def _step_terminal(
                 f"rolling back: following rollback deployment {rid}",
             )
         )
-        return state, events, Decision(wait=FAST_POLL, observe=rid)
+        return state, events, Decision(wait=0.0, observe=rid)  # read it at once
     expect_rollback = state.stop_rollback or (
         state.stop_kind is None and cfg.rollback_expected_on_failure
     )

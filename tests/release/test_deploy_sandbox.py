@@ -5,10 +5,15 @@ The sandbox clock runs 600x: a 10-minute canary bake lasts one real second.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from tests.release.conftest import Ran, Stack
 
@@ -73,6 +78,24 @@ def test_success_reports_changes_and_ends_with_the_result(
     assert (result["status"], result["rolledBack"], result["exitCode"]) == ("Succeeded", False, 0)
     assert result["taskDefinitionArn"] != before
     assert stack.live_task_definition() == result["taskDefinitionArn"]
+    # what CreateDeployment carried
+    info = stack.client("codedeploy").get_deployment(deploymentId=result["deploymentId"])
+    info = info["deploymentInfo"]
+    content = info["revision"]["appSpecContent"]["content"]
+    assert info["revision"]["revisionType"] == "AppSpecContent"
+    assert (
+        info["revision"]["appSpecContent"]["sha256"] == hashlib.sha256(content.encode()).hexdigest()
+    )
+    appspec = json.loads(content)
+    props = appspec["Resources"][0]["TargetService"]["Properties"]
+    assert props["TaskDefinition"] == result["taskDefinitionArn"]
+    assert props["LoadBalancerInfo"] == {"ContainerName": "web", "ContainerPort": 8080}
+    assert info["description"].startswith("bluegreen release by ")
+    assert stack.push("v2") in info["description"]  # the digest
+    assert info["autoRollbackConfiguration"] == {
+        "enabled": True,
+        "events": ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"],
+    }
     names = [e["name"] for e in events(ran, "lifecycle") if e["status"] == "Succeeded"]
     assert names[-1] == "AfterAllowTraffic"
     assert events(ran, "traffic")[-1]["green"] == 100.0
@@ -123,7 +146,12 @@ def test_shorthand_config_is_created_once(stack: Stack, cli: Callable[..., Ran])
     assert routing["timeBasedLinear"] == {"linearPercentage": 50, "linearInterval": 1}
 
 
-def test_alarm_mid_canary_rolls_back(stack: Stack, cli: Callable[..., Ran]) -> None:
+def test_alarm_mid_canary_rolls_back(
+    stack: Stack, cli: Callable[..., Ran], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
     stack.push("v5")
     before = stack.live_task_definition()
     alarm = stack.result.repository + "-5xx"
@@ -149,6 +177,8 @@ def test_alarm_mid_canary_rolls_back(stack: Stack, cli: Callable[..., Ran]) -> N
     assert ran.result["status"] in ("Stopped", "Failed")
     assert events(ran, "rollback")
     assert stack.live_task_definition() == before
+    assert "::error title=bluegreen::" in ran.stderr
+    assert "| rolled back | yes |" in summary.read_text()
 
 
 def test_metric_check_rolls_back(stack: Stack, cli: Callable[..., Ran]) -> None:
@@ -209,3 +239,50 @@ def put_green_errors(stack: Stack) -> None:
         )
 
     when(canary_live(stack), fire)
+
+
+def test_status_shows_service_task_sets_and_deployment(
+    stack: Stack, cli: Callable[..., Ran]
+) -> None:
+    stack.push("v7")
+    done = cli("-o", "json", "deploy", "--image", f"web={stack.image('v7')}")
+    assert done.code == 0, done.stderr
+    ran = cli("-o", "json", "status")
+    assert ran.code == 0, ran.stderr
+    (status,) = ran.lines
+    assert (status["cluster"], status["service"]) == ("web-cluster", "web")
+    assert status["deploymentController"] == "CODE_DEPLOY"
+    assert status["taskDefinitionArn"] == done.result["taskDefinitionArn"]
+    primary = [t for t in status["taskSets"] if t["status"] == "PRIMARY"]
+    assert [t["taskDefinitionArn"] for t in primary] == [done.result["taskDefinitionArn"]]
+    dep = status["deployment"]
+    assert dep["deploymentId"] == done.result["deploymentId"]
+    assert dep["status"] == "Succeeded"
+    assert dep["active"] is False
+    text = cli("status")
+    assert text.code == 0, text.stderr
+    assert f"last deployment {done.result['deploymentId']}: Succeeded" in text.stdout
+
+
+def test_stop_without_rollback_leaves_green_serving(stack: Stack, cli: Callable[..., Ran]) -> None:
+    stack.push("v8")
+    started = cli(
+        "-o",
+        "json",
+        "deploy",
+        "--image",
+        f"web={stack.image('v8')}",
+        "--no-wait",
+        "--deployment-config",
+        LONG_CANARY,
+    )
+    assert started.code == 0, started.stderr
+    dep = started.result["deploymentId"]
+    deadline = time.monotonic() + 20
+    while not canary_live(stack)() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    ran = cli("-o", "json", "stop", dep, "--no-rollback")
+    assert ran.code == 0, ran.stderr
+    assert ran.result["status"] == "Stopped"
+    assert ran.result["rolledBack"] is False
+    assert events(ran, "rollback") == []

@@ -19,6 +19,8 @@ from tests.conftest import sandbox_call
 from tests.release.conftest import Ran, Stack, wait_idle
 from tests.release.test_deploy_sandbox import LONG_CANARY, canary_live, events
 
+SHORT_CANARY = "canary:10%/20m"  # 2 s of real time at 600x
+
 ACTIVE = ["Created", "Queued", "InProgress", "Baking", "Ready"]
 
 
@@ -253,7 +255,7 @@ def test_active_deployment_is_named_and_queue_waits(stack: Stack, cli: Callable[
         f"web={stack.image('c7')}",
         "--no-wait",
         "--deployment-config",
-        "canary:10%/20m",
+        "canary:10%/10m",
     )
     assert first.code == 0, first.stderr
     dep = first.result["deploymentId"]
@@ -279,7 +281,7 @@ def test_watch_reattaches_after_sigkill(stack: Stack, cli: Callable[..., Ran]) -
         "--image",
         f"web={stack.image('c9')}",
         "--deployment-config",
-        LONG_CANARY,
+        SHORT_CANARY,
     )
     try:
         wait_for(canary_live(stack))
@@ -303,7 +305,7 @@ def test_watch_reattaches_after_sigkill(stack: Stack, cli: Callable[..., Ran]) -
 def test_release_completes_under_throttling(stack: Stack, cli: Callable[..., Ran]) -> None:
     stack.push("c10")
     sandbox_call(
-        stack.sandbox, "faults", {"kind": "throttle", "service": "codedeploy", "rate": 0.3}
+        stack.sandbox, "faults", {"kind": "throttle", "service": "codedeploy", "rate": 0.2}
     )
     ran = cli("-o", "json", "deploy", "--image", f"web={stack.image('c10')}")
     assert ran.code == 0, ran.stderr
