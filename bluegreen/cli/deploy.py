@@ -130,12 +130,6 @@ def deploy(
         timeout_seconds=parse_duration(timeout, "--timeout") if timeout else None,
         verify=split_command(verify) if verify else None,
     )
-    if not dry_run:
-        import datetime as dt
-
-        from bluegreen.release.windows import require_open
-
-        require_open(spec.windows, dt.datetime.now(dt.UTC))  # exit 2 outside a window
     aws = opts.aws(spec.region)
     reporter = Reporter(opts, verb="deploy")
     out = opts.out()
