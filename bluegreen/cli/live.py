@@ -50,7 +50,7 @@ class Reporter:
             else:
                 self.out.text(self._stamp(e.text))
         if self._live is not None:
-            self._live.update(self._render())
+            self._live.refresh()
 
     def _stamp(self, text: str) -> str:
         return f"[{time.monotonic() - self.started:6.1f}s] {text}"
@@ -61,7 +61,8 @@ class Reporter:
             return
         from rich.live import Live
 
-        self._live = Live(self._render(), refresh_per_second=4, transient=False)
+        # get_renderable: every refresh redraws from the latest state (elapsed time ticks)
+        self._live = Live(get_renderable=self._render, refresh_per_second=4, transient=False)
         self._live.start()
 
     def stop_live(self) -> None:
@@ -83,7 +84,7 @@ class Reporter:
             return table
         head = f"{state.observing}  {state.status or '…'}  elapsed {elapsed:.0f}s"
         remaining = expected_remaining(state, time.monotonic())
-        if remaining is not None:
+        if remaining and state.status not in ("Succeeded", "Failed", "Stopped"):
             head += f"  next step in ≈{remaining:.0f}s"
         table.add_row(Text(head, style="bold"))
         colors = {"Succeeded": "green", "InProgress": "yellow", "Failed": "red", "Skipped": "dim"}
@@ -116,8 +117,10 @@ class Reporter:
         text = f"{self.verb}: {outcome.deployment_id} {outcome.status}" + (
             " (rolled back)" if outcome.rolled_back else ""
         )
-        if outcome.exit_code == 0:
+        if outcome.exit_code == 0 and outcome.reason != "succeeded":
             text += f" — {outcome.reason}"
+        elif outcome.exit_code == 0 and outcome.task_definition_arn:
+            text += f" — production runs {outcome.task_definition_arn}"
         self.out.emit(result, text)
         write_step_summary(self.verb, outcome, time.monotonic() - self.started)
         # The work is done: spare the interpreter's final collection of every boto3 model
