@@ -28,4 +28,8 @@ def register(app: typer.Typer) -> None:
 
     for verb in (deploy, watch, status, stop, rollback, approve, history):
         verb.register(app)
+    from bluegreen.cli import promote, redeploy
+
+    redeploy.register(app)
+    promote.register(app)
     del app

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import threading
 import time
@@ -25,7 +26,9 @@ from bluegreen.release import raise_problems
 from bluegreen.release.monitor import Outcome
 
 if TYPE_CHECKING:
-    from bluegreen.release.rolling import Output
+    from bluegreen.aws.session import Aws
+    from bluegreen.release.follow import CancelFlag
+    from bluegreen.release.rolling import Loop, Output
     from bluegreen.release.spec import Spec
 
 SPEC_SUFFIXES = (".yaml", ".yml")
@@ -102,7 +105,7 @@ class WallClock:
 
 def gate_window(spec: Spec, out: Output, *, wait: bool, clock: WallClock | None = None) -> None:
     """Return when a release may start now; OutsideWindowError (exit 2) when it may not."""
-    from bluegreen.release.windows import check, parse_windows
+    from bluegreen.release.windows import check, parse_windows, require_open
 
     if not spec.windows:
         return
@@ -116,15 +119,15 @@ def gate_window(spec: Spec, out: Output, *, wait: bool, clock: WallClock | None 
             if announced is not None:
                 out.emit({"event": "window", "open": True, "reason": found.reason}, found.reason)
             return
+        if not wait:
+            try:
+                require_open(windows, now)
+            except OutsideWindowError as exc:
+                exc.where = f"{spec.display}: windows"
+                raise
         opens = found.next_open
         assert opens is not None  # check() raises when no window ever opens
         when = opens.strftime("%a %Y-%m-%d %H:%M %Z")
-        if not wait:
-            raise OutsideWindowError(
-                f"{found.reason}; the next window opens {when} ({opens.isoformat()})",
-                where=f"{spec.display}: windows",
-                hint="release then, or pass --wait-for-window to wait for it",
-            )
         if announced != opens:
             announced = opens
             out.emit(
@@ -244,3 +247,145 @@ def fan_out(
     with ThreadPoolExecutor(max_workers=max_parallel, thread_name_prefix="release") as pool:
         outcomes = list(pool.map(run, runners))
     return FanOutResult({name: o for (name, _), o in zip(runners, outcomes, strict=True)})
+
+
+# --- one release, whatever the service's deployment controller ----------------------------------
+@dataclass(frozen=True)
+class ReleaseRequest:
+    """The `deploy` flags that apply to every spec of a (fanned-out) release."""
+
+    image_overrides: dict[str, str] = field(default_factory=dict)
+    var_overrides: dict[str, str] = field(default_factory=dict)
+    vars_files: tuple[Path, ...] = ()
+    deployment_config: str | None = None
+    timeout_seconds: float | None = None
+    verify: list[str] | None = None
+    dry_run: bool = False
+    wait: bool = True
+    rollback: bool = False  # rolling: back to the previous revision when ECS does not
+    queue: bool = False  # CodeDeploy: wait for an active deployment to end first
+
+
+def controller_of(aws: Aws, spec: Spec) -> str:
+    from bluegreen.aws import ecs
+
+    return ecs.describe_service(aws, spec.cluster, spec.service).deployment_controller or "ECS"
+
+
+def prepare_release(
+    spec: Spec,
+    aws: Aws,
+    request: ReleaseRequest,
+    *,
+    loop: Loop | None = None,
+    cancel: CancelFlag | None = None,
+) -> Runner:
+    """Plan the release of one spec (every check, no writes) and return what carries it out.
+
+    The service's deployment controller chooses the strategy: ECS → a rolling update,
+    CODE_DEPLOY → a CodeDeploy blue/green deployment watched by the monitor.
+    """
+    from bluegreen.release import rolling
+
+    controller = controller_of(aws, spec)
+    if controller == "ECS":
+        rolling_request = rolling.RollingRequest(
+            image_overrides=request.image_overrides,
+            var_overrides=request.var_overrides,
+            vars_files=request.vars_files,
+            dry_run=request.dry_run,
+            wait=request.wait,
+            timeout=request.timeout_seconds,
+            rollback=request.rollback,
+        )
+        p = rolling.plan(spec, aws, rolling_request)
+
+        def run_rolling(out: Output) -> Outcome:
+            return rolling.apply(p, spec, aws, out, rolling_request, loop=loop)
+
+        return run_rolling
+    return prepare_codedeploy(spec, aws, request, cancel=cancel)
+
+
+def prepare_codedeploy(
+    spec: Spec,
+    aws: Aws,
+    request: ReleaseRequest,
+    *,
+    cancel: CancelFlag | None = None,
+    reuse: str | None = None,
+) -> Runner:
+    """A CodeDeploy blue/green release; `reuse`: deploy that registered revision as it is."""
+    from bluegreen.release.deploy import FollowSettings, apply, follow
+    from bluegreen.release.follow import CancelFlag
+    from bluegreen.release.journal import Journal, journal_path
+    from bluegreen.release.plan import DeployOptions, plan_release
+
+    options = DeployOptions(
+        image_overrides=request.image_overrides,
+        var_overrides=request.var_overrides,
+        vars_files=request.vars_files,
+        deployment_config=request.deployment_config,
+        timeout_seconds=request.timeout_seconds,
+        verify=request.verify,
+    )
+    plan = plan_release(aws, spec, options)
+    if reuse is not None:
+        plan = dataclasses.replace(plan, register=False, task_definition_arn=reuse)
+    flag = cancel or CancelFlag()
+
+    def run_codedeploy(out: Output) -> Outcome:
+        from bluegreen.release.monitor import Event
+
+        out.emit(plan.to_json(), "\n".join(plan.lines()))
+        if request.dry_run:
+            return Outcome(
+                "", "DryRun", False, ExitCode.OK, "dry run: nothing was changed", None, None
+            )
+
+        def notify(event: Event) -> None:
+            out.emit(event.json(), event.text)
+
+        def sink(events: Sequence[Event], state: object) -> None:
+            del state
+            for event in events:
+                notify(event)
+
+        journal = Journal(journal_path(spec.path))
+        started_at = time.monotonic()
+        started = apply(
+            aws,
+            plan,
+            journal,
+            notify,
+            spec_folder=spec.path.parent,
+            queue=request.queue,
+            deadline=started_at + plan.timeout_seconds,
+        )
+        if not request.wait:
+            return Outcome(
+                started.deployment_id,
+                "Created",
+                False,
+                ExitCode.OK,
+                f"started; follow it with `bluegreen watch {started.deployment_id}`",
+                None,
+                started.task_definition_arn,
+            )
+        settings = FollowSettings(
+            deployment_id=started.deployment_id,
+            group=plan.group,
+            task_definition_arn=started.task_definition_arn,
+            alarms=plan.alarms,
+            checks=spec.rollback.metrics,
+            timeout_seconds=max(1.0, plan.timeout_seconds - (time.monotonic() - started_at)),
+            routing=plan.routing,
+            verify=plan.verify,
+            verify_timeout=plan.verify_timeout,
+            on_cancel="rollback",
+            rollback_on_failure=bool(plan.auto_rollback.get("enabled")),
+            cancel=flag,
+        )
+        return follow(aws, settings, sink, journal)
+
+    return run_codedeploy

@@ -18,7 +18,11 @@ from bluegreen.release.images import parse_image
 
 if TYPE_CHECKING:
     from bluegreen.aws.session import Aws
+    from bluegreen.release.fanout import ReleaseRequest
+    from bluegreen.release.follow import CancelFlag
+    from bluegreen.release.monitor import Outcome
     from bluegreen.release.render import ImageResolver
+    from bluegreen.release.rolling import Loop, Output
     from bluegreen.release.spec import Spec
 
 
@@ -129,3 +133,70 @@ def overrides_for(target_containers: list[str], source: SourceImages) -> dict[st
             hint="promote between environments that run the same containers",
         )
     return {c: source.images[c] for c in target_containers}
+
+
+def target_containers(aws: Aws, spec: Spec) -> list[str]:
+    """The container names of the target's rendered task definition (no writes)."""
+    from bluegreen.aws import ecs
+    from bluegreen.release.render import render_release
+
+    live = ecs.describe_service(aws, spec.cluster, spec.service)
+    rendered = render_release(spec, live=live)
+    return [
+        str(c.get("name"))
+        for c in rendered.task_definition.get("containerDefinitions") or []
+        if isinstance(c, dict)
+    ]
+
+
+def promote(
+    source: Spec,
+    target: Spec,
+    source_aws: Aws,
+    target_aws: Aws,
+    out: Output,
+    request: ReleaseRequest,
+    *,
+    loop: Loop | None = None,
+    cancel: CancelFlag | None = None,
+) -> Outcome:
+    """Release to `target` exactly the digests live in `source`, through the deploy path."""
+    import dataclasses
+
+    from bluegreen.release.fanout import prepare_release
+
+    if (source.region, source.cluster, source.service) == (
+        target.region,
+        target.cluster,
+        target.service,
+    ):
+        raise UsageError(
+            f"--from {source.env} and --to {target.env} name the same service "
+            f"{source.cluster}/{source.service}",
+            where=source.display,
+            hint="promote between environments whose cluster or service differ",
+        )
+    found = source_images(source_aws, source)
+    overrides = overrides_for(target_containers(target_aws, target), found)
+    out.emit(
+        {
+            "event": "promote",
+            "from": source.env,
+            "to": target.env,
+            "source": f"{found.cluster}/{found.service}",
+            "sourceTaskDefinitionArn": found.task_definition_arn,
+            "images": overrides,
+        },
+        f"promote {source.env} ({found.cluster}/{found.service}, "
+        f"{found.task_definition_arn.rsplit('/', 1)[-1]}) -> {target.env} "
+        f"({target.cluster}/{target.service}):\n"
+        + "\n".join(f"  {name}: {ref}" for name, ref in sorted(overrides.items())),
+    )
+    runner = prepare_release(
+        target,
+        target_aws,
+        dataclasses.replace(request, image_overrides=overrides),
+        loop=loop,
+        cancel=cancel,
+    )
+    return runner(out)

@@ -25,6 +25,7 @@ from bluegreen.release.rolling import (
 
 if TYPE_CHECKING:
     from bluegreen.aws.session import Aws
+    from bluegreen.release.follow import CancelFlag
     from bluegreen.release.spec import Spec
 
 DEFAULT_TIMEOUT = 1800.0
@@ -45,6 +46,7 @@ def redeploy(
     *,
     loop: Loop | None = None,
     journal: Journal | None = None,
+    cancel: CancelFlag | None = None,
 ) -> Outcome:
     from bluegreen.aws import ecs
 
@@ -53,7 +55,7 @@ def redeploy(
     if live.task_definition_arn is None:
         raise PreflightError("the service runs no task definition to redeploy", where=where)
     if live.deployment_controller == "CODE_DEPLOY":
-        return _codedeploy(spec, aws, out, request, live.task_definition_arn)
+        return _codedeploy(spec, aws, out, request, live.task_definition_arn, cancel)
     if live.deployment_controller != "ECS":
         raise PreflightError(
             f"the service uses the {live.deployment_controller} deployment controller; "
@@ -100,10 +102,26 @@ def redeploy(
 
 
 def _codedeploy(
-    spec: Spec, aws: Aws, out: Output, request: RedeployRequest, task_definition_arn: str
+    spec: Spec,
+    aws: Aws,
+    out: Output,
+    request: RedeployRequest,
+    task_definition_arn: str,
+    cancel: CancelFlag | None,
 ) -> Outcome:
-    raise PreflightError(
-        "redeploy of a CODE_DEPLOY service is not wired yet",
-        where=f"{spec.cluster}/{spec.service}",
-        hint=f"run `bluegreen deploy` with the images of {revision(task_definition_arn)}",
+    """A CodeDeploy deployment of the revision the service runs (its images as they are)."""
+    from bluegreen.aws import ecs
+    from bluegreen.aws.ecr import EcrResolver
+    from bluegreen.release.fanout import ReleaseRequest, prepare_codedeploy
+    from bluegreen.release.promote import pin_images
+
+    live_td = ecs.describe_task_definition(aws, task_definition_arn)
+    images = pin_images(live_td, EcrResolver(aws), f"{spec.cluster}/{spec.service}")
+    release = ReleaseRequest(
+        image_overrides=images,
+        timeout_seconds=request.timeout,
+        dry_run=request.dry_run,
+        wait=request.wait,
     )
+    runner = prepare_codedeploy(spec, aws, release, cancel=cancel, reuse=task_definition_arn)
+    return runner(out)

@@ -673,6 +673,7 @@ class Loop:
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
     poll: float = FAST_POLL  # upper bound of one sleep
+    cancelled: Callable[[], bool] = lambda: False  # a signal asked to stop watching
 
 
 @dataclass(frozen=True)
@@ -865,10 +866,24 @@ def deploy(
     journal: Journal | None = None,
 ) -> Outcome:
     """The rolling update: plan, register (unless identical), UpdateService, watch."""
+    p = plan(spec, aws, request)
+    return apply(p, spec, aws, out, request, loop=loop, journal=journal)
+
+
+def apply(
+    p: RollingPlan,
+    spec: Spec,
+    aws: Aws,
+    out: Output,
+    request: RollingRequest,
+    *,
+    loop: Loop | None = None,
+    journal: Journal | None = None,
+) -> Outcome:
+    """Print the plan and carry it out (nothing but the plan when `dry_run`)."""
     from bluegreen.aws import ecs
 
     loop = loop or Loop()
-    p = plan(spec, aws, request)
     emit_plan(out, p)
     if request.dry_run:
         return Outcome(
@@ -1044,6 +1059,7 @@ def watch(
     cancel = False
     while True:
         svc = ecs.describe_service_raw(aws, cluster, service)
+        cancel = cancel or loop.cancelled()
         obs = observation_from(svc, loop.clock(), since=since, cancel=cancel)
         state, events, decision = step(state, obs)
         for event in events:

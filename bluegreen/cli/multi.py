@@ -1,0 +1,180 @@
+"""The parts of `deploy` beyond one CodeDeploy service: release windows, rolling updates of
+ECS-controller services, and several specs at once (repeated `--config` or a folder).
+
+`deploy` calls `handle()` first; when it returns False the spec is a single CODE_DEPLOY
+service inside its window and the CodeDeploy release carries on as before.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bluegreen.aws.session import Aws
+    from bluegreen.cli.context import Options
+    from bluegreen.release.fanout import FanOutResult, ReleaseRequest
+    from bluegreen.release.rolling import Output
+    from bluegreen.release.spec import Spec
+
+
+def aws_for(opts: Options, spec: Spec, cache: dict[str | None, Aws]) -> Aws:
+    """One AWS session per region (the specs of a fan-out may live in different regions)."""
+    from bluegreen.aws.session import Aws
+
+    region = opts.region or spec.region
+    if region not in cache:
+        cache[region] = Aws(profile=opts.profile, region=region)
+    return cache[region]
+
+
+def request_from_flags(
+    *,
+    image: list[str] | None,
+    var: list[str] | None,
+    vars_file: list[Path] | None,
+    deployment_config: str | None,
+    dry_run: bool,
+    no_wait: bool,
+    timeout: str | None,
+    verify: str | None,
+    queue: bool,
+    rollback: bool,
+) -> ReleaseRequest:
+    from bluegreen.cli.diff import pairs
+    from bluegreen.release.fanout import ReleaseRequest
+    from bluegreen.release.spec import parse_duration
+    from bluegreen.release.verify import split_command
+
+    return ReleaseRequest(
+        image_overrides=pairs(image, "--image"),
+        var_overrides=pairs(var, "--var"),
+        vars_files=tuple(vars_file or ()),
+        deployment_config=deployment_config,
+        timeout_seconds=parse_duration(timeout, "--timeout") if timeout else None,
+        verify=split_command(verify) if verify else None,
+        dry_run=dry_run,
+        wait=not no_wait,
+        rollback=rollback,
+        queue=queue,
+    )
+
+
+def handle(
+    opts: Options,
+    *,
+    configs: list[Path] | None,
+    request: ReleaseRequest,
+    max_parallel: int,
+    wait_for_window: bool,
+) -> bool:
+    """Release what the CodeDeploy verb does not; True when done (or raises for the exit)."""
+    from bluegreen.cli.live import Reporter, cancel_on_signals
+    from bluegreen.errors import PreflightError
+    from bluegreen.release import rolling
+    from bluegreen.release.fanout import (
+        collect_specs,
+        controller_of,
+        gate_window,
+        prepare_release,
+    )
+    from bluegreen.release.follow import CancelFlag
+
+    paths = list(configs or [opts.config])
+    specs = collect_specs(paths, opts.env)
+    out = opts.out()
+    for spec in specs:
+        if request.dry_run:
+            _window_notice(spec, out)
+        else:
+            gate_window(spec, out, wait=wait_for_window)
+    cache: dict[str | None, Aws] = {}
+    if len(specs) == 1:
+        spec = specs[0]
+        aws = aws_for(opts, spec, cache)
+        controller = controller_of(aws, spec)
+        if controller == "CODE_DEPLOY":
+            if request.rollback:
+                raise PreflightError(
+                    "--rollback is for rolling updates; a CODE_DEPLOY service rolls back "
+                    "through the deployment group (spec `rollback.on_failure`)",
+                    where="--rollback",
+                )
+            opts.config = spec.path
+            return False
+        cancel = CancelFlag()
+        loop = rolling.Loop(sleep=cancel.sleep, cancelled=lambda: cancel.is_set)
+        reporter = Reporter(opts, verb="deploy")
+        with cancel_on_signals(cancel):
+            runner = prepare_release(spec, aws, request, loop=loop, cancel=cancel)
+            outcome = runner(out)
+        reporter.finish(outcome)
+        return True
+    result = _fan_out(opts, specs, request, max_parallel, cache)
+    out.emit(result.result(), "\n".join([f"release of {len(specs)} services:", *result.lines()]))
+    _raise_for(result)
+    return True
+
+
+def _fan_out(
+    opts: Options,
+    specs: list[Spec],
+    request: ReleaseRequest,
+    max_parallel: int,
+    cache: dict[str | None, Aws],
+) -> FanOutResult:
+    from bluegreen.cli.live import cancel_on_signals
+    from bluegreen.release import rolling
+    from bluegreen.release.fanout import Runner, fan_out, prepare_release
+    from bluegreen.release.follow import CancelFlag
+
+    cancel = CancelFlag()
+    loop = rolling.Loop(sleep=cancel.sleep, cancelled=lambda: cancel.is_set)
+
+    def prepare(spec: Spec) -> Runner:
+        return prepare_release(spec, aws_for(opts, spec, cache), request, loop=loop, cancel=cancel)
+
+    with cancel_on_signals(cancel):
+        return fan_out(specs, prepare, opts.out(), max_parallel=max_parallel)
+
+
+def _window_notice(spec: Spec, out: Output) -> None:
+    """For --dry-run: say whether the window is open, without refusing."""
+    import datetime as dt
+
+    from bluegreen.release.windows import check, parse_windows
+
+    if not spec.windows:
+        return
+    found = check(
+        parse_windows(spec.windows, where=f"{spec.display}: windows"), dt.datetime.now(dt.UTC)
+    )
+    text = found.reason if found.open else f"{found.reason}; a real deploy would be refused now"
+    out.emit({"event": "window", "open": found.open, "reason": found.reason}, text)
+
+
+def _raise_for(result: FanOutResult) -> None:
+    from bluegreen.errors import (
+        AwsError,
+        Cancelled,
+        DeploymentFailed,
+        DeploymentTimeout,
+        ExitCode,
+        UsageError,
+    )
+
+    code = result.exit_code
+    if code == ExitCode.OK:
+        return
+    failed = [name for name, o in result.results.items() if o.exit_code != ExitCode.OK]
+    message = (
+        f"{len(failed)} of {len(result.results)} releases did not succeed: {', '.join(failed)}"
+    )
+    errors = {
+        ExitCode.FAILED: DeploymentFailed,
+        ExitCode.USAGE: UsageError,
+        ExitCode.TIMEOUT: DeploymentTimeout,
+        ExitCode.AWS: AwsError,
+        ExitCode.CANCELLED: Cancelled,
+    }
+    raise errors.get(code, DeploymentFailed)(message)

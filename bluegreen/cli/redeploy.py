@@ -1,0 +1,54 @@
+"""`bluegreen redeploy`: the revision the service runs, on fresh tasks."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from bluegreen.cli.context import options
+
+
+def redeploy(
+    ctx: typer.Context,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print what would happen; write nothing.")
+    ] = False,
+    no_wait: Annotated[
+        bool, typer.Option("--no-wait", help="Start the deployment and return.")
+    ] = False,
+    timeout: Annotated[
+        str | None,
+        typer.Option("--timeout", help="Give up watching after this long (90s, 30m, 1h)."),
+    ] = None,
+) -> None:
+    """Start fresh tasks of the task definition the service runs now (the
+    --force-new-deployment path: a re-pushed mutable tag is pulled again). ECS-controller
+    services get a rolling deployment; CODE_DEPLOY services a blue/green deployment of the same
+    revision. Exit 0 succeeded, 1 failed or rolled back, 2 bad input, 3 timed out.
+    """
+    from bluegreen.cli.live import Reporter, cancel_on_signals
+    from bluegreen.release.follow import CancelFlag
+    from bluegreen.release.redeploy import RedeployRequest
+    from bluegreen.release.redeploy import redeploy as run_redeploy
+    from bluegreen.release.rolling import Loop
+    from bluegreen.release.spec import load_spec, parse_duration
+
+    opts = options(ctx)
+    spec = load_spec(opts.config, opts.env)
+    request = RedeployRequest(
+        dry_run=dry_run,
+        wait=not no_wait,
+        timeout=parse_duration(timeout, "--timeout") if timeout else None,
+    )
+    aws = opts.aws(spec.region)
+    reporter = Reporter(opts, verb="redeploy")
+    cancel = CancelFlag()
+    loop = Loop(sleep=cancel.sleep, cancelled=lambda: cancel.is_set)
+    with cancel_on_signals(cancel):
+        outcome = run_redeploy(spec, aws, opts.out(), request, loop=loop, cancel=cancel)
+    reporter.finish(outcome)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("redeploy")(redeploy)
