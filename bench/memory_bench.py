@@ -1,11 +1,11 @@
 """Memory: the resident set of `bluegreen watch` over a deployment of simulated hours.
 
-Five demo stacks in one sandbox; each gets a `bluegreen deploy --no-wait` with the custom
-config `linear:10%/30m` (10 % at once, nine more 10 % steps 30 minutes apart, then the 5-minute
-termination wait: about 4.6 simulated hours), and a `bluegreen watch DEPLOYMENT_ID` follows
-each to its end, the five side by side. The time scale is chosen so that the deployment lasts about `--seconds` of
-wall time (default 90 s). Each watch runs under `bench.release_bench --child`, which counts the
-AWS requests it sends.
+Five demo stacks in one sandbox; each gets a `bluegreen deploy --no-wait` with the custom config
+`linear:10%/30m` (10 % at once, nine more 10 % steps 30 minutes apart, then the 5-minute
+termination wait: about 4.6 simulated hours), and a `bluegreen watch DEPLOYMENT_ID` follows each
+to its end, the five side by side. The time scale is chosen so that the deployment lasts about
+`--seconds` of wall time (default 90 s). Each watch runs under `bench.release_bench --child`,
+which counts the AWS requests it sends.
 
 Sampled every 0.25 s from /proc/<pid>/status: VmRSS (resident now) and VmHWM (the peak).
 Reported over the five watches: RSS at 10 %, 50 % and 100 % of each watch's life (at 0 % the
