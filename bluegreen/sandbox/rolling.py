@@ -37,6 +37,11 @@ def _new_id() -> str:
     return f"ecs-svc/{secrets.randbelow(10**19):019d}"
 
 
+def _revision(task_definition: str) -> str:
+    """family:revision, whether given as an ARN or not."""
+    return task_definition.rsplit("/", 1)[-1]
+
+
 def failure_threshold(desired: int) -> int:
     """Failed tasks before the circuit breaker trips (half the desired count, 3 to 200)."""
     return min(MAX_FAILURE_THRESHOLD, max(3, math.ceil(desired * 0.5)))
@@ -51,6 +56,7 @@ class Rollout:
     started: float  # simulated
     replaces: dict[str, Any] | None = None  # the deployment being replaced (ACTIVE)
     judged: bool = True  # new tasks subject to the unhealthy-green fault
+    good: set[str] = field(default_factory=set)  # task definitions that completed a rollout
     last_primary: dict[str, Any] = field(default_factory=dict)
 
 
@@ -123,6 +129,7 @@ class RollingEngine:
             rollout = Rollout(svc.task_definition, primary["id"], now, judged=False)
             self._rollouts[key] = rollout
         elif svc.task_definition != rollout.task_definition or primary["id"] != rollout.primary_id:
+            svc.task_definition = self._arn(region, svc)
             primary = self._start(svc, rollout, primary, now)
         if primary.get("rolloutState") == "IN_PROGRESS":
             self._progress(svc, rollout, primary, now)
@@ -132,6 +139,19 @@ class RollingEngine:
             primary["pendingCount"] = 0
             svc.running_count, svc.pending_count = svc.desired_count, 0
         rollout.last_primary = copy.deepcopy(primary)
+
+    @staticmethod
+    def _arn(region: str, svc: Any) -> str:
+        """UpdateService may name the task definition as family:revision; ECS reports ARNs."""
+        if str(svc.task_definition).startswith("arn:"):
+            return str(svc.task_definition)
+        from moto.ecs.models import ecs_backends
+
+        try:
+            backend = ecs_backends[svc._account_id][region]
+            return str(backend.describe_task_definition(svc.task_definition).arn)
+        except Exception:
+            return str(svc.task_definition)
 
     def _start(
         self, svc: Any, rollout: Rollout, primary: dict[str, Any], now: float
@@ -147,11 +167,15 @@ class RollingEngine:
             old["id"] = rollout.primary_id
         new = self._deployment(svc, deployment_id, svc.task_definition)
         svc.deployments = [new, old]
+        # Green tasks are the fault's target: a new revision, or fresh tasks forced for the
+        # same one. Going back to a revision that already completed here starts known-good
+        # tasks.
+        forced = svc.task_definition == rollout.task_definition
+        rollout.judged = forced or _revision(svc.task_definition) not in rollout.good
         rollout.task_definition = svc.task_definition
         rollout.primary_id = deployment_id
         rollout.started = now
         rollout.replaces = old
-        rollout.judged = True
         return new
 
     def _deployment(self, svc: Any, deployment_id: str, task_definition: str) -> dict[str, Any]:
@@ -185,6 +209,7 @@ class RollingEngine:
                 old["runningCount"], old["pendingCount"] = left, 0
                 old["desiredCount"] = left
             if running >= desired:
+                rollout.good.add(_revision(str(new["taskDefinition"])))
                 new["rolloutState"] = "COMPLETED"
                 new["rolloutStateReason"] = f"ECS deployment {new['id']} completed."
                 svc.deployments = [new]

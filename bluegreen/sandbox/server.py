@@ -27,6 +27,7 @@ StartResponse = Callable[..., Any]
 CODEDEPLOY_TARGET_PREFIX = "CodeDeploy_20141006."
 CONTROL_PREFIX = "/_sandbox/"
 ECS_CREATE_SERVICE_TARGET = "AmazonEC2ContainerServiceV20141113.CreateService"
+ECS_UPDATE_SERVICE_TARGET = "AmazonEC2ContainerServiceV20141113.UpdateService"
 INTERNAL_HEADER = "X-Bluegreen-Sandbox-Internal"
 HOOK_MODES = ("succeed", "fail", "wait")
 ENGINE_TICK_SECONDS = 0.02  # wall seconds between engine steps
@@ -292,6 +293,10 @@ class SandboxServer:
             self.rolling.note_create_service(region or "us-east-1", raw)
             answer = list(self._moto_app(environ, start_response))
             self.rolling.apply_noted()
+            return answer
+        if target == ECS_UPDATE_SERVICE_TARGET:
+            answer = list(self._moto_app(environ, start_response))
+            self.rolling.tick()  # the new deployment is visible to the very next call
             return answer
         if target.startswith(CODEDEPLOY_TARGET_PREFIX):
             operation = target[len(CODEDEPLOY_TARGET_PREFIX) :]

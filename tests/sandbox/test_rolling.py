@@ -67,12 +67,13 @@ def test_new_service_reaches_steady_state(ecs: Any) -> None:
     assert "steady state" in done["events"][0]["message"]
 
 
-def test_rolling_update_replaces_tasks_over_time(ecs: Any) -> None:
+def test_rolling_update_replaces_tasks_over_time(ecs: Any, aws_env: SandboxServer) -> None:
     """https://docs.aws.amazon.com/AmazonECS/latest/developerguide/deployment-type-ecs.html —
     a new task definition starts a PRIMARY deployment beside the ACTIVE one; tasks move over
     until the new deployment holds them all."""
     create(ecs)
     wait_for(lambda: primary(ecs)["rolloutState"] == "COMPLETED")
+    sandbox_call(aws_env, "settings", {"timeScale": 60})  # a one-minute rollout, seen in 1 s
     ecs.update_service(cluster="c", service="api", taskDefinition="api:2")
     seen: set[tuple[int, int]] = set()
 
@@ -115,6 +116,7 @@ def test_circuit_breaker_fails_and_rolls_back(ecs: Any, aws_env: SandboxServer) 
     assert service(ecs)["deploymentConfiguration"]["deploymentCircuitBreaker"]["rollback"]
     wait_for(lambda: primary(ecs)["rolloutState"] == "COMPLETED")
     sandbox_call(aws_env, "faults", {"kind": "unhealthy-green"})
+    sandbox_call(aws_env, "settings", {"timeScale": 60})  # the FAILED deployment lasts ~1 s
     ecs.update_service(cluster="c", service="api", taskDefinition="api:2")
     failed = wait_for(
         lambda: [d for d in service(ecs)["deployments"] if d["rolloutState"] == "FAILED"]
@@ -125,6 +127,7 @@ def test_circuit_breaker_fails_and_rolls_back(ecs: Any, aws_env: SandboxServer) 
     final = service(ecs)
     assert final["taskDefinition"].endswith(":1")
     assert final["runningCount"] == 4
+    assert any("tasks failed to start" in e["message"] for e in final["events"])
 
 
 def test_circuit_breaker_without_rollback_stays_failed(ecs: Any, aws_env: SandboxServer) -> None:
@@ -136,3 +139,18 @@ def test_circuit_breaker_without_rollback_stays_failed(ecs: Any, aws_env: Sandbo
     ecs.update_service(cluster="c", service="api", taskDefinition="api:2")
     wait_for(lambda: primary(ecs)["rolloutState"] == "FAILED")
     assert service(ecs)["taskDefinition"].endswith(":2")
+
+
+def test_going_back_to_a_completed_revision_is_healthy(ecs: Any, aws_env: SandboxServer) -> None:
+    """https://docs.aws.amazon.com/AmazonECS/latest/developerguide/deployment-circuit-breaker.html
+    — the unhealthy-green fault hits new tasks; an UpdateService back to the revision that last
+    completed (a manual rollback) starts healthy tasks and completes."""
+    create(ecs)
+    wait_for(lambda: primary(ecs)["rolloutState"] == "COMPLETED")
+    sandbox_call(aws_env, "faults", {"kind": "unhealthy-green"})
+    ecs.update_service(cluster="c", service="api", taskDefinition="api:2")
+    wait_for(lambda: primary(ecs)["failedTasks"] >= 1)
+    assert primary(ecs)["rolloutState"] == "IN_PROGRESS"
+    ecs.update_service(cluster="c", service="api", taskDefinition="api:1")
+    wait_for(lambda: primary(ecs)["rolloutState"] == "COMPLETED")
+    assert service(ecs)["taskDefinition"].endswith(":1")
