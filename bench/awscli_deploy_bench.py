@@ -24,7 +24,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bench.common import Stats, stats
-from bench.harness import BLUEGREEN, Sandbox, ended, must_succeed, result_line, run_timed, sandbox
+from bench.harness import (
+    BLUEGREEN,
+    Sandbox,
+    Section,
+    ended,
+    must_succeed,
+    result_line,
+    run_timed,
+    sandbox,
+)
 from bench.startup import awscli
 
 TIME_SCALE = 60.0
@@ -109,11 +118,19 @@ def measure(runs: int) -> tuple[dict[str, list[Stats]], str]:
 
 
 def report(runs: int) -> str:
+    return section(runs).markdown
+
+
+def section(runs: int) -> Section:
     figures, version = measure(runs)
     bg, aws = figures["bluegreen"], figures["aws"]
     deploy = f"`bluegreen deploy --deployment-config {CONFIG}`"
     theirs = f"`aws ecs deploy` ({version})"
-    return "\n".join(
+    headline = (
+        f"Deployment end → process exit (median): bluegreen {bg[0].median:.2f} s, "
+        f"`aws ecs deploy` {aws[0].median:.1f} s"
+    )
+    markdown = "\n".join(
         [
             "## Deployment end → process exit: `bluegreen deploy` vs `aws ecs deploy`",
             "",
@@ -143,6 +160,7 @@ def report(runs: int) -> str:
             "",
         ]
     )
+    return Section(markdown, (headline,))
 
 
 def main() -> None:

@@ -24,7 +24,7 @@ import time
 from typing import TYPE_CHECKING
 
 from bench.common import Stats, stats
-from bench.harness import BLUEGREEN, Sandbox, Timed, must_succeed, run_timed, sandbox
+from bench.harness import BLUEGREEN, Sandbox, Section, Timed, must_succeed, run_timed, sandbox
 
 if TYPE_CHECKING:
     from bluegreen.sandbox.stack import StackResult
@@ -113,6 +113,10 @@ def measure(runs: int, count: int) -> tuple[dict[str, tuple[Stats, Stats]], bool
 
 
 def report(runs: int, count: int = 20) -> str:
+    return section(runs, count).markdown
+
+
+def section(runs: int, count: int = 20) -> Section:
     figures, fan_out, setup = measure(runs, count)
     (one, one_span), (many, many_span) = figures["one"], figures["many"]
     ratio = many.median / one.median
@@ -123,7 +127,11 @@ def report(runs: int, count: int = 20) -> str:
         else f"{count} `bluegreen deploy` processes started at once (this build's `deploy` "
         "has no fan-out)"
     )
-    return "\n".join(
+    headline = (
+        f"Fan-out: {count} services {many.median:.1f} s against one {one.median:.1f} s, "
+        f"{ratio:.2f}× (goal ≤ 1.3×: {goal})" + ("" if fan_out else f"; {count} processes")
+    )
+    markdown = "\n".join(
         [
             f"## Fan-out: {count} services against one",
             "",
@@ -148,6 +156,7 @@ def report(runs: int, count: int = 20) -> str:
             "",
         ]
     )
+    return Section(markdown, (headline,))
 
 
 def main() -> None:

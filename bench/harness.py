@@ -182,3 +182,11 @@ def must_succeed(what: str, timed: Timed) -> None:
     if timed.returncode != 0:
         tail = "\n".join(timed.stderr.splitlines()[-15:])
         raise RuntimeError(f"{what} exited {timed.returncode}:\n{tail}")
+
+
+@dataclass(frozen=True)
+class Section:
+    """One part of docs/benchmarks.md: its markdown and the headline lines for the summary."""
+
+    markdown: str
+    headlines: tuple[str, ...] = ()

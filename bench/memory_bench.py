@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.common import Stats, stats
-from bench.harness import BLUEGREEN, must_succeed, result_line, run_timed, sandbox
+from bench.harness import BLUEGREEN, Section, must_succeed, result_line, run_timed, sandbox
 
 CONFIG = "linear:10%/30m"
 SIMULATED_SECONDS = 9 * 30 * 60 + 5 * 60  # 10 % at once, 9 more steps 30 minutes apart, then
@@ -122,6 +122,10 @@ def _kib_row(label: str, values: Stats) -> str:
 
 
 def report(watches: int = 5, seconds: float = 90.0) -> str:
+    return section(watches, seconds).markdown
+
+
+def section(watches: int = 5, seconds: float = 90.0) -> Section:
     watched, scale = measure(watches, seconds)
     start = stats([w.at(0.1) for w in watched])
     middle = stats([w.at(0.5) for w in watched])
@@ -134,7 +138,12 @@ def report(watches: int = 5, seconds: float = 90.0) -> str:
     curve = watched[0]
     points = [round(i / 10 * (len(curve.samples) - 1)) for i in range(11)]
     hours = SIMULATED_SECONDS / 3600
-    return "\n".join(
+    headline = (
+        f"`watch` RSS over a {SIMULATED_SECONDS / 3600:.1f}-hour simulated deployment "
+        f"(median of {watches}): {_mib(start.median)} at 10 %, {_mib(middle.median)} at 50 %, "
+        f"{_mib(end.median)} at the end, peak {_mib(peak.median)}"
+    )
+    markdown = "\n".join(
         [
             "## Memory: `bluegreen watch` over a deployment of simulated hours",
             "",
@@ -172,6 +181,7 @@ def report(watches: int = 5, seconds: float = 90.0) -> str:
             "",
         ]
     )
+    return Section(markdown, (headline,))
 
 
 def main() -> None:
