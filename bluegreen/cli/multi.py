@@ -8,7 +8,7 @@ service inside its window and the CodeDeploy release carries on as before.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from bluegreen.aws.session import Aws
@@ -16,6 +16,29 @@ if TYPE_CHECKING:
     from bluegreen.release.fanout import FanOutResult, ReleaseRequest
     from bluegreen.release.rolling import Output
     from bluegreen.release.spec import Spec
+
+
+class Stamped:
+    """The release's output with the live view's time stamps on event lines (text mode)."""
+
+    def __init__(self, out: Output) -> None:
+        import time
+
+        self.out = out
+        self.json_mode = bool(getattr(out, "json_mode", False))
+        self._clock = time.monotonic
+        self._started = time.monotonic()
+
+    def text(self, line: str = "") -> None:
+        self.out.text(line)
+
+    def json(self, obj: dict[str, Any]) -> None:
+        self.out.json(obj)
+
+    def emit(self, obj: dict[str, Any], text: str | None) -> None:
+        if text is not None and not self.json_mode:
+            text = f"[{self._clock() - self._started:6.1f}s] {text}"
+        self.out.emit(obj, text)
 
 
 def aws_for(opts: Options, spec: Spec, cache: dict[str | None, Aws]) -> Aws:
@@ -82,7 +105,7 @@ def handle(
 
     paths = list(configs or [opts.config])
     specs = collect_specs(paths, opts.env)
-    out = opts.out()
+    out = Stamped(opts.out())
     for spec in specs:
         if request.dry_run:
             _window_notice(spec, out)
@@ -135,7 +158,7 @@ def _fan_out(
         return prepare_release(spec, aws_for(opts, spec, cache), request, loop=loop, cancel=cancel)
 
     with cancel_on_signals(cancel):
-        return fan_out(specs, prepare, opts.out(), max_parallel=max_parallel)
+        return fan_out(specs, prepare, Stamped(opts.out()), max_parallel=max_parallel)
 
 
 def _window_notice(spec: Spec, out: Output) -> None:

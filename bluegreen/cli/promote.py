@@ -47,7 +47,7 @@ def promote(
     digest that can be resolved. Exit codes as for `deploy`.
     """
     from bluegreen.cli.live import Reporter, cancel_on_signals
-    from bluegreen.cli.multi import aws_for
+    from bluegreen.cli.multi import Stamped, aws_for
     from bluegreen.release.fanout import ReleaseRequest, gate_window
     from bluegreen.release.follow import CancelFlag
     from bluegreen.release.promote import promote as run_promote
@@ -63,7 +63,7 @@ def promote(
         wait=not no_wait,
         rollback=rollback,
     )
-    out = opts.out()
+    out = Stamped(opts.out())
     if not dry_run:
         gate_window(target_spec, out, wait=wait_for_window)
     sessions: dict[str | None, Aws] = {}  # one AWS session per region

@@ -28,6 +28,7 @@ def redeploy(
     revision. Exit 0 succeeded, 1 failed or rolled back, 2 bad input, 3 timed out.
     """
     from bluegreen.cli.live import Reporter, cancel_on_signals
+    from bluegreen.cli.multi import Stamped
     from bluegreen.release.follow import CancelFlag
     from bluegreen.release.redeploy import RedeployRequest
     from bluegreen.release.redeploy import redeploy as run_redeploy
@@ -46,7 +47,7 @@ def redeploy(
     cancel = CancelFlag()
     loop = Loop(sleep=cancel.sleep, cancelled=lambda: cancel.is_set)
     with cancel_on_signals(cancel):
-        outcome = run_redeploy(spec, aws, opts.out(), request, loop=loop, cancel=cancel)
+        outcome = run_redeploy(spec, aws, Stamped(opts.out()), request, loop=loop, cancel=cancel)
     reporter.finish(outcome)
 
 

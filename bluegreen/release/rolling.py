@@ -357,7 +357,11 @@ def step(
         # Our deployment is no longer the primary one: the breaker rolled back, or someone
         # else started a deployment.
         if cfg.breaker_rollback and primary.task_definition == cfg.previous_task_definition_arn:
-            reason = (ours.rollout_reason if ours else None) or "the circuit breaker tripped"
+            reason = (
+                (ours.rollout_reason if ours else None)
+                or _event_about(obs, state.deployment_id)
+                or "the circuit breaker tripped"
+            )
             return _start_following(
                 state, events, obs, reason, by="the circuit breaker", rollback_id=primary.id
             )
@@ -429,6 +433,14 @@ def _adopt(state: RollingState, obs: RollingObservation, events: list[Event]) ->
         )
     )
     return replace(state, deployment_id=primary.id)
+
+
+def _event_about(obs: RollingObservation, deployment_id: str) -> str | None:
+    """The latest service event that reports the failure of `deployment_id`, if any."""
+    for ev in reversed(obs.events):
+        if deployment_id in ev.message and "fail" in ev.message.lower():
+            return ev.message
+    return None
 
 
 def _wait(cfg: RollingConfig, obs: RollingObservation) -> float:

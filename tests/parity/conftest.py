@@ -169,7 +169,6 @@ class Stack:
             f"service: {service}\n"
             "task_definition: taskdef.json.j2\n"
             f"images:\n  web: {REGISTRY}/web:{tag}\n"
-            "load_balancer: {container_name: web, container_port: 8080}\n"
             "vars: {log_level: info}\n" + extra,
             encoding="utf-8",
         )

@@ -145,14 +145,16 @@ def test_breaker_rollback_is_followed_and_reported() -> None:
 
 def test_breaker_rollback_seen_only_after_the_fact() -> None:
     """At a high time scale the failed deployment may already be gone when we look."""
+    failed = ServiceEvent("e9", "(service api) deployment ecs-svc/new deployment failed: boom.")
     _, _, decisions = run(
         cfg(breaker=True, breaker_rollback=True),
         obs(1, dep("ecs-svc/new", "PRIMARY", NEW)),
-        obs(2, dep("ecs-svc/back", "PRIMARY", OLD, "COMPLETED", running=2)),
+        obs(2, dep("ecs-svc/back", "PRIMARY", OLD, "COMPLETED", running=2), events=(failed,)),
     )
     outcome = decisions[-1].outcome
     assert outcome is not None
     assert (outcome.rolled_back, outcome.exit_code) == (True, 1)
+    assert outcome.reason.startswith(failed.message)
 
 
 def test_breaker_without_rollback_and_no_flag_fails_without_action() -> None:
