@@ -168,6 +168,7 @@ def apply(
     if plan.create_config and plan.routing is not None:
         journal.append(J.INTENT, action="CreateDeploymentConfig", name=plan.config.name)
         created = codedeploy.create_deployment_config(aws, plan.config.name, plan.routing.to_aws())
+        journal.append(J.DONE, action="CreateDeploymentConfig", name=plan.config.name)
         if created:
             notify(
                 Event(

@@ -259,6 +259,10 @@ class Loop:
                     )
                 try:
                     self.probe.stop(action.deployment_id, action.rollback)
+                    if self.journal:
+                        self.journal.append(
+                            J.DONE, action="StopDeployment", deploymentId=action.deployment_id
+                        )
                 except AwsError as exc:
                     # It may have ended in the meantime; the next observation tells.
                     self.sink(
@@ -268,9 +272,16 @@ class Loop:
             elif isinstance(action, Approve):
                 if self.journal:
                     self.journal.append(
-                        J.APPROVE, deploymentId=action.deployment_id, waitType="READY_WAIT"
+                        J.INTENT,
+                        action="ContinueDeployment",
+                        deploymentId=action.deployment_id,
+                        waitType="READY_WAIT",
                     )
                 self.probe.approve(action.deployment_id)
+                if self.journal:
+                    self.journal.append(
+                        J.APPROVE, deploymentId=action.deployment_id, waitType="READY_WAIT"
+                    )
             elif isinstance(action, RunVerify) and self.verify_factory is not None:
                 self.verify_run = self.verify_factory(action.deployment_id)
                 self.verify_run.start()

@@ -23,6 +23,7 @@ CREATED = "created"  # CreateDeployment returned an id
 STOP = "stop"  # StopDeployment asked
 APPROVE = "approve"  # ContinueDeployment asked
 RESULT = "result"  # the deployment ended (as observed)
+DONE = "done"  # a mutating call (named by `action`) returned
 REGISTERED = "registered"  # a task definition revision was registered
 
 

@@ -143,6 +143,7 @@ def stop(aws: Aws, deployment_id: str, journal: J.Journal, *, rollback: bool, re
 
     journal.append(J.STOP, deploymentId=deployment_id, rollback=rollback, reason=reason)
     codedeploy.stop_deployment(aws, deployment_id, rollback)
+    journal.append(J.DONE, action="StopDeployment", deploymentId=deployment_id)
 
 
 def previous_revision(

@@ -241,6 +241,24 @@ def test_sigterm_rolls_back_and_exits_130(stack: Stack) -> None:
     assert result["rolledBack"] is True
     assert on_blue(stack, before)
     assert not active(stack)
+    # every mutation journalled before and after
+    journal = [
+        json.loads(x) for x in Path(os.environ["BLUEGREEN_JOURNAL"]).read_text().splitlines()
+    ]
+    steps = [(r["kind"], r.get("action")) for r in journal]
+    if steps[0] == ("intent", "CreateDeploymentConfig"):  # first use of the shorthand config
+        assert steps[1] == ("done", "CreateDeploymentConfig")
+        steps = steps[2:]
+    assert steps == [
+        ("intent", "RegisterTaskDefinition"),
+        ("registered", None),
+        ("intent", "CreateDeployment"),
+        ("created", None),
+        ("stop", None),
+        ("done", "StopDeployment"),
+        ("result", None),
+    ]
+    assert journal[-1]["exitCode"] == 130
 
 
 # --- concurrency ----------------------------------------------------------------------------------
