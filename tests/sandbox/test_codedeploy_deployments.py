@@ -89,6 +89,7 @@ def test_linear_shifts_in_equal_steps(stack: Stack) -> None:
             "timeBasedLinear": {"linearPercentage": 25, "linearInterval": 1},
         },
     )
+    stack.settings(timeScale=120)  # half a second per step, so every step is seen
     stack.create_group()
     d = stack.deploy(deploymentConfigName="linear-25-1")
     assert observe_weights(stack, d) == [0, 25, 50, 75, 100]
@@ -228,7 +229,7 @@ def test_ready_wait_holds_until_continue(stack: Stack) -> None:
 def test_ready_wait_timeout_stops_the_deployment(stack: Stack) -> None:
     """https://docs.aws.amazon.com/codedeploy/latest/userguide/deployment-groups-create-ecs.html
     — if rerouting is not started manually within the wait time, the deployment stops."""
-    ready_wait_group(stack, minutes=2)
+    ready_wait_group(stack, minutes=10)
     d = stack.deploy()
     stack.wait_status(d, "Ready")
     info = stack.wait_status(d, *DONE)
@@ -393,7 +394,7 @@ def test_unhealthy_green_fails_install_and_rolls_back(stack: Stack) -> None:
 def test_green_turning_unhealthy_fails_during_traffic_shift(stack: Stack) -> None:
     """https://docs.aws.amazon.com/codedeploy/latest/userguide/deployments-rollback-and-redeploy.html
     — a failure during AllowTraffic fails the deployment and rolls production back."""
-    stack.fault(kind="unhealthy-green", after_seconds=120)
+    stack.fault(kind="unhealthy-green", after_seconds=400)
     stack.create_group(
         deploymentConfigName="CodeDeployDefault.ECSCanary10Percent15Minutes",
         autoRollbackConfiguration={"enabled": True, "events": ["DEPLOYMENT_FAILURE"]},
