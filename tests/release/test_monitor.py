@@ -25,6 +25,7 @@ from bluegreen.release.monitor import (
     TaskSet,
     initial_state,
     step,
+    stop_requested,
 )
 
 DEP = "d-AAAAAAAAA"
@@ -327,3 +328,25 @@ def test_polling_tightens_around_the_expected_end() -> None:
     # Unknown wait or a running shift: once a second.
     _, _, d = step(initial_state(cfg()), obs(5, lifecycle=allow_done, wall=1001.5))
     assert d.wait == FAST_POLL
+
+
+def test_a_requested_stop_is_followed_and_exits_zero() -> None:
+    state = stop_requested(initial_state(cfg()), rollback=True, reason="stopped by request")
+    _, _, d = step(state, obs(1, alarms={"a": "ALARM"}))
+    assert d.actions == ()  # no second stop
+    state, _, _ = step(state, obs(2, "Stopped", rollback_deployment_id=RB))
+    _, _, d = step(state, obs(3, "Succeeded", dep=RB))
+    assert d.outcome is not None
+    assert (d.outcome.exit_code, d.outcome.rolled_back) == (0, True)
+    state = stop_requested(initial_state(cfg()), rollback=True, reason="stopped by request")
+    state, _, _ = step(state, obs(2, "Stopped", rollback_deployment_id=RB))
+    _, _, d = step(state, obs(3, "Failed", dep=RB))
+    assert d.outcome is not None
+    assert d.outcome.exit_code == 1  # the rollback failed
+
+
+def test_a_requested_stop_without_rollback_exits_zero_when_stopped() -> None:
+    state = stop_requested(initial_state(cfg()), rollback=False, reason="stopped by request")
+    _, _, d = step(state, obs(1, "Stopped"))
+    assert d.outcome is not None
+    assert (d.outcome.exit_code, d.outcome.rolled_back, d.outcome.status) == (0, False, "Stopped")

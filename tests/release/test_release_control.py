@@ -387,3 +387,19 @@ def test_missing_alarm_is_exit_2_with_no_writes(stack: Stack, cli: Callable[...,
     after = stack.client("ecs").list_task_definitions(familyPrefix="web")["taskDefinitionArns"]
     assert after == family_before
     assert not active(stack)
+
+
+def test_watch_finds_the_journalled_deployment_after_it_ended(
+    stack: Stack, cli: Callable[..., Ran]
+) -> None:
+    stack.push("c14")
+    started = cli("-o", "json", "deploy", "--image", f"web={stack.image('c14')}", "--no-wait")
+    assert started.code == 0, started.stderr
+    wait_idle(stack)  # it ended while nobody watched: only the journal knows it
+    ran = cli("-o", "json", "watch")
+    assert ran.code == 0, ran.stderr
+    assert ran.result["deploymentId"] == started.result["deploymentId"]
+    assert ran.result["status"] == "Succeeded"
+    again = cli("watch")  # now journalled with its result: nothing in flight
+    assert again.code == 2
+    assert "no deployment in flight" in again.stderr
