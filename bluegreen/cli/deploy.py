@@ -111,6 +111,7 @@ def deploy(
         verify=verify,
         queue=queue,
         rollback=rollback,
+        on_cancel=on_cancel,
     )
     if multi.handle(
         opts,

@@ -63,6 +63,7 @@ def request_from_flags(
     verify: str | None,
     queue: bool,
     rollback: bool,
+    on_cancel: str | None = None,
 ) -> ReleaseRequest:
     from bluegreen.cli.diff import pairs
     from bluegreen.release.fanout import ReleaseRequest
@@ -80,7 +81,16 @@ def request_from_flags(
         wait=not no_wait,
         rollback=rollback,
         queue=queue,
+        on_cancel=_on_cancel(on_cancel),
     )
+
+
+def _on_cancel(given: str | None) -> str:
+    """--on-cancel for rolling updates and fan-outs: rollback (the default) or detach."""
+    from bluegreen.cli.live import resolve_on_cancel
+
+    mode = resolve_on_cancel(given)
+    return "rollback" if mode == "ask" else mode
 
 
 def handle(

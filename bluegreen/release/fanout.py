@@ -264,6 +264,7 @@ class ReleaseRequest:
     wait: bool = True
     rollback: bool = False  # rolling: back to the previous revision when ECS does not
     queue: bool = False  # CodeDeploy: wait for an active deployment to end first
+    on_cancel: str = "rollback"  # rollback | detach on SIGINT/SIGTERM
 
 
 def controller_of(aws: Aws, spec: Spec) -> str:
@@ -297,6 +298,7 @@ def prepare_release(
             wait=request.wait,
             timeout=request.timeout_seconds,
             rollback=request.rollback,
+            on_cancel=request.on_cancel,
         )
         p = rolling.plan(spec, aws, rolling_request)
 
@@ -382,7 +384,7 @@ def prepare_codedeploy(
             routing=plan.routing,
             verify=plan.verify,
             verify_timeout=plan.verify_timeout,
-            on_cancel="rollback",
+            on_cancel=request.on_cancel,
             rollback_on_failure=bool(plan.auto_rollback.get("enabled")),
             cancel=flag,
         )

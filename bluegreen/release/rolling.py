@@ -189,6 +189,7 @@ class RollingConfig:
     failure_threshold: int = 3  # failed tasks that fail the rollout when the breaker is off
     known_before: frozenset[str] = frozenset()  # deployment ids that existed before the update
     known_events: frozenset[str] = frozenset()  # service event ids from before the update
+    on_cancel: str = "detach"  # rollback: a cancel returns the service to the previous revision
 
 
 class RollingPhase(StrEnum):
@@ -314,6 +315,11 @@ def step(
     primary = obs.primary
 
     if obs.cancel:
+        previous = cfg.previous_task_definition_arn
+        if cfg.on_cancel == "rollback" and previous and previous != cfg.task_definition_arn:
+            return _fail(
+                state, events, obs, "cancelled by signal", ExitCode.CANCELLED, rollback=True
+            )
         outcome = Outcome(
             state.deployment_id,
             "InProgress",
@@ -535,6 +541,7 @@ def _fail(
     exit_code: int,
     *,
     status: str = "Failed",
+    rollback: bool | None = None,
 ) -> tuple[RollingState, list[Event], RollingDecision]:
     """Our rollout failed and ECS will not roll it back: roll back ourselves, or finish."""
     cfg = state.config
@@ -542,7 +549,8 @@ def _fail(
     state = replace(
         state, failure=reason, failure_exit=exit_code, failure_status=status, failed_at=obs.now
     )
-    if cfg.rollback and previous and previous != cfg.task_definition_arn:
+    roll_back = cfg.rollback if rollback is None else rollback
+    if roll_back and previous and previous != cfg.task_definition_arn:
         state = replace(
             state, phase=RollingPhase.ROLLING_BACK, rollback_by="bluegreen", failure_status="Failed"
         )
@@ -558,9 +566,9 @@ def _fail(
             )
         )
         return state, events, RollingDecision((RollBack(previous, reason),), wait=FAST_POLL)
-    if cfg.rollback and not previous:
+    if roll_back and not previous:
         hint = "; there is no previous revision to roll back to"
-    elif cfg.rollback:
+    elif roll_back:
         hint = "; the previous revision is the same one, nothing to roll back"
     else:
         hint = (
@@ -673,6 +681,7 @@ class RollingRequest:
     wait: bool = True
     timeout: float | None = None  # seconds; None: the spec's timeout, else DEFAULT_TIMEOUT
     rollback: bool = False  # --rollback
+    on_cancel: str = "rollback"  # --on-cancel: rollback | detach
 
 
 DEFAULT_TIMEOUT = 1800.0
@@ -686,6 +695,7 @@ class Loop:
     sleep: Callable[[float], None] = time.sleep
     poll: float = FAST_POLL  # upper bound of one sleep
     cancelled: Callable[[], bool] = lambda: False  # a signal asked to stop watching
+    rest: Callable[[float], None] = time.sleep  # the sleep once a cancel has been seen
 
 
 @dataclass(frozen=True)
@@ -1040,6 +1050,7 @@ def update_and_watch(
         failure_threshold=failure_threshold(int(svc.get("desiredCount", 0) or 0)),
         known_before=known_before,
         known_events=known_events,
+        on_cancel=request.on_cancel,
     )
     outcome = watch(aws, out, cluster, service, config, since=None, loop=loop)
     journal.append(
@@ -1081,6 +1092,6 @@ def watch(
         for action in decision.actions:
             ecs.update_service(aws, cluster, service, task_definition=action.task_definition_arn)
         try:
-            loop.sleep(max(0.0, min(decision.wait, loop.poll)))
+            (loop.rest if cancel else loop.sleep)(max(0.0, min(decision.wait, loop.poll)))
         except KeyboardInterrupt:
             cancel = True

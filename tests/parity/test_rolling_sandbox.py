@@ -144,3 +144,20 @@ def test_redeploy_starts_fresh_tasks_of_the_same_revision(stack: Stack) -> None:
     assert svc["taskDefinition"] == old
     assert svc["deployments"][0]["id"] == outcome.deployment_id
     assert len(stack.revisions("api")) == 1
+
+
+def test_cancel_rolls_the_service_back(stack: Stack) -> None:
+    old = stack.service("apps", "api", breaker=None)
+    stack.push("v2")
+    stack.fault({"kind": "unhealthy-green"})  # the rollout would never finish
+    looks = iter(range(1000))
+    loop = rolling.Loop(poll=0.02, cancelled=lambda: next(looks) >= 2, rest=FAST.sleep)
+    outcome = rolling.deploy(
+        load_spec(stack.spec("apps", "api")),
+        stack.aws,
+        Recorder(),
+        RollingRequest(timeout=20),
+        loop=loop,
+    )
+    assert (outcome.exit_code, outcome.rolled_back) == (ExitCode.CANCELLED, True), outcome.reason
+    assert stack.describe("apps", "api")["taskDefinition"] == old

@@ -248,6 +248,17 @@ def test_breaker_rollback_that_never_appears_gives_up() -> None:
     assert (outcome.rolled_back, outcome.exit_code) == (False, 1)
 
 
+def test_cancel_rolls_back_when_asked() -> None:
+    state = rolling.initial_state(cfg(on_cancel="rollback"))
+    o = RollingObservation(now=1, deployments=(dep("ecs-svc/new", "PRIMARY", NEW),), cancel=True)
+    state, _, d = rolling.step(state, o)
+    assert d.outcome is None
+    assert [a.task_definition_arn for a in d.actions] == [OLD]
+    _, _, d = rolling.step(state, obs(2, dep("ecs-svc/back", "PRIMARY", OLD, "COMPLETED", 2)))
+    assert d.outcome is not None
+    assert (d.outcome.exit_code, d.outcome.rolled_back) == (ExitCode.CANCELLED, True)
+
+
 def test_cancel_detaches() -> None:
     state = rolling.initial_state(cfg())
     o = RollingObservation(now=1, deployments=(dep("ecs-svc/new", "PRIMARY", NEW),), cancel=True)
