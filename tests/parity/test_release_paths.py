@@ -282,3 +282,30 @@ def test_redeploy_cli(stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:
     assert code == ExitCode.OK
     assert result["taskDefinitionArn"] == old
     assert result["status"] == "Succeeded"
+
+
+def test_promote_dry_run_writes_nothing(stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:
+    stack.service("stg", "api")
+    prd = stack.service("prd", "api")
+    path = stack.spec("api", "api", extra=ENVIRONMENTS)
+    code = run(
+        ["-c", str(path), "-o", "json", "promote", "--from", "staging", "--to", "prod", "--dry-run"]
+    )
+    lines = json_lines(capsys.readouterr().out)
+    assert code == ExitCode.OK
+    assert [o["event"] for o in lines] == ["promote", "plan", "result"]
+    assert lines[0]["images"] == {"web": f"{REGISTRY}/web@{stack.images['v1']}"}
+    assert lines[-1]["status"] == "DryRun"
+    assert stack.describe("prd", "api")["taskDefinition"] == prd
+    assert len(stack.revisions("api")) == 2  # the two services' own, nothing registered
+
+
+def test_max_parallel_must_be_positive(stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:
+    stack.service("apps", "a")
+    stack.service("apps", "b")
+    a = stack.spec("apps", "a", name="a.yaml")
+    b = stack.spec("apps", "b", name="b.yaml")
+    code = run(["deploy", "--config", str(a), "--config", str(b), "--max-parallel", "0"])
+    assert code == ExitCode.USAGE
+    assert "--max-parallel" in capsys.readouterr().err
+    assert len(stack.revisions("a")) == 1
