@@ -103,6 +103,32 @@ class RollingEngine:
         if config is not None and not getattr(svc, "deployment_configuration", None):
             svc.deployment_configuration = config
 
+    def publish_task_sets(
+        self, region: str, cluster: str, service: str, counts: dict[str, tuple[int, int, int]]
+    ) -> None:
+        """Show the CodeDeploy engine's task counts (task set ARN → desired, pending, running)
+        on moto's task sets and service, as DescribeTaskSets/DescribeServices report them."""
+        from moto.ecs.models import ecs_backends
+
+        with self._lock:
+            for account in list(ecs_backends.keys()):
+                backend = (
+                    ecs_backends[account].get(region) if region in ecs_backends[account] else None
+                )
+                svc: Any = backend.services.get(f"{cluster}:{service}") if backend else None
+                if svc is None:
+                    continue
+                running = pending = 0
+                for task_set in svc.task_sets:
+                    if task_set.task_set_arn not in counts:
+                        continue
+                    desired, waiting, up = counts[task_set.task_set_arn]
+                    task_set.computed_desired_count = desired
+                    task_set.pending_count, task_set.running_count = waiting, up
+                    task_set.stabilityStatus = "STABILIZING" if waiting else "STEADY_STATE"
+                    running, pending = running + up, pending + waiting
+                svc.running_count, svc.pending_count = running, pending
+
     def tick(self) -> None:
         from moto.ecs.models import ecs_backends
 

@@ -141,13 +141,14 @@ class SandboxServer:
         self.faults = FaultRegistry(self.clock)
         self.internal_token = secrets.token_hex(16)
         self._moto_app: WSGIApp = DomainDispatcherApplication(create_backend_app)
+        self.rolling = RollingEngine(clock=self.clock, faults=self.faults)
         self.codedeploy = CodeDeployService(
             clock=self.clock,
             faults=self.faults,
             hooks=hooks,
             client_factory=self.internal_client,
+            publish=self.rolling.publish_task_sets,
         )
-        self.rolling = RollingEngine(clock=self.clock, faults=self.faults)
         self._server: Any = None
         self._thread: threading.Thread | None = None
         self._engine_thread: threading.Thread | None = None

@@ -60,6 +60,10 @@ def test_all_at_once_runs_every_lifecycle_event_and_swaps_task_sets(stack: Stack
     assert stack.weights(stack.test_listener) == {"web-blue": 0, "web-green": 100}
     sets = stack.ecs.describe_task_sets(cluster="web-cluster", service="web")["taskSets"]
     assert [(s["status"], s["taskDefinition"].endswith(":2")) for s in sets] == [("PRIMARY", True)]
+    assert (sets[0]["computedDesiredCount"], sets[0]["runningCount"]) == (2, 2)
+    svc = stack.ecs.describe_services(cluster="web-cluster", services=["web"])["services"][0]
+    assert (svc["runningCount"], svc["pendingCount"]) == (2, 0)
+    assert svc["taskDefinition"] == sets[0]["taskDefinition"]
     [green] = target["taskSetsInfo"]
     assert green["taskSetLabel"] == "Green"
     assert green["targetGroup"] == {"name": "web-green"}
@@ -405,3 +409,33 @@ def test_green_turning_unhealthy_fails_during_traffic_shift(stack: Stack) -> Non
     assert event_statuses(stack, d)["AllowTraffic"] == "Failed"
     stack.wait_status(info["rollbackInfo"]["rollbackDeploymentId"], *DONE)
     assert stack.weights() == {"web-blue": 100, "web-green": 0}
+
+
+def test_override_alarm_configuration_applies_to_one_deployment(stack: Stack) -> None:
+    """https://docs.aws.amazon.com/codedeploy/latest/APIReference/API_CreateDeployment.html —
+    overrideAlarmConfiguration replaces the group's alarm settings for this deployment; with
+    no rollback configured the deployment stops and stays where it was."""
+    stack.cloudwatch.put_metric_alarm(
+        AlarmName="canary-latency",
+        MetricName="TargetResponseTime",
+        Namespace="AWS/ApplicationELB",
+        Statistic="Average",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=1,
+        ComparisonOperator="GreaterThanThreshold",
+    )
+    stack.create_group(deploymentConfigName="CodeDeployDefault.ECSCanary10Percent15Minutes")
+    d = stack.deploy(
+        overrideAlarmConfiguration={"enabled": True, "alarms": [{"name": "canary-latency"}]}
+    )
+    stack.wait_for(lambda: stack.weights().get("web-green") == 10, what="canary")
+    stack.cloudwatch.set_alarm_state(
+        AlarmName="canary-latency", StateValue="ALARM", StateReason="test"
+    )
+    info = stack.wait_status(d, *DONE)
+    assert info["status"] == "Stopped"
+    assert info["errorInformation"]["code"] == "ALARM_ACTIVE"
+    assert info["overrideAlarmConfiguration"]["alarms"] == [{"name": "canary-latency"}]
+    assert "rollbackInfo" not in info
+    assert stack.weights() == {"web-blue": 90, "web-green": 10}

@@ -67,12 +67,14 @@ class Engine:
         hooks_mode: Callable[[], str],
         actions: Callable[[str], AwsActions],
         configs: Callable[[RegionState, str], DeploymentConfig | None],
+        publish: Callable[[str, str, str, dict[str, tuple[int, int, int]]], None] | None = None,
     ) -> None:
         self.clock = clock
         self.faults = faults
         self.hooks_mode = hooks_mode
         self.actions = actions
         self.configs = configs
+        self.publish = publish
         self.hook_executions: dict[str, HookExecution] = {}
 
     # --- driving --------------------------------------------------------------------------------
@@ -88,11 +90,17 @@ class Engine:
                 self._watch_alarms(state, d)
             if d.active:
                 self._advance(state, d)
+            self._publish(d)
         except DeploymentError as exc:
             self.end(state, d, "Failed", exc.code, exc.message, "DEPLOYMENT_FAILURE")
         except Exception as exc:  # an AWS call on moto failed: the deployment fails, visibly
             message = f"{type(exc).__name__}: {exc}"
             self.end(state, d, "Failed", "INTERNAL_ERROR", message, "DEPLOYMENT_FAILURE")
+
+    def _publish(self, d: Deployment) -> None:
+        if self.publish is not None and d.task_sets:
+            counts = {ts.arn: (ts.desired, ts.pending, ts.running) for ts in d.task_sets}
+            self.publish(d.region, d.cluster, d.service, counts)
 
     def _advance(self, state: RegionState, d: Deployment) -> None:
         phase = d.phase

@@ -16,6 +16,7 @@ from bluegreen.sandbox.codedeploy.models import ApiError, JsonDict
 from bluegreen.sandbox.faults import FaultRegistry
 
 ClientFactory = Callable[[str, str], Any]
+Publish = Callable[[str, str, str, dict[str, tuple[int, int, int]]], None]
 
 
 class CodeDeployService:
@@ -26,11 +27,13 @@ class CodeDeployService:
         faults: FaultRegistry,
         hooks: str,
         client_factory: ClientFactory,
+        publish: Publish | None = None,
     ) -> None:
         self.clock = clock
         self.faults = faults
         self.hooks = hooks
         self.client_factory = client_factory
+        self.publish = publish
         self.lock = threading.RLock()
         self._build()
 
@@ -44,6 +47,7 @@ class CodeDeployService:
             hooks_mode=lambda: self.hooks,
             actions=actions,
             configs=lambda state, name: state.configs.get(name),
+            publish=self.publish,
         )
         self.api = CodeDeployApi(engine=self.engine, actions=actions, wall=self.clock.wall)
 
