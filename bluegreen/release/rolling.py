@@ -721,6 +721,8 @@ class RollingPlan:
         )
 
     def json(self) -> dict[str, Any]:
+        from bluegreen.release.redact import redact_task_definition
+
         return {
             "event": "plan",
             "strategy": "rolling",
@@ -730,6 +732,7 @@ class RollingPlan:
             "registerTaskDefinition": self.reuse_task_definition is None,
             "taskDefinitionArn": self.reuse_task_definition,
             "family": self.task_definition.get("family"),
+            "taskDefinition": redact_task_definition(self.task_definition),
             "images": dict(self.images),
             "desiredCount": self.desired,
             "minimumHealthyPercent": self.minimum_healthy_percent,
