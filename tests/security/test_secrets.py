@@ -1,0 +1,253 @@
+"""Planted secrets never reach the output of any verb, in text or JSON.
+
+Secrets are planted in a demo sandbox stack's task definition template (a literal environment
+value, a credential pasted into `secrets[].valueFrom` in place of a reference, an AWS access
+key id in the container command, an AWS secret access key in a docker label), in a `--var` and
+in a `--vars-file` (both used as environment values). Every verb registered in the typer app
+runs against that stack, and its stdout and stderr are searched for each secret. A verb that is
+registered but neither run here nor listed in NOT_PRINTING fails the coverage test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.release.conftest import Ran, Stack, wait_idle
+
+ENV_LITERAL = "lit-S3cret-c0ffee11"
+VALUE_FROM = "vf-S3cret-b0a710ad"  # the password inside a connection URL used as valueFrom
+VAR_SECRET = "var-S3cret-5eed5eed"
+FILE_SECRET = "file-S3cret-f11ef11e"
+OTHER_FILE_SECRET = "file-S3cret-0dd0dd00"  # a changed value: what `diff` has to show
+ACCESS_KEY_ID = "AKIAZ7Q3X9W2V5T8R1M4"
+SECRET_ACCESS_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYz9Q4kLmN0p"
+PLANTED = (
+    ENV_LITERAL,
+    VALUE_FROM,
+    VAR_SECRET,
+    FILE_SECRET,
+    OTHER_FILE_SECRET,
+    ACCESS_KEY_ID,
+    SECRET_ACCESS_KEY,
+)
+
+# Registered verbs that are not run below, and why they cannot print task-definition content.
+NOT_PRINTING = {
+    "sandbox": "the offline AWS itself (up, stack, fault): never reads a spec or its templates",
+}
+
+
+def plant(stack: Stack) -> None:
+    """Rewrite the stack's task definition template with the secrets in it."""
+    template = stack.dir / "taskdef.json.j2"
+    data = json.loads(template.read_text())
+    container = data["containerDefinitions"][0]
+    container["environment"] = [
+        {"name": "LOG_LEVEL", "value": "{{ vars.log_level }}"},
+        {"name": "FEATURE_FLAGS", "value": ENV_LITERAL},
+        {"name": "DB_TOKEN", "value": "{{ vars.db_token }}"},
+        {"name": "API_KEY", "value": "{{ vars.api_key }}"},
+    ]
+    container["secrets"] = [
+        {"name": "DATABASE_URL", "valueFrom": f"postgres://app:{VALUE_FROM}@db.internal:5432/app"}
+    ]
+    container["command"] = ["serve", "--upload-key", ACCESS_KEY_ID]
+    container["dockerLabels"] = {"build.note": SECRET_ACCESS_KEY}
+    template.write_text(json.dumps(data, indent=2) + "\n")
+    # defaults for verbs without --var/--vars-file (cleanup, doctor, ...); releases override them
+    spec = stack.spec.read_text()
+    assert "\n  log_level: info\n" in spec
+    stack.spec.write_text(
+        spec.replace(
+            "\n  log_level: info\n", "\n  log_level: info\n  db_token: unset\n  api_key: unset\n"
+        )
+    )
+
+
+def vars_file(folder: Path, value: str) -> Path:
+    path = folder / f"vars-{value[-4:]}.yaml"
+    path.write_text(f"api_key: {value}\n")
+    return path
+
+
+def registered_verbs() -> set[str]:
+    import click
+    import typer.main
+
+    from bluegreen.cli.app import app
+
+    group = typer.main.get_command(app)
+    assert isinstance(group, click.Group)
+    return set(group.list_commands(click.Context(group)))
+
+
+class Runs:
+    """Runs verbs in text and JSON mode and remembers every output."""
+
+    def __init__(self, cli: Callable[..., Ran]) -> None:
+        self.cli = cli
+        self.verbs: set[str] = set()
+        self.leaks: list[str] = []
+
+    def both(self, verb: str, *args: str, expect: int | None = 0) -> tuple[Ran, Ran]:
+        text = self.one("text", verb, *args, expect=expect)
+        js = self.one("json", verb, *args, expect=expect)
+        return text, js
+
+    def one(self, output: str, verb: str, *args: str, expect: int | None = 0) -> Ran:
+        self.verbs.add(verb)
+        ran = self.cli("-o", output, verb, *args)
+        if expect is not None:
+            assert ran.code == expect, f"{verb} ({output}): exit {ran.code}\n{ran.stderr}"
+        for secret in PLANTED:
+            for stream, text in (("stdout", ran.stdout), ("stderr", ran.stderr)):
+                if secret in text:
+                    self.leaks.append(f"{verb} {args[:1]} ({output}, {stream}): {secret}")
+        return ran
+
+
+def test_every_registered_verb_is_covered_or_listed() -> None:
+    covered = set(COVERED_VERBS)
+    assert covered.isdisjoint(NOT_PRINTING)
+    assert registered_verbs() == covered | set(NOT_PRINTING)
+
+
+COVERED_VERBS = (
+    "render",
+    "validate",
+    "diff",
+    "deploy",
+    "status",
+    "history",
+    "watch",
+    "init",
+    "cleanup",
+    "doctor",
+    "iam-policy",
+    "tag",
+    "stop",
+    "approve",
+    "redeploy",
+    "promote",
+    "rollback",
+)
+
+
+def test_no_verb_prints_a_planted_secret(
+    stack: Stack, cli: Callable[..., Ran], tmp_path: Path
+) -> None:
+    plant(stack)
+    stack.push("s1")
+    image = f"web={stack.image('s1')}"
+    first = vars_file(tmp_path, FILE_SECRET)
+    second = vars_file(tmp_path, OTHER_FILE_SECRET)
+    inputs = ("--image", image, "--var", f"db_token={VAR_SECRET}", "--vars-file", str(first))
+    runs = Runs(cli)
+
+    # offline and read-only views of what would be sent
+    text, js = runs.both("render", *inputs)
+    container = json.loads(js.stdout.splitlines()[-1])["taskDefinition"]["containerDefinitions"][0]
+    assert [e["name"] for e in container["environment"]] == [
+        "LOG_LEVEL",
+        "FEATURE_FLAGS",
+        "DB_TOKEN",
+        "API_KEY",
+    ]  # the content is printed, with the values hidden
+    assert "DATABASE_URL" in text.stdout
+    runs.both("render", "--offline", *inputs)
+    runs.both("validate", *inputs)
+    runs.both("diff", *inputs)
+    runs.both("deploy", "--dry-run", *inputs)
+
+    # a real release of the planted task definition, then everything that reads it back
+    _, released = runs.both("deploy", *inputs)
+    dep = released.result["deploymentId"]
+    assert released.result["status"] == "Succeeded"
+    changed = ("--image", image, "--var", f"db_token={VAR_SECRET}", "--vars-file", str(second))
+    text, _ = runs.both("diff", "--exit-code", *changed, expect=1)
+    assert "API_KEY" in text.stdout  # the diff is about the secret's value, and hides it
+    runs.both("diff", "--exit-code", *inputs)
+    runs.both("status")
+    runs.both("history")
+    runs.both("watch", dep)
+    runs.both("watch", expect=None)
+    runs.one(
+        "text",
+        "init",
+        "--from-service",
+        f"{stack.result.cluster}/{stack.result.service}",
+        "--dir",
+        str(tmp_path / "init-text"),
+    )
+    runs.one(
+        "json",
+        "init",
+        "--from-service",
+        f"{stack.result.cluster}/{stack.result.service}",
+        "--dir",
+        str(tmp_path / "init-json"),
+    )
+    runs.both("cleanup", "--keep", "1", "--dry-run")
+    runs.both("doctor", expect=None)
+    runs.both("iam-policy", "--account", "123456789012", *inputs[:4])
+    runs.both("tag", "--image", image, "--as", "planted", expect=None)
+    runs.both("stop", expect=None)  # nothing in flight: an error naming the group
+    runs.both("approve", expect=None)  # nothing waiting
+    runs.both("redeploy", "--dry-run", expect=None)
+    spec = stack.spec.read_text()
+    stack.spec.write_text(spec + "environments:\n  live: {}\n  other: {cluster: other-cluster}\n")
+    runs.both("promote", "--from", "live", "--to", "other", "--dry-run", expect=None)
+    stack.spec.write_text(spec)
+    runs.one("json", "redeploy", expect=None)
+    wait_idle(stack)
+    runs.one("text", "rollback", expect=None)
+    wait_idle(stack)
+
+    assert runs.verbs == set(COVERED_VERBS)
+    assert not runs.leaks, "\n".join(runs.leaks)
+
+
+def test_the_journal_holds_no_planted_secret(
+    stack: Stack, cli: Callable[..., Ran], tmp_path: Path
+) -> None:
+    """The journal is what `history` and `watch` read back: it must not store the values."""
+    plant(stack)
+    stack.push("s2")
+    ran = cli(
+        "-o",
+        "json",
+        "deploy",
+        "--image",
+        f"web={stack.image('s2')}",
+        "--var",
+        f"db_token={VAR_SECRET}",
+        "--vars-file",
+        str(vars_file(tmp_path, FILE_SECRET)),
+    )
+    assert ran.code == 0, ran.stderr
+    journal = Path(os.environ["BLUEGREEN_JOURNAL"]).read_text()
+    assert ran.result["deploymentId"] in journal
+    for secret in PLANTED:
+        assert secret not in journal
+
+
+@pytest.mark.parametrize(
+    ("secret", "context"),
+    [
+        (VALUE_FROM, f"postgres://app:{VALUE_FROM}@db.internal:5432/app"),
+        (ACCESS_KEY_ID, f"--upload-key {ACCESS_KEY_ID}"),
+        (SECRET_ACCESS_KEY, f"note {SECRET_ACCESS_KEY}"),
+    ],
+)
+def test_shaped_secrets_are_caught_in_free_text(secret: str, context: str) -> None:
+    """The planted forms that are not environment values are caught by their shape wherever
+    they appear (environment values are hidden whatever they look like)."""
+    from bluegreen.release.redact import redact_text
+
+    assert secret in context
+    assert secret not in redact_text(context)
