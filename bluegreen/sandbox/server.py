@@ -1,8 +1,19 @@
 """The sandbox's HTTP endpoint: one threaded WSGI server on loopback.
 
 Requests whose `X-Amz-Target` is `CodeDeploy_20141006.*` go to bluegreen's CodeDeploy
-engine; `/_sandbox/*` is the control endpoint (faults, reset, settings); everything else
-goes to moto's server application.
+engine; `/_sandbox/*` is the control endpoint; everything else goes to moto's server
+application. Control endpoints:
+
+- `GET /_sandbox/info`, `POST /_sandbox/reset`, `GET|POST /_sandbox/settings`
+  (`{"timeScale": K, "hooks": "succeed"|"fail"|"wait"}`)
+- `POST /_sandbox/faults` (`throttle` {service?, rate?, count?}, `latency` {service?, ms},
+  `unhealthy-green` {after_seconds?}, `hook-fail` {event?}) → `{"id": ...}`;
+  `GET /_sandbox/faults`; `DELETE /_sandbox/faults`
+- `GET /_sandbox/hooks`: lifecycle hook executions waiting for
+  PutLifecycleEventHookExecutionStatus (the sandbox invokes no Lambda, so this is where a
+  rehearsal or test finds the `lifecycleEventHookExecutionId` a hook function would receive)
+
+Faults never touch the engine's own calls to moto (marked with a per-server token).
 """
 
 from __future__ import annotations
@@ -279,7 +290,10 @@ class SandboxServer:
         path = environ.get("PATH_INFO", "")
         if path.startswith(CONTROL_PREFIX):
             return self._control(environ, start_response, path[len(CONTROL_PREFIX) :])
-        internal = environ.get("HTTP_X_BLUEGREEN_SANDBOX_INTERNAL") == self.internal_token
+        internal = (
+            environ.get("HTTP_X_BLUEGREEN_SANDBOX_INTERNAL") == self.internal_token
+            or path.startswith("/moto-api")  # moto's own control calls are not AWS traffic
+        )
         _, region, service = credential_scope(environ)
         if not internal:
             delay = self.faults.latency_ms(service)
