@@ -1,38 +1,24 @@
-"""The sandbox clock: simulated time K times faster than the wall, fine-grained, no jumps."""
+"""The sandbox clock as a client sees it: waits shortened by the time scale, counts moving."""
 
 from __future__ import annotations
 
 import time
 
-import pytest
-
-from bluegreen.sandbox.clock import SandboxClock
 from tests.sandbox.conftest import Stack
 
 
-def test_simulated_time_runs_k_times_faster_and_is_not_quantised() -> None:
-    clock = SandboxClock(60)
-    start_sim, start_wall = clock.now(), time.monotonic()
-    time.sleep(0.05)
-    elapsed_sim, elapsed_wall = clock.now() - start_sim, time.monotonic() - start_wall
-    assert elapsed_sim == pytest.approx(60 * elapsed_wall, rel=0.05)
-    assert 2.9 < elapsed_sim < 60  # about 3 simulated seconds, fractional
-
-
-def test_changing_the_scale_does_not_jump() -> None:
-    clock = SandboxClock(1000)
-    time.sleep(0.02)
-    wall_before, before = time.monotonic(), clock.now()
-    clock.set_time_scale(1)
-    after, wall_after = clock.now(), time.monotonic()
-    assert 0 <= after - before <= (wall_after - wall_before) * 1000 + 1e-6
-    time.sleep(0.05)
-    assert clock.now() - after == pytest.approx(0.05, abs=0.04)  # now at wall speed
-    assert clock.wall_seconds(300) == 300
-    clock.set_time_scale(60)
-    assert clock.wall_seconds(300) == 5
-    with pytest.raises(ValueError, match="positive"):
-        clock.set_time_scale(0)
+def test_canary_interval_follows_the_time_scale(stack: Stack) -> None:
+    """https://docs.aws.amazon.com/codedeploy/latest/userguide/deployment-configurations.html —
+    the canary waits its interval (5 minutes) before the rest of the traffic moves; at time
+    scale 600 that is half a second of wall time, not rounded to whole seconds."""
+    stack.create_group(deploymentConfigName="CodeDeployDefault.ECSCanary10Percent5Minutes")
+    d = stack.deploy()
+    stack.wait_for(lambda: stack.weights().get("web-green") == 10, what="canary step")
+    canary_at = time.monotonic()
+    stack.wait_for(lambda: stack.weights().get("web-green") == 100, what="final step")
+    interval = time.monotonic() - canary_at
+    assert 0.4 <= interval <= 1.2
+    assert stack.wait_status(d, "Succeeded", "Failed", "Stopped")["status"] == "Succeeded"
 
 
 def test_task_counts_move_during_install(stack: Stack) -> None:
