@@ -225,7 +225,8 @@ class RollingEngine:
         desired = int(svc.desired_count)
         elapsed = now - rollout.started
         old = svc.deployments[1] if len(svc.deployments) > 1 else None
-        healthy = not rollout.judged or self.faults.green_ever_healthy()
+        # unhealthy-green: new tasks never pass, or stop passing `after_seconds` in.
+        healthy = not rollout.judged or self.faults.green_healthy(rollout.started, now)
         if healthy:
             started = math.floor(desired * elapsed / ROLL_SECONDS)
             running = min(desired, max(int(new.get("runningCount", 0)), started))
