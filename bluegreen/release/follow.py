@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 
 METRIC_EVERY = 5.0  # seconds between GetMetricData calls
 THROTTLE_BACKOFF = 2.0
+MAX_READ_FAILURES = 5  # consecutive failed reads (not throttling) before giving up
 
 
 @dataclass
@@ -177,6 +178,7 @@ class Loop:
             state = stop_requested(state, *self.requested_stop)
         self.state = state
         observing = self.config.deployment_id
+        failures = 0
         try:
             while True:
                 try:
@@ -184,6 +186,19 @@ class Loop:
                 except Throttled:
                     self._sleep(THROTTLE_BACKOFF)
                     continue
+                except AwsError as exc:
+                    # A dropped connection or a 5xx must not end the watch of a release that
+                    # is still running; a few in a row do (the user can `bluegreen watch`).
+                    if type(exc) is not AwsError or failures >= MAX_READ_FAILURES:
+                        raise
+                    failures += 1
+                    self.sink(
+                        [Event("warning", {"message": exc.message}, f"warning: {exc.message}")],
+                        state,
+                    )
+                    self._sleep(THROTTLE_BACKOFF)
+                    continue
+                failures = 0
                 state, events, decision = step(state, obs)
                 self.state = state
                 if events:

@@ -184,3 +184,23 @@ def test_live_view_renders_the_state() -> None:
     assert "90% / 10%" in text
     assert "alarm web-5xx: OK" in text
     assert "Blue  PRIMARY" in text
+
+
+def test_interactive_cancel_asks(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bluegreen.cli.context import Options
+    from bluegreen.cli.live import Reporter, asker, resolve_on_cancel
+
+    replies = iter(["what?", "d"])
+    monkeypatch.setattr("builtins.input", lambda prompt: next(replies))
+    assert asker(Reporter(Options(), verb="deploy"))() == "detach"
+    monkeypatch.setattr("builtins.input", lambda prompt: "continue")
+    assert asker(Reporter(Options(), verb="deploy"))() == "continue"
+
+    def interrupted(prompt: str) -> str:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("builtins.input", interrupted)  # a second Ctrl-C: roll back
+    assert asker(Reporter(Options(), verb="deploy"))() == "rollback"
+    assert resolve_on_cancel("detach") == "detach"
+    with pytest.raises(UsageError):
+        resolve_on_cancel("explode")
