@@ -53,20 +53,25 @@ def test_throttling_only_hits_the_named_service(aws_env: SandboxServer) -> None:
     assert boto3.client("codedeploy", config=NO_RETRY).list_applications()["applications"] == []
 
 
-def test_throttling_is_absorbed_by_botocore_retries(aws_env: SandboxServer) -> None:
-    """https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html — standard
-    retry mode retries throttled calls; two throttled answers then success."""
-    for service, client, call in (
+@pytest.mark.parametrize(
+    ("service", "client", "call"),
+    [
         ("ecs", "ecs", lambda c: c.list_clusters()),
         ("elbv2", "elbv2", lambda c: c.describe_load_balancers()),
         ("cloudwatch", "cloudwatch", lambda c: c.describe_alarms()),
         ("codedeploy", "codedeploy", lambda c: c.list_applications()),
-    ):
-        fault(aws_env, kind="throttle", service=service, count=2)
-        retrying = Config(retries={"mode": "standard", "total_max_attempts": 3})
-        answer = call(boto3.client(client, config=retrying))  # type: ignore[call-overload]
-        assert answer["ResponseMetadata"]["RetryAttempts"] == 2
-        assert sandbox_call(aws_env, "faults", method="GET")["faults"] == []
+    ],
+)
+def test_throttling_is_absorbed_by_botocore_retries(
+    aws_env: SandboxServer, service: str, client: str, call: Any
+) -> None:
+    """https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html — standard
+    retry mode retries a throttled call; one throttled answer, then success."""
+    fault(aws_env, kind="throttle", service=service, count=1)
+    retrying = Config(retries={"mode": "standard", "total_max_attempts": 3})
+    answer = call(boto3.client(client, config=retrying))  # type: ignore[call-overload]
+    assert answer["ResponseMetadata"]["RetryAttempts"] == 1
+    assert sandbox_call(aws_env, "faults", method="GET")["faults"] == []
 
 
 def test_throttle_all_services_and_clear(aws_env: SandboxServer) -> None:
