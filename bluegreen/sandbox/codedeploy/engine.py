@@ -107,7 +107,7 @@ class Engine:
         if phase is Phase.CREATED:
             self._start(d)
         elif phase in HOOK_PHASES:
-            self._hook_phase(state, d)
+            self._hook_phase(d)
         elif phase is Phase.INSTALL:
             self._install(state, d)
         elif phase is Phase.ALLOW_TEST_TRAFFIC:
@@ -151,7 +151,7 @@ class Engine:
         d.events = [LifecycleEvent(name) for name in ECS_LIFECYCLE_EVENTS]
         self._enter(d, Phase.BEFORE_INSTALL)
 
-    def _hook_phase(self, state: RegionState, d: Deployment) -> None:
+    def _hook_phase(self, d: Deployment) -> None:
         next_phase, event = HOOK_PHASES[d.phase]
         self._begin_event(d, event)
         function = d.appspec.hooks.get(event) if d.appspec else None
@@ -173,7 +173,6 @@ class Engine:
             d.status = "Ready"
             d.target_status = "Ready"
         self._enter(d, next_phase)
-        del state
 
     def _hook_outcome(self, d: Deployment, event: str, function: str) -> str | None:
         """None while the hook runs; "Succeeded" or a failure message once it is done."""
