@@ -3,6 +3,7 @@ behaviour the AWS documentation describes (each test cites its page)."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Any
 
@@ -439,3 +440,26 @@ def test_override_alarm_configuration_applies_to_one_deployment(stack: Stack) ->
     assert info["overrideAlarmConfiguration"]["alarms"] == [{"name": "canary-latency"}]
     assert "rollbackInfo" not in info
     assert stack.weights() == {"web-blue": 90, "web-green": 10}
+
+
+def test_missing_task_definition_fails_at_install(stack: Stack) -> None:
+    """https://docs.aws.amazon.com/codedeploy/latest/userguide/deployment-steps-ecs.html —
+    Install creates the replacement task set from the AppSpec's task definition; when ECS
+    refuses it the deployment fails and production stays on the original."""
+    stack.create_group()
+    content = stack.appspec("arn:aws:ecs:us-east-1:123456789012:task-definition/web:99")
+    revision = {
+        "revisionType": "AppSpecContent",
+        "appSpecContent": {
+            "content": content,
+            "sha256": hashlib.sha256(content.encode()).hexdigest(),
+        },
+    }
+    d = stack.codedeploy.create_deployment(
+        applicationName=APP, deploymentGroupName=GROUP, revision=revision
+    )["deploymentId"]
+    info = stack.wait_status(d, *DONE)
+    assert info["status"] == "Failed"
+    assert info["errorInformation"]["code"] == "ECS_UPDATE_ERROR"
+    assert event_statuses(stack, d)["Install"] == "Failed"
+    assert stack.weights() == {"web-blue": 100}
