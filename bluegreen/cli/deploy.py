@@ -155,6 +155,8 @@ def deploy(
             cancel=cancel,
         )
         if no_wait:
+            if plan.verify:
+                out.warn("--no-wait: the verify command does not run (nobody watches the shift)")
             reporter.finish(
                 Outcome(
                     started.deployment_id,
