@@ -80,10 +80,12 @@ def deploy(
         typer.Option("--wait-for-window", help="Outside the release window: wait until it opens."),
     ] = False,
 ) -> None:
-    """Release to a CODE_DEPLOY service: preflight everything, register the task definition
-    (reused when unchanged), start a CodeDeploy blue/green deployment and watch the traffic
-    shift until it ends. Alarms, metric checks, --verify, --timeout and Ctrl-C stop it and roll
-    back. Exit 0 succeeded, 1 failed or rolled back, 2 bad input, 3 timed out, 130 cancelled.
+    """Release the spec's service, the strategy chosen by its deployment controller.
+
+    CODE_DEPLOY: preflight everything, register the task definition (reused when unchanged),
+    start a CodeDeploy blue/green deployment and watch the traffic shift until it ends. Alarms,
+    metric checks, --verify, --timeout and Ctrl-C stop it and roll back. ECS: a rolling update.
+    Exit 0 succeeded, 1 failed or rolled back, 2 bad input, 3 timed out, 130 cancelled.
     """
     import time
 
