@@ -463,3 +463,23 @@ def test_missing_task_definition_fails_at_install(stack: Stack) -> None:
     assert info["errorInformation"]["code"] == "ECS_UPDATE_ERROR"
     assert event_statuses(stack, d)["Install"] == "Failed"
     assert stack.weights() == {"web-blue": 100}
+
+
+def test_failed_task_set_creation_leaves_no_half_made_set(stack: Stack) -> None:
+    """https://docs.aws.amazon.com/codedeploy/latest/userguide/deployment-steps-ecs.html —
+    when ECS fails to create the replacement task set the deployment fails and the service
+    keeps only its original task set."""
+    import boto3
+
+    ec2 = boto3.client("ec2")
+    vpc = ec2.describe_vpcs(Filters=[{"Name": "cidr", "Values": ["10.0.0.0/16"]}])["Vpcs"][0]
+    stack.create_group()
+    assert stack.wait_status(stack.deploy("v2"), *DONE)["status"] == "Succeeded"
+    ec2.modify_vpc_attribute(VpcId=vpc["VpcId"], EnableDnsHostnames={"Value": False})
+    d = stack.deploy("v3")
+    info = stack.wait_status(d, *DONE)
+    assert info["status"] == "Failed"
+    assert info["errorInformation"]["code"] == "ECS_UPDATE_ERROR"
+    sets = stack.ecs.describe_task_sets(cluster="web-cluster", service="web")["taskSets"]
+    assert [(s["status"], s["taskDefinition"].endswith(":2")) for s in sets] == [("PRIMARY", True)]
+    assert stack.weights() == {"web-blue": 0, "web-green": 100}

@@ -14,6 +14,7 @@ import math
 import time
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 from bluegreen.sandbox.clock import SandboxClock
 from bluegreen.sandbox.codedeploy.actions import AwsActions
@@ -263,16 +264,18 @@ class Engine:
         primary = next((ts for ts in existing if ts["status"] == "PRIMARY"), None)
         if primary is None:
             lb = (svc.get("loadBalancers") or [{}])[0]
-            primary = actions.create_task_set(
-                d.cluster,
-                d.service,
-                svc["taskDefinition"],
-                arns[blue_name],
-                lb.get("containerName", spec.container_name),
-                int(lb.get("containerPort", spec.container_port)),
+            primary = self._create_task_set(
+                actions,
+                d,
+                existing,
+                task_definition=svc["taskDefinition"],
+                target_group_arn=arns[blue_name],
+                container_name=lb.get("containerName", spec.container_name),
+                container_port=int(lb.get("containerPort", spec.container_port)),
                 svc=svc,
             )
             actions.make_primary(d.cluster, d.service, primary["taskSetArn"])
+            existing.append(primary)
         blue = TaskSet(
             arn=primary["taskSetArn"],
             identifier=primary["id"],
@@ -284,21 +287,17 @@ class Engine:
             status="PRIMARY",
             weight=100.0,
         )
-        try:
-            created = actions.create_task_set(
-                d.cluster,
-                d.service,
-                spec.task_definition,
-                arns[green_name],
-                spec.container_name,
-                spec.container_port,
-                appspec=spec,
-                svc=svc,
-            )
-        except Exception as exc:
-            raise DeploymentError(
-                "ECS_UPDATE_ERROR", f"Creating the replacement task set failed: {exc}"
-            ) from exc
+        created = self._create_task_set(
+            actions,
+            d,
+            existing,
+            task_definition=spec.task_definition,
+            target_group_arn=arns[green_name],
+            container_name=spec.container_name,
+            container_port=spec.container_port,
+            appspec=spec,
+            svc=svc,
+        )
         green = TaskSet(
             arn=created["taskSetArn"],
             identifier=created["id"],
@@ -310,6 +309,26 @@ class Engine:
             started_at=self.clock.now(),
         )
         d.task_sets = [blue, green]
+
+    @staticmethod
+    def _create_task_set(
+        actions: AwsActions,
+        d: Deployment,
+        existing: list[dict[str, Any]],
+        **params: Any,
+    ) -> dict[str, Any]:
+        """Create a task set; when ECS refuses, remove any half-made set it left behind and
+        fail the deployment."""
+        try:
+            return actions.create_task_set(d.cluster, d.service, **params)
+        except Exception as exc:
+            known = {ts["taskSetArn"] for ts in existing}
+            for leftover in actions.task_sets(d.cluster, d.service):
+                if leftover["taskSetArn"] not in known:
+                    actions.delete_task_set(d.cluster, d.service, leftover["taskSetArn"])
+            raise DeploymentError(
+                "ECS_UPDATE_ERROR", f"Creating a task set for {d.target_id} failed: {exc}"
+            ) from exc
 
     def _allow_test_traffic(self, d: Deployment) -> None:
         self._begin_event(d, "AllowTestTraffic")
