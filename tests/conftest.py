@@ -8,6 +8,7 @@ import os
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,7 +19,7 @@ SANDBOX_TIME_SCALE = 600.0
 
 def sandbox_call(
     server: SandboxServer, path: str, body: object | None = None, method: str = "POST"
-) -> dict[str, object]:
+) -> dict[str, Any]:
     """Call the sandbox control API (`/_sandbox/<path>`) and return its JSON answer."""
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(  # noqa: S310 - loopback URL of our own server
@@ -26,7 +27,7 @@ def sandbox_call(
     )
     request.add_header("Content-Type", "application/json")
     with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-        answer: dict[str, object] = json.loads(response.read())
+        answer: dict[str, Any] = json.loads(response.read())
     return answer
 
 

@@ -334,7 +334,7 @@ def test_hook_waits_for_put_lifecycle_event_hook_execution_status(stack: Stack) 
     d = stack.deploy(hooks=HOOK)
 
     def pending() -> list[dict[str, Any]]:
-        hooks: list[dict[str, Any]] = sandbox_call(stack.sandbox, "hooks", method="GET")["hooks"]  # type: ignore[assignment]
+        hooks: list[dict[str, Any]] = sandbox_call(stack.sandbox, "hooks", method="GET")["hooks"]
         return hooks
 
     [hook] = stack.wait_for(pending, what="hook execution")

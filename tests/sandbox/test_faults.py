@@ -104,7 +104,7 @@ def test_faults_are_listed_and_validated(aws_env: SandboxServer) -> None:
     first = fault(aws_env, kind="unhealthy-green", after_seconds=30)
     second = fault(aws_env, kind="hook-fail", event="AfterAllowTestTraffic")
     listed = sandbox_call(aws_env, "faults", method="GET")["faults"]
-    assert [f["id"] for f in listed] == [first, second]  # type: ignore[union-attr]
+    assert [f["id"] for f in listed] == [first, second]
     for bad in (
         {"kind": "meteor"},
         {"kind": "throttle", "rate": 2},
