@@ -1,0 +1,154 @@
+"""Secrets in error messages: a template that renders to something invalid must not print the
+environment values it rendered (they come from --var, --vars-file or the template itself).
+
+The cases marked xfail are known leaks (strict: they fail loudly once fixed, so the marker
+comes off): the error excerpt of invalid rendered JSON/YAML shows the rendered line, and the
+schema message of a mistyped environment value quotes the value.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
+
+import pytest
+
+from tests.fuzz.conftest import SPEC, TASKDEF
+
+SECRET = "var-S3cret-5eed5eed"
+EXCERPT_LEAK = pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="bluegreen/release/render.py _parse_rendered: the excerpt prints the rendered line, "
+    "environment values included",
+)
+SCHEMA_LEAK = pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="schema messages quote the offending value, an environment value included",
+)
+
+
+def env_value(expression: str) -> str:
+    return TASKDEF.replace("{{ vars.log_level | tojson }}", expression, 1)
+
+
+YAML_TASKDEF = """\
+family: web
+networkMode: awsvpc
+requiresCompatibilities: [FARGATE]
+cpu: "256"
+memory: "512"
+containerDefinitions:
+  - name: web
+    image: set-by-images
+    environment:
+      - {name: DB_TOKEN, value: VALUE}
+"""
+
+CASES = [
+    # template file name, template text, --vars-file content (None: --var db_token=SECRET)
+    pytest.param(
+        "taskdef.json.j2",
+        env_value("{{ vars.db_token }}"),  # tojson forgotten: the value lands unquoted
+        None,
+        id="json-unquoted",
+        marks=EXCERPT_LEAK,
+    ),
+    pytest.param(
+        "taskdef.json.j2",
+        env_value('"{{ vars.db_token }}" 1'),
+        None,
+        id="json-junk-after-value",
+        marks=EXCERPT_LEAK,
+    ),
+    pytest.param(
+        "taskdef.yaml.j2",
+        YAML_TASKDEF.replace("VALUE", "{{ vars.db_token }}: x"),
+        None,
+        id="yaml-flow-mapping",
+        marks=EXCERPT_LEAK,
+    ),
+    pytest.param(
+        "taskdef.json.j2",
+        env_value("{{ vars.db_token | tojson }}"),
+        f"db_token: {{nested: {SECRET}}}\n",
+        id="schema-mapping-value",
+        marks=SCHEMA_LEAK,
+    ),
+    pytest.param(
+        "taskdef.json.j2",
+        env_value("{{ vars.db_token | tojson }}"),
+        f"db_token: [{SECRET}]\n",
+        id="schema-list-value",
+        marks=SCHEMA_LEAK,
+    ),
+    pytest.param(
+        "taskdef.json.j2",
+        env_value("{{ vars.db_token | tojson }}") + "{{ vars.missing }}",
+        None,
+        id="undefined-variable-after-the-value",
+    ),
+    pytest.param(
+        "taskdef.json.j2",
+        env_value("{{ vars.db_token | tojson }}").replace('"cpu": "256"', '"cpu": 256'),
+        None,
+        id="schema-error-elsewhere",
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "template", "vars_file"), CASES)
+@pytest.mark.parametrize("verb", ["render", "validate"])
+def test_error_messages_do_not_print_environment_values(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    name: str,
+    template: str,
+    vars_file: str | None,
+    verb: str,
+) -> None:
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "bluegreen.yaml").write_text(SPEC.replace("taskdef.json.j2", name))
+    (app / name).write_text(template)
+    args = ["-c", str(app / "bluegreen.yaml"), verb, "--offline"]
+    if vars_file is None:
+        args += ["--var", f"db_token={SECRET}"]
+    else:
+        (app / "vars.yaml").write_text(vars_file)
+        args += ["--vars-file", str(app / "vars.yaml")]
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
+    from bluegreen.cli.app import run
+
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = run(args)
+    assert code == 2, err.getvalue()
+    assert "error: " in err.getvalue()
+    assert SECRET not in out.getvalue() + err.getvalue()
+
+
+def test_the_same_values_render_hidden_when_the_template_is_valid(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The control for the cases above: with a valid template the value is masked."""
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "bluegreen.yaml").write_text(SPEC)
+    (app / "taskdef.json.j2").write_text(env_value("{{ vars.db_token | tojson }}"))
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
+    from bluegreen.cli.app import run
+
+    args = ["-c", str(app / "bluegreen.yaml"), "-o", "json", "render", "--offline"]
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = run([*args, "--var", f"db_token={SECRET}"])
+    assert code == 0, err.getvalue()
+    env = json.loads(out.getvalue().splitlines()[-1])["taskDefinition"]["containerDefinitions"][0][
+        "environment"
+    ]
+    assert env == [{"name": "LOG_LEVEL", "value": "***"}]
+    assert SECRET not in out.getvalue() + err.getvalue()
