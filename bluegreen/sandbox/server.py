@@ -166,6 +166,7 @@ class SandboxServer:
         self._stopping = threading.Event()
         self._clients: dict[tuple[str, str], Any] = {}
         self._clients_lock = threading.Lock()
+        self._last_engine_error: str | None = None
 
     # --- lifecycle --------------------------------------------------------------------------
     def _bind(self) -> None:
@@ -253,10 +254,13 @@ class SandboxServer:
             for step in (self.codedeploy.tick, self.rolling.tick):
                 try:
                     step()
-                except Exception as exc:  # keep the engine alive; report on stderr
-                    import traceback
+                except Exception as exc:  # keep the engine alive; report each new error once
+                    summary = f"{type(exc).__name__}: {exc}"
+                    if summary != self._last_engine_error:
+                        import traceback
 
-                    traceback.print_exception(exc)
+                        traceback.print_exception(exc)
+                    self._last_engine_error = summary
 
     # --- clients the engine uses to act on moto ------------------------------------------
     def internal_client(self, service: str, region: str) -> Any:
