@@ -1,6 +1,7 @@
 """Spec files from hypothesis: valid specs with random keys, values, types and nesting put in,
 taken out or replaced, and raw random text read as YAML. `render --offline` and
-`validate --offline` must end in exit 0, or exit 2 with a message; never a traceback."""
+`validate --offline` must end in exit 0, or exit 2 with a message; never a traceback. Raw text
+is also tried as a --vars-file."""
 
 from __future__ import annotations
 
@@ -257,7 +258,15 @@ raw_yaml = st.one_of(
 
 
 @settings(settings.get_profile("bluegreen-fuzz"))
-@given(text=raw_yaml, verb=VERBS)
-def test_raw_text_as_spec(project: Project, text: str, verb: str) -> None:
-    project.write(spec=text)
-    project.run(verb, "--offline").check()
+@given(text=raw_yaml, verb=VERBS, as_vars_file=st.booleans())
+def test_raw_text_as_spec_or_vars_file(
+    project: Project, text: str, verb: str, as_vars_file: bool
+) -> None:
+    if not as_vars_file:
+        project.write(spec=text)
+        project.run(verb, "--offline").check()
+        return
+    project.write(spec=json.dumps(BASE))
+    vars_file = project.root / "vars.yaml"
+    vars_file.write_text(text, encoding="utf-8", errors="surrogatepass")
+    project.run(verb, "--offline", "--vars-file", str(vars_file)).check()
