@@ -483,3 +483,21 @@ def test_failed_task_set_creation_leaves_no_half_made_set(stack: Stack) -> None:
     sets = stack.ecs.describe_task_sets(cluster="web-cluster", service="web")["taskSets"]
     assert [(s["status"], s["taskDefinition"].endswith(":2")) for s in sets] == [("PRIMARY", True)]
     assert stack.weights() == {"web-blue": 0, "web-green": 100}
+
+
+def test_stop_without_flag_follows_the_group_stop_on_request_setting(stack: Stack) -> None:
+    """https://docs.aws.amazon.com/codedeploy/latest/userguide/deployments-rollback-and-redeploy.html
+    — with DEPLOYMENT_STOP_ON_REQUEST in the group's rollback events, a manual stop rolls
+    back."""
+    stack.create_group(
+        deploymentConfigName="CodeDeployDefault.ECSCanary10Percent15Minutes",
+        autoRollbackConfiguration={"enabled": True, "events": ["DEPLOYMENT_STOP_ON_REQUEST"]},
+    )
+    d = stack.deploy()
+    stack.wait_for(lambda: stack.weights().get("web-green") == 10, what="canary")
+    stack.codedeploy.stop_deployment(deploymentId=d)
+    info = stack.wait_status(d, *DONE)
+    assert info["status"] == "Stopped"
+    rollback = stack.wait_status(info["rollbackInfo"]["rollbackDeploymentId"], *DONE)
+    assert rollback["status"] == "Succeeded"
+    assert stack.weights() == {"web-blue": 100, "web-green": 0}
