@@ -8,7 +8,6 @@ made from redacted copies: environment values and credential-like strings never 
 
 from __future__ import annotations
 
-import copy
 import difflib
 import json
 from collections.abc import Mapping, Sequence
@@ -16,24 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bluegreen.release.taskdef import normalise
+
 if TYPE_CHECKING:
     from bluegreen.aws.session import Aws
     from bluegreen.release.spec import Spec
-
-# Fields DescribeTaskDefinition returns that RegisterTaskDefinition does not take.
-READ_ONLY = (
-    "taskDefinitionArn",
-    "revision",
-    "status",
-    "requiresAttributes",
-    "compatibilities",
-    "registeredAt",
-    "registeredBy",
-    "deregisteredAt",
-    "deleteRequestedAt",
-)
-
-_CONTAINER_DEFAULTS: dict[str, Any] = {"essential": True, "cpu": 0}
 
 
 @dataclass(frozen=True)
@@ -42,47 +28,6 @@ class DiffResult:
     diff: str  # unified diff of the redacted documents; "" when unchanged
     live_arn: str | None
     notes: tuple[str, ...]
-
-
-def to_register_input(described: Mapping[str, Any]) -> dict[str, Any]:
-    """A DescribeTaskDefinition `taskDefinition` as RegisterTaskDefinition input."""
-    return {k: copy.deepcopy(v) for k, v in described.items() if k not in READ_ONLY}
-
-
-def _prune(value: Any) -> Any:
-    if isinstance(value, dict):
-        out = {k: _prune(v) for k, v in value.items()}
-        return {k: v for k, v in out.items() if v not in (None, [], {})}
-    if isinstance(value, list):
-        return [_prune(v) for v in value]
-    return value
-
-
-def normalise(td: Mapping[str, Any]) -> dict[str, Any]:
-    """Comparable form: defaults ECS fills in made explicit-free, name-keyed lists sorted."""
-    doc = to_register_input(td)
-    awsvpc = doc.get("networkMode") == "awsvpc"
-    for c in doc.get("containerDefinitions") or []:
-        if not isinstance(c, dict):
-            continue
-        for key, default in _CONTAINER_DEFAULTS.items():
-            if c.get(key) == default:
-                del c[key]
-        for pm in c.get("portMappings") or []:
-            if isinstance(pm, dict):
-                if pm.get("protocol") == "tcp":
-                    del pm["protocol"]
-                if awsvpc and pm.get("hostPort") == pm.get("containerPort"):
-                    pm.pop("hostPort", None)
-        for key in ("environment", "secrets"):
-            items = c.get(key)
-            if isinstance(items, list):
-                c[key] = sorted(items, key=lambda e: str(e.get("name", "")))
-    for key in ("cpu", "memory"):  # ECS returns task-level sizes as strings
-        if key in doc and isinstance(doc[key], int):
-            doc[key] = str(doc[key])
-    pruned: dict[str, Any] = _prune(doc)
-    return pruned
 
 
 def _lines(doc: Mapping[str, Any] | None) -> list[str]:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from bluegreen.errors import PreflightError
 from bluegreen.release.configs import ConfigChoice, TrafficRouting, default_timeout, parse_config
 from bluegreen.release.redact import redact_task_definition
+from bluegreen.release.taskdef import same_task_definition
 
 if TYPE_CHECKING:
     from bluegreen.aws.codedeploy import DeploymentGroup
@@ -23,24 +24,6 @@ if TYPE_CHECKING:
     from bluegreen.release.spec import Spec
 
 # Keys of a described task definition that are also register-task-definition input.
-REGISTER_KEYS = (
-    "family",
-    "taskRoleArn",
-    "executionRoleArn",
-    "networkMode",
-    "containerDefinitions",
-    "volumes",
-    "placementConstraints",
-    "requiresCompatibilities",
-    "cpu",
-    "memory",
-    "pidMode",
-    "ipcMode",
-    "proxyConfiguration",
-    "inferenceAccelerators",
-    "ephemeralStorage",
-    "runtimePlatform",
-)
 
 
 @dataclass(frozen=True)
@@ -133,33 +116,6 @@ class ReleasePlan:
         out.append(f"  timeout: {self.timeout_seconds:g}s ({how})")
         out.extend(f"  note: {n}" for n in self.notices)
         return out
-
-
-def normalise(td: Mapping[str, Any]) -> Any:
-    """Register input in a comparable form: only register keys, no empty values, strings for
-    cpu/memory, dict keys sorted by json.dumps later."""
-
-    def clean(value: Any) -> Any:
-        if isinstance(value, Mapping):
-            out = {k: clean(v) for k, v in value.items()}
-            return {k: v for k, v in out.items() if v not in (None, [], {}, "")}
-        if isinstance(value, list):
-            return [clean(v) for v in value]
-        return value
-
-    picked = {k: td[k] for k in REGISTER_KEYS if k in td}
-    for key in ("cpu", "memory"):
-        if key in picked and picked[key] is not None:
-            picked[key] = str(picked[key])
-    return clean(picked)
-
-
-def same_task_definition(wanted: Mapping[str, Any], live: Mapping[str, Any]) -> bool:
-    import json
-
-    a = json.dumps(normalise(wanted), sort_keys=True, default=str)
-    b = json.dumps(normalise(live), sort_keys=True, default=str)
-    return a == b
 
 
 def auto_rollback(spec: Spec) -> dict[str, Any]:

@@ -46,6 +46,7 @@ from bluegreen.release.spec import (
     yaml_problem,
     yaml_where,
 )
+from bluegreen.release.taskdef import READ_ONLY_FIELDS
 
 if TYPE_CHECKING:
     from jinja2 import Environment, Template
@@ -53,17 +54,6 @@ if TYPE_CHECKING:
 PLACEHOLDER_TASK_DEFINITION = "<TASK_DEFINITION>"
 DEFAULT_APPSPEC = "appspec_templates/ecs.yaml.j2"
 
-# Fields of DescribeTaskDefinition output that RegisterTaskDefinition does not accept.
-READ_ONLY_FIELDS = (
-    "taskDefinitionArn",
-    "revision",
-    "status",
-    "requiresAttributes",
-    "compatibilities",
-    "registeredAt",
-    "registeredBy",
-    "deregisteredAt",
-)
 _VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Where CI systems put the branch name when the checkout is a detached HEAD.
 _CI_BRANCH_VARS = ("GITHUB_HEAD_REF", "GITHUB_REF_NAME", "CI_COMMIT_REF_NAME", "BRANCH_NAME")

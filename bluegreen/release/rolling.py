@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from bluegreen.errors import ExitCode, PreflightError
 from bluegreen.release.journal import CREATED, INTENT, REGISTERED, RESULT, Journal, journal_path
 from bluegreen.release.monitor import Event, Outcome
+from bluegreen.release.taskdef import same_task_definition
 
 if TYPE_CHECKING:
     from bluegreen.aws.session import Aws
@@ -765,50 +766,6 @@ class RollingPlan:
             out.append("  no change: the service already runs this revision")
         out += [f"  note: {n}" for n in self.notices]
         return out
-
-
-_READ_ONLY_TD = (
-    "taskDefinitionArn",
-    "revision",
-    "status",
-    "requiresAttributes",
-    "compatibilities",
-    "registeredAt",
-    "registeredBy",
-    "deregisteredAt",
-)
-_DEFAULTS: dict[str, Any] = {"essential": True, "protocol": "tcp", "cpu": 0}
-
-
-def _covers(live: Any, wanted: Any) -> bool:
-    """Whether `live` (as AWS describes it) equals `wanted`, allowing defaults AWS fills in."""
-    if isinstance(wanted, dict) and isinstance(live, dict):
-        for key, value in wanted.items():
-            if key not in live:
-                if value in (None, [], {}) or _DEFAULTS.get(key, object()) == value:
-                    continue
-                return False
-            if not _covers(live[key], value):
-                return False
-        for key, value in live.items():
-            if key in wanted or key in _READ_ONLY_TD:
-                continue
-            if value in (None, [], {}, "") or _DEFAULTS.get(key, object()) == value:
-                continue
-            return False
-        return True
-    if isinstance(wanted, list) and isinstance(live, list):
-        return len(wanted) == len(live) and all(
-            _covers(a, b) for a, b in zip(live, wanted, strict=True)
-        )
-    return bool(live == wanted)
-
-
-def same_task_definition(live: Mapping[str, Any] | None, rendered: Mapping[str, Any]) -> bool:
-    """Whether registering `rendered` would only repeat the `live` revision."""
-    if not live:
-        return False
-    return _covers(dict(live), dict(rendered))
 
 
 def plan(

@@ -296,7 +296,7 @@ def compose_model(
 
 def service_model(aws: Aws, target: str, region: str | None) -> Model:
     from bluegreen.aws.ecs import describe_service, describe_task_definition
-    from bluegreen.release.diff import to_register_input
+    from bluegreen.release.taskdef import to_register_input
 
     cluster, sep, service = target.partition("/")
     if not sep or not cluster or not service or "/" in service:

@@ -12,7 +12,7 @@ import pytest
 from bluegreen.errors import Cancelled, DeploymentFailed, DeploymentTimeout, UsageError
 from bluegreen.release.deploy import description, with_task_definition
 from bluegreen.release.monitor import Outcome
-from bluegreen.release.plan import same_task_definition
+from bluegreen.release.taskdef import same_task_definition
 from bluegreen.release.verify import VerifyRun, split_command
 
 
