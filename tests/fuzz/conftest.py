@@ -14,12 +14,13 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-# Derandomized: the same examples on every run (a failure reproduces); ~100 CLI runs per
-# test, few enough to stay fast.
+# Derandomized: the same examples on every run (a failure reproduces); ~100 CLI runs per test,
+# few enough to stay fast. BLUEGREEN_FUZZ_EXAMPLES=N asks for a longer, randomized hunt.
+_HUNT = os.environ.get("BLUEGREEN_FUZZ_EXAMPLES", "")
 settings.register_profile(
     "bluegreen-fuzz",
-    max_examples=100,
-    derandomize=True,
+    max_examples=int(_HUNT) if _HUNT.isdigit() else 100,
+    derandomize=not _HUNT.isdigit(),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     database=None,

@@ -4,8 +4,8 @@ Secrets are planted in a demo sandbox stack's task definition template (a litera
 value, a credential pasted into `secrets[].valueFrom` in place of a reference, an AWS access
 key id in the container command, an AWS secret access key in a docker label), in a `--var` and
 in a `--vars-file` (both used as environment values). Every verb registered in the typer app
-runs against that stack, and its stdout and stderr are searched for each secret, as is the
-journal afterwards. A verb that is
+runs against that stack (as in GitHub Actions), and its stdout and stderr are searched for each
+secret, as are the journal and the step summary afterwards. A verb that is
 registered but neither run here nor listed in NOT_PRINTING fails the coverage test.
 """
 
@@ -140,8 +140,12 @@ COVERED_VERBS = (
 
 
 def test_no_verb_prints_a_planted_secret(
-    stack: Stack, cli: Callable[..., Ran], tmp_path: Path
+    stack: Stack, cli: Callable[..., Ran], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # as in GitHub Actions: errors also as ::error annotations, results in the step summary
+    summary = tmp_path / "step-summary.md"
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     plant(stack)
     stack.push("s1")
     image = f"web={stack.image('s1')}"
@@ -215,6 +219,9 @@ def test_no_verb_prints_a_planted_secret(
     journal = Path(os.environ["BLUEGREEN_JOURNAL"]).read_text()
     assert dep in journal
     assert [secret for secret in PLANTED if secret in journal] == []
+    written = summary.read_text()
+    assert dep in written
+    assert [secret for secret in PLANTED if secret in written] == []
 
 
 @pytest.mark.parametrize(
