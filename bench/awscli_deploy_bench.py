@@ -158,6 +158,13 @@ def section(runs: int) -> Section:
             "(spec, templates, digest pinning, service, group and listener checks), which the "
             "AWS CLI does not do.",
             "",
+            "With an all-at-once config the traffic shift takes no time, so bluegreen cannot "
+            "tell how fast the sandbox's clock runs and polls once a second through the "
+            "(accelerated) termination wait: its exit follows the end by up to about a second "
+            "here. With a canary it infers the clock from the shift and polls at 0.2 s around "
+            "the expected end (the release monitor section below); against real AWS, where the "
+            "clock is real, it does so for every config.",
+            "",
         ]
     )
     return Section(markdown, (headline,))

@@ -24,7 +24,17 @@ import time
 from typing import TYPE_CHECKING
 
 from bench.common import Stats, stats
-from bench.harness import BLUEGREEN, Sandbox, Section, Timed, must_succeed, run_timed, sandbox
+from bench.harness import (
+    BLUEGREEN,
+    Sandbox,
+    Section,
+    Timed,
+    children_cpu,
+    must_succeed,
+    process_cpu,
+    run_timed,
+    sandbox,
+)
 
 if TYPE_CHECKING:
     from bluegreen.sandbox.stack import StackResult
@@ -40,8 +50,8 @@ def fan_out_available() -> bool:
     return "--max-parallel" in done.stdout
 
 
-def _span(sb: Sandbox, stacks: list[StackResult], since: float) -> float:
-    """First createTime to last completeTime of the deployments created since `since`."""
+def _span(sb: Sandbox, stacks: list[StackResult], since: float) -> tuple[float, float]:
+    """(first createTime, last completeTime) of the deployments created since `since`."""
     codedeploy = sb.aws().codedeploy()
     ids: list[str] = []
     for stack in stacks:
@@ -57,7 +67,7 @@ def _span(sb: Sandbox, stacks: list[StackResult], since: float) -> float:
         raise RuntimeError(f"expected {len(stacks)} succeeded deployments, found {states}")
     first: float = min(i["createTime"].timestamp() for i in infos)
     last: float = max(i["completeTime"].timestamp() for i in infos)
-    return last - first
+    return first, last
 
 
 def _argv(stacks: list[StackResult], run: int) -> list[str]:
@@ -93,10 +103,15 @@ def _release(sb: Sandbox, stacks: list[StackResult], run: int, fan_out: bool) ->
     return Timed(began, exited, 0, "", "")
 
 
-def measure(runs: int, count: int) -> tuple[dict[str, tuple[Stats, Stats]], bool, float]:
+ROWS = ("wall", "span", "to_create", "to_exit", "cli_cpu", "sandbox_cpu")
+
+
+def measure(runs: int, count: int) -> tuple[dict[str, dict[str, Stats]], bool, float]:
+    """{"one"|"many": {row: Stats}}, whether the CLI fans out, the stacks' setup seconds."""
     fan_out = fan_out_available()
-    walls: dict[str, list[float]] = {"one": [], "many": []}
-    spans: dict[str, list[float]] = {"one": [], "many": []}
+    samples: dict[str, dict[str, list[float]]] = {
+        kind: {row: [] for row in ROWS} for kind in ("one", "many")
+    }
     with sandbox(TIME_SCALE) as sb:
         began = time.perf_counter()
         stacks = [sb.stack(f"svc{i:02d}") for i in range(1, count + 1)]
@@ -105,11 +120,37 @@ def measure(runs: int, count: int) -> tuple[dict[str, tuple[Stats, Stats]], bool
             order = ("one", "many") if run % 2 == 0 else ("many", "one")
             for kind in order:
                 chosen = stacks[:1] if kind == "one" else stacks
+                cpu, sandbox_cpu = children_cpu(), process_cpu(sb.process.pid)
                 timed = _release(sb, chosen, run, fan_out)
-                walls[kind].append(timed.exited - timed.began)
-                spans[kind].append(_span(sb, chosen, timed.began))
-    figures = {k: (stats(walls[k]), stats(spans[k])) for k in walls}
+                cpu, sandbox_cpu = children_cpu() - cpu, process_cpu(sb.process.pid) - sandbox_cpu
+                first, last = _span(sb, chosen, timed.began)
+                into = samples[kind]
+                into["wall"].append(timed.exited - timed.began)
+                into["span"].append(last - first)
+                into["to_create"].append(first - timed.began)
+                into["to_exit"].append(timed.exited - last)
+                into["cli_cpu"].append(cpu)
+                into["sandbox_cpu"].append(sandbox_cpu)
+    figures = {kind: {row: stats(v) for row, v in rows.items()} for kind, rows in samples.items()}
     return figures, fan_out, setup
+
+
+LABELS = {
+    "wall": "start to exit (wall)",
+    "span": "CodeDeploy: first createTime → last completeTime",
+    "to_create": "start → first createTime (preflight, registration)",
+    "to_exit": "last completeTime → exit",
+    "cli_cpu": "CPU seconds of the `bluegreen` process(es)",
+    "sandbox_cpu": "CPU seconds of the sandbox process meanwhile",
+}
+
+
+def _rows(figures: dict[str, dict[str, Stats]], count: int) -> list[str]:
+    lines = []
+    for row in ROWS:
+        for kind, label in (("one", "1 service"), ("many", f"{count} services")):
+            lines.append(f"| {label}: {LABELS[row]} | {figures[kind][row].cells('s', 1.0)} |")
+    return lines
 
 
 def report(runs: int, count: int = 20) -> str:
@@ -118,7 +159,7 @@ def report(runs: int, count: int = 20) -> str:
 
 def section(runs: int, count: int = 20) -> Section:
     figures, fan_out, setup = measure(runs, count)
-    (one, one_span), (many, many_span) = figures["one"], figures["many"]
+    one, many = figures["one"]["wall"], figures["many"]["wall"]
     ratio = many.median / one.median
     goal = "met" if ratio <= 1.3 else "NOT met"
     how = (
@@ -143,16 +184,13 @@ def section(runs: int, count: int = 20) -> Section:
             "",
             "| what | median | min | max | runs |",
             "|---|---|---|---|---|",
-            f"| 1 service: `bluegreen deploy`, start to exit | {one.cells('s', 1.0)} |",
-            f"| {count} services, start to exit | {many.cells('s', 1.0)} |",
-            f"| 1 service: CodeDeploy span (create → complete) | {one_span.cells('s', 1.0)} |",
-            f"| {count} services: CodeDeploy span (first create → last complete) | "
-            f"{many_span.cells('s', 1.0)} |",
+            *_rows(figures, count),
             "",
             f"{count} services take {ratio:.2f}× the wall time of one (medians; goal ≤ 1.3× — "
             f"{goal}). The sandbox (one process) runs all {count} deployments' engines and "
-            f"moto on the same {os.cpu_count()} cores as the CLI, so the span row shows how "
-            "much of the difference is the sandbox's own slow-down.",
+            f"moto on the same {os.cpu_count()} cores as the CLI: the CodeDeploy span and the "
+            "CPU rows show how much of the difference is the sandbox's own work, the other "
+            "rows what the CLI adds before the first and after the last deployment.",
             "",
         ]
     )
