@@ -228,3 +228,29 @@ def test_windows_of_a_loaded_spec() -> None:
     result = check(spec.windows, at(BERLIN, 2026, 12, 21, 10, 0))  # a Monday in the freeze
     assert result.reason == "release freeze 2026-12-20..2027-01-04: year-end freeze"
     assert result.next_open == at(BERLIN, 2027, 1, 5, 9, 0)
+
+
+def _spec_with_days(tmp_path: Any, days: str) -> Any:
+    spec = tmp_path / "bluegreen.yaml"
+    spec.write_text(
+        "version: 1\ncluster: c\nservice: s\ntask_definition: t.json.j2\n"
+        f"windows:\n  timezone: UTC\n  allow: [{{days: {days}, hours: '09:00-16:00'}}]\n"
+    )
+    return spec
+
+
+@pytest.mark.parametrize("days", ["[mon-fri]", "[friday-monday]", "[sat, sun]"])
+def test_spec_schema_accepts_what_windows_understands(tmp_path: Any, days: str) -> None:
+    from bluegreen.release.spec import load_spec
+
+    loaded = load_spec(_spec_with_days(tmp_path, days))
+    assert loaded.windows is not None
+    assert parse_windows(loaded.windows, "windows").allow[0].days
+
+
+def test_spec_schema_rejects_an_unknown_day_range(tmp_path: Any) -> None:
+    from bluegreen.release.spec import load_spec
+
+    with pytest.raises(SpecError) as info:
+        load_spec(_spec_with_days(tmp_path, "[mon-fry]"))
+    assert "bluegreen.yaml:7: windows.allow[0].days[0]: 'mon-fry'" in str(info.value)
