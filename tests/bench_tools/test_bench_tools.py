@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -85,3 +87,24 @@ def test_runner_refuses_unknown_parts(capsys: pytest.CaptureFixture[str]) -> Non
         main(["--only", "startup,warp"])
 
     assert (exited.value.code, "warp" in capsys.readouterr().err) == (2, True)
+
+
+def test_process_cpu_grows_with_work() -> None:
+    from bench.harness import process_cpu
+
+    before = process_cpu(os.getpid())
+    deadline = time.process_time() + 0.2
+    while time.process_time() < deadline:
+        pass
+
+    assert process_cpu(os.getpid()) - before >= 0.1
+
+
+def test_children_cpu_counts_a_waited_child() -> None:
+    from bench.harness import children_cpu
+
+    before = children_cpu()
+    busy = "import time\nend = time.process_time() + 0.2\nwhile time.process_time() < end: pass"
+    subprocess.run([sys.executable, "-c", busy], check=True)
+
+    assert children_cpu() - before >= 0.1
