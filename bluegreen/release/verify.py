@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import IO
 
 from bluegreen.errors import UsageError
+from bluegreen.release.redact import redact_text
 
 TAIL = 400  # characters of output kept for the report
 
@@ -76,7 +77,8 @@ class VerifyRun:
                     self._out.seek(0)
                     out = self._out.read()
                     self._out.close()
-                tail = out.decode("utf-8", "replace").strip()[-TAIL:]
+                # credentials in the output (a verbose curl, a log line) never reach the report
+                tail = redact_text(out.decode("utf-8", "replace")).strip()[-TAIL:]
                 detail = f"exit {code}" + (f": {tail}" if tail else "")
                 self._result = (code == 0, detail)
         if self._result is not None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -239,3 +240,41 @@ def test_shaped_secrets_are_caught_in_free_text(secret: str, context: str) -> No
 
     assert secret in context
     assert secret not in redact_text(context)
+
+
+def test_verify_output_is_shown_without_credentials(
+    stack: Stack, cli: Callable[..., Ran], tmp_path: Path
+) -> None:
+    """A failing smoke test's output is quoted in the stop reason; credentials in it (a
+    verbose curl's Authorization header, keys in a log line) are masked there too."""
+    stack.push("s3")
+    blue = stack.live_task_definition()
+    script = tmp_path / "smoke.py"
+    script.write_text(
+        "import sys\n"
+        "print('> Authorization: Bearer abcDEF1234567890token')\n"
+        f"print('upload key {ACCESS_KEY_ID} secret {SECRET_ACCESS_KEY}')\n"
+        "print('db password=hunter2-in-the-log')\n"
+        "print('smoke failed: 503 from /healthz')\n"
+        "sys.exit(3)\n"
+    )
+    for output in ("text", "json"):
+        ran = cli(
+            "-o",
+            output,
+            "deploy",
+            "--image",
+            f"web={stack.image('s3')}",
+            "--verify",
+            f"{sys.executable} {script}",
+        )
+        assert ran.code == 1, ran.stderr
+        shown = ran.stdout + ran.stderr
+        assert "smoke failed: 503 from /healthz" in shown  # the output is there ...
+        for secret in ("abcDEF1234567890token", ACCESS_KEY_ID, SECRET_ACCESS_KEY, "hunter2"):
+            assert secret not in shown, (output, secret)  # ... without the credentials
+        assert stack.live_task_definition() == blue
+    journal = Path(os.environ["BLUEGREEN_JOURNAL"]).read_text()  # the stop reason is kept there
+    assert "smoke failed: 503 from /healthz" in journal
+    for secret in ("abcDEF1234567890token", ACCESS_KEY_ID, SECRET_ACCESS_KEY, "hunter2"):
+        assert secret not in journal
