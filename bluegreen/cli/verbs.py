@@ -8,28 +8,49 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
-    # Each line adds one verb module's commands; a verb is registered only once it works.
-    from bluegreen.cli import sandbox
+    """Add every verb, in the order of a release's life (the order `--help` lists them in)."""
+    from bluegreen.cli import (
+        approve,
+        cleanup,
+        deploy,
+        diff,
+        doctor,
+        history,
+        iam_policy,
+        init,
+        promote,
+        redeploy,
+        render,
+        rollback,
+        sandbox,
+        status,
+        stop,
+        tag,
+        validate,
+        watch,
+    )
 
-    app.add_typer(sandbox.app)
-    from bluegreen.cli import cleanup, diff, doctor, iam_policy, init, tag
-
-    cleanup.register(app)
-    diff.register(app)
-    doctor.register(app)
-    iam_policy.register(app)
-    init.register(app)
-    tag.register(app)
-    from bluegreen.cli import render, validate
-
-    render.register(app)
-    validate.register(app)
-    from bluegreen.cli import approve, deploy, history, rollback, status, stop, watch
-
-    for verb in (deploy, watch, status, stop, rollback, approve, history):
+    for verb in (
+        # write and check the release
+        init,
+        render,
+        validate,
+        diff,
+        doctor,
+        iam_policy,
+        # release and follow it
+        deploy,
+        watch,
+        status,
+        approve,
+        stop,
+        rollback,
+        history,
+        # the other paths
+        redeploy,
+        promote,
+        tag,
+        cleanup,
+    ):
         verb.register(app)
-    from bluegreen.cli import promote, redeploy
-
-    redeploy.register(app)
-    promote.register(app)
-    del app
+    app.add_typer(sandbox.app)
