@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -42,6 +42,17 @@ PLANTED = (
 NOT_PRINTING = {
     "sandbox": "the offline AWS itself (up, stack, fault): never reads a spec or its templates",
 }
+
+
+@pytest.fixture
+def planted(stack: Stack) -> Iterator[Stack]:
+    """The stack with the secrets planted in its template (put back afterwards; the `stack`
+    fixture puts the spec back)."""
+    template = stack.dir / "taskdef.json.j2"
+    original = template.read_text()
+    plant(stack)
+    yield stack
+    template.write_text(original)
 
 
 def plant(stack: Stack) -> None:
@@ -141,13 +152,13 @@ COVERED_VERBS = (
 
 
 def test_no_verb_prints_a_planted_secret(
-    stack: Stack, cli: Callable[..., Ran], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    planted: Stack, cli: Callable[..., Ran], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    stack = planted
     # as in GitHub Actions: errors also as ::error annotations, results in the step summary
     summary = tmp_path / "step-summary.md"
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
-    plant(stack)
     stack.push("s1")
     image = f"web={stack.image('s1')}"
     first = vars_file(tmp_path, FILE_SECRET)
