@@ -338,3 +338,27 @@ def test_sigterm_during_a_stalled_preflight_changes_nothing(
             "SIGTERM during the read-only preflight kills the process (-15) instead of exit 130"
         )
     assert proc.returncode == 130, err
+
+
+def test_sigkill_then_watch_reports_a_rollback_it_did_not_start(
+    stack: Stack, cli: Callable[..., Ran]
+) -> None:
+    """The client dies mid-canary; green then turns unhealthy and CodeDeploy rolls back on its
+    own. `watch` re-attaches and reports that end: exit 1, rolled back, production on blue."""
+    stack.push("f10")
+    blue = stack.live_task_definition()
+    proc = spawn(stack, *deploy_args(stack, "f10", "--deployment-config", LONG_CANARY))
+    try:
+        wait_for(lambda: canary_live(stack))
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=10)
+    finally:
+        proc.kill()
+    fault(cli, "unhealthy-green")
+    (created,) = [r for r in journal() if r["kind"] == "created"]
+    watched = cli("-o", "json", "watch")
+    assert watched.code == 1, watched.stderr
+    assert watched.result["deploymentId"] == created["deploymentId"]
+    assert (watched.result["exitCode"], watched.result["rolledBack"]) == (1, True)
+    assert_production_on(stack, blue, created["deploymentId"])
+    assert_journalled(created["deploymentId"], result=watched.result["status"])
