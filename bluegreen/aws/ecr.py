@@ -202,3 +202,11 @@ def _tag_digest(client: Any, account: str, repository: str, tag: str, where: str
         if detail.get("imageDigest"):
             return str(detail["imageDigest"])
     return None
+
+
+def tag_digest(aws: Aws, ref: ImageRef, tag: str) -> str | None:
+    """The digest `tag` names in `ref`'s ECR repository, or None when the tag is not there."""
+    resolver = EcrResolver(aws)
+    client = resolver._session(ref.ecr_region).ecr()
+    where = f"{ref.registry}/{ref.repository}"
+    return _tag_digest(client, ref.ecr_account or "", ref.repository, tag, where)

@@ -75,6 +75,18 @@ def deploy(
             "service's circuit breaker does not.",
         ),
     ] = False,
+    tag_as: Annotated[
+        str | None,
+        typer.Option(
+            "--tag-as",
+            metavar="TAG",
+            help="Before registering, add TAG in ECR to the exact image (digest) of every ECR "
+            "image of the release (no pull/push; other registries are skipped with a notice). "
+            "TAG may be git-sha: the full SHA of HEAD of the spec's checkout (exit 2 outside a "
+            "checkout; uncommitted changes are allowed and noted). A TAG naming another image "
+            "is exit 2 before any write. --dry-run only lists it.",
+        ),
+    ] = None,
     wait_for_window: Annotated[
         bool,
         typer.Option("--wait-for-window", help="Outside the release window: wait until it opens."),
@@ -114,6 +126,7 @@ def deploy(
         queue=queue,
         rollback=rollback,
         on_cancel=on_cancel,
+        tag_as=tag_as,
     )
     if multi.handle(
         opts,
@@ -132,6 +145,7 @@ def deploy(
         deployment_config=deployment_config,
         timeout_seconds=parse_duration(timeout, "--timeout") if timeout else None,
         verify=split_command(verify) if verify else None,
+        tag_as=tag_as,
     )
     aws = opts.aws(spec.region)
     reporter = Reporter(opts, verb="deploy")

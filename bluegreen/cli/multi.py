@@ -64,6 +64,7 @@ def request_from_flags(
     queue: bool,
     rollback: bool,
     on_cancel: str | None = None,
+    tag_as: str | None = None,
 ) -> ReleaseRequest:
     from bluegreen.cli.diff import pairs
     from bluegreen.release.fanout import ReleaseRequest
@@ -82,6 +83,7 @@ def request_from_flags(
         rollback=rollback,
         queue=queue,
         on_cancel=_on_cancel(on_cancel),
+        tag_as=tag_as,
     )
 
 

@@ -165,6 +165,18 @@ def apply(
     else:
         ensure_idle(aws, group)
 
+    if plan.tags is not None:  # --tag-as: the first write, checked while planning
+        from bluegreen.release.tagging import apply_tags
+
+        apply_tags(
+            aws,
+            plan.tags,
+            journal,
+            lambda obj, text: notify(
+                Event("tagged", {k: v for k, v in obj.items() if k != "event"}, text)
+            ),
+        )
+
     if plan.create_config and plan.routing is not None:
         journal.append(J.INTENT, action="CreateDeploymentConfig", name=plan.config.name)
         created = codedeploy.create_deployment_config(aws, plan.config.name, plan.routing.to_aws())

@@ -265,6 +265,7 @@ class ReleaseRequest:
     rollback: bool = False  # rolling: back to the previous revision when ECS does not
     queue: bool = False  # CodeDeploy: wait for an active deployment to end first
     on_cancel: str = "rollback"  # rollback | detach on SIGINT/SIGTERM
+    tag_as: str | None = None  # --tag-as: a tag, or git-sha
 
 
 def controller_of(aws: Aws, spec: Spec) -> str:
@@ -299,6 +300,7 @@ def prepare_release(
             timeout=request.timeout_seconds,
             rollback=request.rollback,
             on_cancel=request.on_cancel,
+            tag_as=request.tag_as,
         )
         p = rolling.plan(spec, aws, rolling_request)
 
@@ -330,6 +332,7 @@ def prepare_codedeploy(
         deployment_config=request.deployment_config,
         timeout_seconds=request.timeout_seconds,
         verify=request.verify,
+        tag_as=request.tag_as,
     )
     plan = plan_release(aws, spec, options)
     if reuse is not None:

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from bluegreen.aws.session import Aws
     from bluegreen.release.render import LiveService
     from bluegreen.release.spec import Spec
+    from bluegreen.release.tagging import TagPlan
 
 # Keys of a described task definition that are also register-task-definition input.
 
@@ -34,6 +35,7 @@ class DeployOptions:
     deployment_config: str | None = None
     timeout_seconds: float | None = None
     verify: list[str] | None = None
+    tag_as: str | None = None  # --tag-as: a tag, or git-sha
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,7 @@ class ReleasePlan:
     prod_listener: str | None
     notices: list[str]
     previous_task_definition_arn: str | None
+    tags: TagPlan | None = None  # --tag-as
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -85,6 +88,7 @@ class ReleasePlan:
             "timeoutSeconds": self.timeout_seconds,
             "verify": self.verify,
             "previousTaskDefinitionArn": self.previous_task_definition_arn,
+            "tagAs": self.tags.json() if self.tags else None,
             "notices": self.notices,
         }
 
@@ -104,6 +108,8 @@ class ReleasePlan:
             )
         for name, ref in sorted(self.images.items()):
             out.append(f"  image {name}: {ref}")
+        if self.tags is not None:
+            out.extend(self.tags.lines())
         cfg = self.config.name + (" (create)" if self.create_config else "")
         out.append(f"  deployment config: {cfg}")
         if self.alarms:
@@ -247,6 +253,9 @@ def _plan_codedeploy(aws: Aws, spec: Spec, opts: DeployOptions, live: LiveServic
         resolver=EcrResolver(aws) if spec.pin_digests else None,
         live=live,
     )
+    from bluegreen.release.tagging import plan_tags
+
+    tags = plan_tags(aws, rendered.images, opts.tag_as, spec.path.parent)
     td = rendered.task_definition
     family = str(td.get("family", ""))
     register = True
@@ -303,6 +312,7 @@ def _plan_codedeploy(aws: Aws, spec: Spec, opts: DeployOptions, live: LiveServic
         prod_listener=group.prod_listeners[0] if group.prod_listeners else None,
         notices=list(rendered.notices),
         previous_task_definition_arn=live.task_definition_arn,
+        tags=tags,
     )
 
 

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from bluegreen.aws.session import Aws
     from bluegreen.release.render import LiveService
     from bluegreen.release.spec import Spec
+    from bluegreen.release.tagging import TagPlan
 
 FAST_POLL = 1.0  # seconds between DescribeServices calls
 ROLLBACK_GRACE = 30.0  # seconds to wait for the breaker's rollback deployment to appear
@@ -683,6 +684,7 @@ class RollingRequest:
     timeout: float | None = None  # seconds; None: the spec's timeout, else DEFAULT_TIMEOUT
     rollback: bool = False  # --rollback
     on_cancel: str = "rollback"  # --on-cancel: rollback | detach
+    tag_as: str | None = None  # --tag-as: a tag, or git-sha
 
 
 DEFAULT_TIMEOUT = 1800.0
@@ -713,6 +715,7 @@ class RollingPlan:
     breaker: bool
     breaker_rollback: bool
     notices: tuple[str, ...] = ()
+    tags: TagPlan | None = None  # --tag-as
 
     @property
     def no_change(self) -> bool:
@@ -740,6 +743,7 @@ class RollingPlan:
             "maximumPercent": self.maximum_percent,
             "circuitBreaker": {"enable": self.breaker, "rollback": self.breaker_rollback},
             "noChange": self.no_change,
+            "tagAs": self.tags.json() if self.tags else None,
         }
 
     def lines(self) -> list[str]:
@@ -758,6 +762,8 @@ class RollingPlan:
             f"  task definition: {revision(self.current_task_definition)} -> {target}",
         ]
         out += [f"  image {name}: {ref}" for name, ref in sorted(self.images.items())]
+        if self.tags is not None:
+            out += self.tags.lines()
         out.append(
             f"  {self.desired} tasks, minimumHealthyPercent {self.minimum_healthy_percent}, "
             f"maximumPercent {self.maximum_percent}, circuit breaker {breaker}"
@@ -801,6 +807,9 @@ def plan(
         live=live,
     )
     check_headroom(service, where=where)
+    from bluegreen.release.tagging import plan_tags
+
+    tags = plan_tags(aws, rendered.images, request.tag_as, spec.path.parent)
     td = rendered.task_definition
     family = str(td.get("family", ""))
     reuse: str | None = None
@@ -822,6 +831,7 @@ def plan(
         breaker=bool(breaker.get("enable", False)),
         breaker_rollback=bool(breaker.get("rollback", False)),
         notices=tuple(rendered.notices),
+        tags=tags,
     )
 
 
@@ -877,6 +887,13 @@ def apply(
             None,
             p.reuse_task_definition,
         )
+    journal = journal or Journal(journal_path(spec.path))
+    if p.tags is not None:
+        # --tag-as: the first write, checked while planning; also when nothing else changes,
+        # since the tag names what the service runs.
+        from bluegreen.release.tagging import apply_tags
+
+        apply_tags(aws, p.tags, journal, out.emit)
     if p.no_change:
         assert p.reuse_task_definition is not None
         return Outcome(
@@ -889,7 +906,6 @@ def apply(
             None,
             p.reuse_task_definition,
         )
-    journal = journal or Journal(journal_path(spec.path))
     arn = p.reuse_task_definition
     if arn is None:
         journal.append(
@@ -909,6 +925,7 @@ def apply(
         request=request,
         loop=loop,
         journal=journal,
+        record={"images": dict(p.images)},
     )
 
 
@@ -931,9 +948,16 @@ def update_and_watch(
     loop: Loop,
     journal: Journal,
     force_new_deployment: bool = False,
+    record: Mapping[str, Any] | None = None,
 ) -> Outcome:
-    """UpdateService (a new revision, or fresh tasks of the same one) and follow the rollout."""
+    """UpdateService (a new revision, or fresh tasks of the same one) and follow the rollout.
+
+    The journal records who asked, and `record` (the release's images, what a rollback undoes)
+    with the update, so `history` and `rollback` can tell the rolling releases apart."""
     from bluegreen.aws import ecs
+    from bluegreen.release.deploy import who
+
+    extra = {"who": who(aws), **(record or {})}
 
     before = ecs.describe_service_raw(aws, cluster, service)
     known_before = frozenset(str(d.get("id")) for d in before.get("deployments") or [])
@@ -947,6 +971,7 @@ def update_and_watch(
         taskDefinitionArn=task_definition_arn,
         previousTaskDefinitionArn=previous,
         forceNewDeployment=force_new_deployment,
+        **extra,
     )
     svc = ecs.update_service(
         aws, cluster, service, task_definition=task_definition_arn, force=force_new_deployment
@@ -973,6 +998,7 @@ def update_and_watch(
         service=service,
         taskDefinitionArn=arn,
         previousTaskDefinitionArn=previous,
+        **extra,
     )
     out.emit(
         {
@@ -1017,6 +1043,9 @@ def update_and_watch(
         RESULT,
         deploymentId=outcome.deployment_id or None,
         strategy="rolling",
+        cluster=cluster,
+        service=service,
+        taskDefinitionArn=arn,
         status=outcome.status,
         rolledBack=outcome.rolled_back,
         exitCode=outcome.exit_code,
