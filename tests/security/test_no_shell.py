@@ -1,7 +1,8 @@
 """No command in bluegreen/ goes through a shell: no `shell=` other than a literal False on any
-call, no **options on a subprocess call, and none of the functions that always use a shell
-(os.system, os.popen, subprocess.getoutput/getstatusoutput, asyncio.create_subprocess_shell).
-Checked on the syntax tree, so comments, strings and formatting cannot hide or fake a finding."""
+call, no **options on a subprocess call, no `sh -c` argv, and none of the functions that always
+use a shell (os.system, os.popen, subprocess.getoutput/getstatusoutput,
+asyncio.create_subprocess_shell). Checked on the syntax tree, so comments, strings and
+formatting cannot hide or fake a finding."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ SHELL_FUNCTIONS = {
     ("subprocess", "getstatusoutput"),
     ("asyncio", "create_subprocess_shell"),
 }
+SHELLS = {"sh", "bash", "zsh", "dash", "/bin/sh", "/bin/bash", "cmd", "cmd.exe", "powershell"}
 
 
 def findings(source: str, filename: str) -> list[str]:
@@ -38,6 +40,10 @@ def findings(source: str, filename: str) -> list[str]:
             name = imported.get(func.id)
         if name in SHELL_FUNCTIONS:
             found.append(f"{where}: {name[0]}.{name[1]}()")
+        if node.args and isinstance(node.args[0], ast.List | ast.Tuple):
+            words = [e.value for e in node.args[0].elts[:2] if isinstance(e, ast.Constant)]
+            if len(words) == 2 and words[0] in SHELLS and words[1] in ("-c", "/c", "-Command"):
+                found.append(f"{where}: {words[0]} {words[1]}")
         for keyword in node.keywords:
             if keyword.arg == "shell" and not (
                 isinstance(keyword.value, ast.Constant) and keyword.value.value is False
@@ -58,6 +64,7 @@ def test_the_checker_finds_what_it_looks_for() -> None:
         "os.system('ls')\n"
         "go('ls')\n"
         "subprocess.run(cmd, **options)\n"
+        "subprocess.run(['/bin/sh', '-c', line])\n"
         "client.call(**params)\n"
     )
     assert [f.split(": ", 1)[1] for f in findings(bad, "bad.py")] == [
@@ -66,6 +73,7 @@ def test_the_checker_finds_what_it_looks_for() -> None:
         "os.system()",
         "subprocess.getoutput()",
         "**options on subprocess.run",
+        "/bin/sh -c",
     ]
     fine = "import subprocess\nsubprocess.run(['ls'], shell=False, check=True)\n# shell=True\n"
     assert findings(fine, "fine.py") == []
