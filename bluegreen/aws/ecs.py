@@ -152,3 +152,17 @@ def describe_task_sets(aws: Aws, cluster: str, service: str) -> list[dict[str, A
                 }
             )
     return out
+
+
+def family_revisions(aws: Aws, family: str) -> list[str]:
+    """The ACTIVE revisions of a task definition family, newest first (ARNs)."""
+    arns: list[str] = []
+    params: dict[str, Any] = {"familyPrefix": family, "status": "ACTIVE", "sort": "DESC"}
+    with aws_errors(resource=f"task definition family {family}"):
+        while True:
+            resp = aws.ecs().list_task_definitions(**params)
+            arns.extend(str(a) for a in resp.get("taskDefinitionArns") or [])
+            token = resp.get("nextToken")
+            if not token:
+                return arns
+            params["nextToken"] = token

@@ -31,3 +31,16 @@ def load_target(
         target = target_from_deployment(aws, deployment_id)
     journal = Journal(journal_path(spec.path if spec else None))
     return aws, spec, target, journal
+
+
+def load_rolling(opts: Options) -> tuple[Aws, Spec] | None:
+    """The spec and session when the spec's service is an ECS-controller (rolling) service;
+    None for CODE_DEPLOY services and when no spec file is there (a deployment id alone)."""
+    from bluegreen.release.rolling_ops import is_rolling
+    from bluegreen.release.spec import load_spec
+
+    if not (opts.config_given or opts.config.exists()):
+        return None
+    spec = load_spec(opts.config, opts.env)
+    aws = opts.aws(spec.region)
+    return (aws, spec) if is_rolling(aws, spec) else None

@@ -3,11 +3,16 @@ revision."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from bluegreen.cli.context import options
+
+if TYPE_CHECKING:
+    from bluegreen.aws.session import Aws
+    from bluegreen.cli.context import Options
+    from bluegreen.release.spec import Spec
 
 
 def rollback(
@@ -19,9 +24,14 @@ def rollback(
     """Return production to the previous revision. While a deployment is in flight it is
     stopped with rollback; after a finished release the previous task definition (from the
     journal, else CodeDeploy's history) is deployed again through CodeDeploy. Follows it to the
-    end; exit 0 when production runs the previous revision."""
+    end; exit 0 when production runs the previous revision.
+
+    Rolling (ECS-controller) service: while a rollout is in progress, UpdateService back to the
+    revision it replaces (the ACTIVE deployment's), or follow the circuit breaker's own
+    rollback. After a finished release: the revision the journal recorded before the live one,
+    else the family's newest ACTIVE revision older than the live one."""
     from bluegreen.cli.live import Reporter
-    from bluegreen.cli.release_common import load_target
+    from bluegreen.cli.release_common import load_rolling, load_target
     from bluegreen.errors import UsageError
     from bluegreen.release.deploy import follow
     from bluegreen.release.operations import (
@@ -33,6 +43,10 @@ def rollback(
     from bluegreen.release.spec import parse_duration
 
     opts = options(ctx)
+    rolling = load_rolling(opts)
+    if rolling is not None:
+        _rolling_rollback(opts, *rolling, timeout)
+        return
     aws, spec, target, journal = load_target(opts)
     assert spec is not None
     reporter = Reporter(opts, verb="rollback")
@@ -58,6 +72,35 @@ def rollback(
         settings.task_definition_arn = started.task_definition_arn
     settings.timeout_seconds = parse_duration(timeout, "--timeout") if timeout else None
     outcome = follow(aws, settings, reporter.sink, journal)
+    reporter.finish(outcome)
+
+
+def _rolling_rollback(opts: Options, aws: Aws, spec: Spec, timeout: str | None) -> None:
+    from bluegreen.cli.live import Reporter, cancel_on_signals
+    from bluegreen.cli.multi import Stamped
+    from bluegreen.release import rolling
+    from bluegreen.release.follow import CancelFlag
+    from bluegreen.release.journal import Journal, journal_path
+    from bluegreen.release.rolling_ops import rollback as rolling_rollback
+    from bluegreen.release.spec import parse_duration
+
+    limit = (
+        parse_duration(timeout, "--timeout")
+        if timeout
+        else spec.timeout_seconds or rolling.DEFAULT_TIMEOUT
+    )
+    cancel = CancelFlag()
+    loop = rolling.Loop(sleep=cancel.sleep, cancelled=lambda: cancel.is_set)
+    reporter = Reporter(opts, verb="rollback")
+    with cancel_on_signals(cancel):
+        outcome = rolling_rollback(
+            aws,
+            spec,
+            Journal(journal_path(spec.path)),
+            Stamped(opts.out()),
+            timeout=limit,
+            loop=loop,
+        )
     reporter.finish(outcome)
 
 

@@ -9,11 +9,21 @@ from bluegreen.cli.context import options
 
 def status(ctx: typer.Context) -> None:
     """Show the service's task definition and task sets, and the current (or last) deployment
-    with its lifecycle events and traffic weights. Writes nothing."""
-    from bluegreen.cli.release_common import load_target
+    with its lifecycle events and traffic weights. For a rolling (ECS-controller) service: task
+    counts, deployments with their rollout state, the circuit breaker and the last events.
+    Writes nothing."""
+    from bluegreen.cli.release_common import load_rolling, load_target
     from bluegreen.release.operations import status as load_status
 
     opts = options(ctx)
+    rolling = load_rolling(opts)
+    if rolling is not None:
+        from bluegreen.release.rolling_ops import status as rolling_status
+        from bluegreen.release.rolling_ops import status_lines
+
+        data = rolling_status(*rolling)
+        opts.out().emit({"event": "status", **data}, "\n".join(status_lines(data)))
+        return
     aws, spec, target, _journal = load_target(opts)
     assert spec is not None
     data = load_status(aws, spec, target)

@@ -1,0 +1,419 @@
+"""`status`, `history` and `rollback` for ECS-controller (rolling update) services.
+
+- status: the service's task definition and counts, its deployments (rolloutState and counts),
+  the deployment circuit breaker setting and the last service events.
+- history: the journal's rolling releases of the service (who, what, when, result, digests)
+  merged with the deployments ECS still lists.
+- rollback: in flight (the PRIMARY deployment's rollout IN_PROGRESS next to an ACTIVE one), an
+  UpdateService back to the ACTIVE deployment's task definition, followed by the rolling watch;
+  when the circuit breaker is already rolling back, that rollback is followed instead. Finished:
+  the previous revision (see `previous_revision`) through the same rolling path.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from bluegreen.errors import ExitCode, PreflightError
+from bluegreen.release import journal as J
+from bluegreen.release.monitor import Outcome
+from bluegreen.release.rolling import revision
+
+if TYPE_CHECKING:
+    from bluegreen.aws.session import Aws
+    from bluegreen.release.rolling import Loop, Output
+    from bluegreen.release.spec import Spec
+
+EVENTS_SHOWN = 5
+
+
+def is_rolling(aws: Aws, spec: Spec) -> bool:
+    """True when the spec's service uses the ECS (rolling update) deployment controller."""
+    from bluegreen.release.fanout import controller_of
+
+    return controller_of(aws, spec) == "ECS"
+
+
+# --- status -------------------------------------------------------------------------------------
+def _deployment(d: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "id": d.get("id"),
+        "status": d.get("status"),
+        "taskDefinitionArn": d.get("taskDefinition"),
+        "rolloutState": d.get("rolloutState"),
+        "rolloutStateReason": d.get("rolloutStateReason"),
+        "desired": int(d.get("desiredCount", 0) or 0),
+        "running": int(d.get("runningCount", 0) or 0),
+        "pending": int(d.get("pendingCount", 0) or 0),
+        "failed": int(d.get("failedTasks", 0) or 0),
+        "createdAt": d.get("createdAt"),
+        "updatedAt": d.get("updatedAt"),
+    }
+
+
+def status(aws: Aws, spec: Spec) -> dict[str, Any]:
+    """The live rolling service as one JSON-able mapping (reads only)."""
+    from bluegreen.aws import ecs
+
+    svc = ecs.describe_service_raw(aws, spec.cluster, spec.service)
+    conf = svc.get("deploymentConfiguration") or {}
+    breaker = conf.get("deploymentCircuitBreaker") or {}
+    deployments = [_deployment(d) for d in svc.get("deployments") or []]
+    in_flight = any(
+        d["status"] == "PRIMARY" and d["rolloutState"] == "IN_PROGRESS" for d in deployments
+    )
+    return {
+        "cluster": spec.cluster,
+        "service": spec.service,
+        "deploymentController": "ECS",
+        "taskDefinitionArn": svc.get("taskDefinition"),
+        "desiredCount": int(svc.get("desiredCount", 0) or 0),
+        "runningCount": int(svc.get("runningCount", 0) or 0),
+        "pendingCount": int(svc.get("pendingCount", 0) or 0),
+        "minimumHealthyPercent": conf.get("minimumHealthyPercent"),
+        "maximumPercent": conf.get("maximumPercent"),
+        "circuitBreaker": {
+            "enable": bool(breaker.get("enable", False)),
+            "rollback": bool(breaker.get("rollback", False)),
+        },
+        "inFlight": in_flight,
+        "deployments": deployments,
+        "events": [
+            {"createdAt": e.get("createdAt"), "message": e.get("message")}
+            for e in (svc.get("events") or [])[:EVENTS_SHOWN]
+        ],
+    }
+
+
+def status_lines(data: Mapping[str, Any]) -> list[str]:
+    cb = data["circuitBreaker"]
+    breaker = (
+        ("on, with rollback" if cb["rollback"] else "on, without rollback")
+        if cb["enable"]
+        else "off"
+    )
+    out = [
+        f"service {data['cluster']}/{data['service']} (ECS rolling update)",
+        f"  task definition {data['taskDefinitionArn']}",
+        f"  tasks: {data['runningCount']} running, {data['pendingCount']} pending, "
+        f"{data['desiredCount']} desired",
+        f"  minimumHealthyPercent {data['minimumHealthyPercent']}, maximumPercent "
+        f"{data['maximumPercent']}, circuit breaker {breaker}",
+        "rollout in flight" if data["inFlight"] else "no rollout in flight",
+    ]
+    for d in data["deployments"]:
+        line = (
+            f"  {d['id']} {d['status']:<8} {d['rolloutState'] or '-':<12} "
+            f"{revision(d['taskDefinitionArn'])}: {d['running']}/{d['desired']} running, "
+            f"{d['pending']} pending, {d['failed']} failed"
+        )
+        if d["rolloutState"] == "FAILED" and d["rolloutStateReason"]:
+            line += f" ({d['rolloutStateReason']})"
+        out.append(line)
+    if data["events"]:
+        out.append("last events:")
+        out += [f"  {e['createdAt'] or ''} {e['message']}" for e in data["events"]]
+    return out
+
+
+# --- the journal's rolling releases -------------------------------------------------------------
+def releases(journal: J.Journal, cluster: str, service: str) -> list[dict[str, Any]]:
+    """The service's rolling releases as the journal recorded them, oldest first: each CREATED
+    record with the RESULT that followed it (ECS may name the deployment only after the update,
+    so a result is matched by deployment id, else to the newest open release)."""
+    rows: list[dict[str, Any]] = []
+    for rec in journal.records():
+        if rec.get("strategy") != "rolling":
+            continue
+        if rec.get("cluster") != cluster or rec.get("service") != service:
+            continue
+        kind = rec.get("kind")
+        if kind == J.CREATED:
+            rows.append({k: v for k, v in rec.items() if k != "kind"})
+        elif kind == J.RESULT:
+            dep = rec.get("deploymentId")
+            row = next((r for r in reversed(rows) if dep and r.get("deploymentId") == dep), None)
+            if row is None:
+                row = next((r for r in reversed(rows) if "result" not in r), None)
+            if row is None:
+                continue
+            if dep and not row.get("deploymentId"):
+                row["deploymentId"] = dep
+            row["result"] = {
+                k: rec.get(k) for k in ("status", "rolledBack", "exitCode", "reason", "ts")
+            }
+    return rows
+
+
+def _iso(value: Any) -> str | None:
+    if isinstance(value, int | float):
+        return dt.datetime.fromtimestamp(float(value), dt.UTC).isoformat()
+    return str(value) if value else None
+
+
+def history(aws: Aws, spec: Spec, journal: J.Journal, limit: int) -> list[dict[str, Any]]:
+    """Newest first: the journal's releases merged with the deployments ECS lists."""
+    from bluegreen.aws import ecs
+
+    svc = ecs.describe_service_raw(aws, spec.cluster, spec.service)
+    live = {str(d.get("id")): d for d in svc.get("deployments") or []}
+    rows: list[dict[str, Any]] = []
+    for rel in releases(journal, spec.cluster, spec.service):
+        res = rel.get("result") or {}
+        dep = rel.get("deploymentId")
+        ecs_view = live.pop(str(dep), None) if dep else None
+        rows.append(
+            {
+                "deploymentId": dep,
+                "strategy": "rolling",
+                "status": res.get("status")
+                or (ecs_view.get("rolloutState") if ecs_view else None)
+                or "unknown",
+                "created": _iso(rel.get("ts")),
+                "completed": _iso(res.get("ts")),
+                "who": rel.get("who"),
+                "taskDefinitionArn": rel.get("taskDefinitionArn"),
+                "previousTaskDefinitionArn": rel.get("previousTaskDefinitionArn"),
+                "images": rel.get("images"),
+                "rolledBack": res.get("rolledBack"),
+                "rollbackOf": rel.get("rollbackOf"),
+                "result": res.get("reason"),
+                "ecs": _deployment(ecs_view) if ecs_view else None,
+            }
+        )
+    for dep, d in live.items():  # deployments ECS lists that the journal does not know
+        rows.append(
+            {
+                "deploymentId": dep,
+                "strategy": "rolling",
+                "status": d.get("rolloutState") or d.get("status"),
+                "created": d.get("createdAt"),
+                "completed": None,
+                "who": None,
+                "taskDefinitionArn": d.get("taskDefinition"),
+                "previousTaskDefinitionArn": None,
+                "images": None,
+                "rolledBack": None,
+                "rollbackOf": None,
+                "result": None,
+                "ecs": _deployment(d),
+                "ecsOnly": True,
+            }
+        )
+    rows.sort(key=lambda r: _sort_key(r.get("created")), reverse=True)
+    return rows[:limit]
+
+
+def _sort_key(value: Any) -> float:
+    if isinstance(value, str):
+        try:
+            return dt.datetime.fromisoformat(value).timestamp()
+        except ValueError:
+            return 0.0
+    return 0.0
+
+
+# --- rollback -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Previous:
+    task_definition_arn: str
+    how: str  # for humans: where the revision came from
+    release: str | None  # the deployment whose predecessor it is (journal), if known
+
+
+def _number(arn: str) -> int:
+    tail = arn.rsplit(":", 1)[-1]
+    return int(tail) if tail.isdigit() else -1
+
+
+def _family(arn: str) -> str:
+    return arn.rsplit("/", 1)[-1].rsplit(":", 1)[0]
+
+
+def previous_revision(aws: Aws, spec: Spec, journal: J.Journal, current: str | None) -> Previous:
+    """The revision to return to after a finished release.
+
+    1. The journal: the newest rolling release of this service that succeeded (not rolled back)
+       and put the live revision in place; its `previousTaskDefinitionArn` is what ran before.
+    2. Else the family's newest ACTIVE revision older than the live one (a lower revision
+       number): the revision registered before it, which is what the service ran unless
+       revisions were registered without being deployed.
+    """
+    from bluegreen.aws import ecs
+
+    for rel in reversed(releases(journal, spec.cluster, spec.service)):
+        res = rel.get("result") or {}
+        prev = rel.get("previousTaskDefinitionArn")
+        if res.get("status") != "Succeeded" or res.get("rolledBack"):
+            continue
+        if rel.get("taskDefinitionArn") == current and prev and prev != current:
+            return Previous(
+                str(prev),
+                f"the journal: the release {rel.get('deploymentId') or '?'} replaced it",
+                rel.get("deploymentId"),
+            )
+    where = f"ECS service {spec.cluster}/{spec.service}"
+    if current:
+        number = _number(current)
+        for arn in ecs.family_revisions(aws, _family(current)):
+            if 0 <= _number(arn) < number:
+                return Previous(
+                    arn, f"the family {_family(current)}: the newest ACTIVE older revision", None
+                )
+    raise PreflightError(
+        "no previous revision is known for this service",
+        where=where,
+        hint="deploy the wanted build explicitly with `bluegreen deploy --image NAME=REF`",
+    )
+
+
+def in_flight(svc: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None] | None:
+    """(PRIMARY, the ACTIVE deployment it replaces) while the primary's rollout is running."""
+    deployments = list(svc.get("deployments") or [])
+    primary = next((d for d in deployments if d.get("status") == "PRIMARY"), None)
+    if primary is None or primary.get("rolloutState") != "IN_PROGRESS":
+        return None
+    active = next(
+        (
+            d
+            for d in deployments
+            if d.get("status") == "ACTIVE" and d.get("taskDefinition") != primary["taskDefinition"]
+        ),
+        None,
+    )
+    return primary, active
+
+
+def _breaker_rolling_back(primary: Mapping[str, Any]) -> bool:
+    reason = str(primary.get("rolloutStateReason") or "").lower()
+    return "circuit breaker" in reason and "rolling back" in reason
+
+
+def rollback(
+    aws: Aws,
+    spec: Spec,
+    journal: J.Journal,
+    out: Output,
+    *,
+    timeout: float,
+    loop: Loop,
+    on_cancel: str = "detach",
+) -> Outcome:
+    """Return the service to its previous revision and follow the rollout to the end."""
+    from bluegreen.aws import ecs
+    from bluegreen.release import rolling
+
+    cluster, service = spec.cluster, spec.service
+    svc = ecs.describe_service_raw(aws, cluster, service)
+    current = svc.get("taskDefinition")
+    request = rolling.RollingRequest(on_cancel=on_cancel)
+    flight = in_flight(svc)
+    if flight is not None and _breaker_rolling_back(flight[0]):
+        primary = flight[0]
+        out.emit(
+            {"event": "rollback", "following": primary["id"], "taskDefinitionArn": current},
+            f"the circuit breaker is already rolling back to {revision(current)}: following it",
+        )
+        now = loop.clock()
+        config = rolling.RollingConfig(
+            deployment_id=str(primary["id"]),
+            task_definition_arn=str(current),
+            previous_task_definition_arn=None,
+            started_at=now,
+            deadline=now + timeout,
+            known_events=frozenset(str(e.get("id")) for e in svc.get("events") or []),
+        )
+        done = rolling.watch(aws, out, cluster, service, config, since=None, loop=loop)
+        return _as_rollback(done, str(primary["id"]), str(current), done.deployment_id)
+    replaced = flight[1] if flight is not None else None
+    if flight is not None and replaced is not None:
+        primary = flight[0]
+        target = str(replaced["taskDefinition"])
+        out.emit(
+            {
+                "event": "rollback",
+                "inFlight": primary["id"],
+                "taskDefinitionArn": target,
+            },
+            f"{primary['id']} ({revision(primary.get('taskDefinition'))}) is in flight: "
+            f"back to {revision(target)}, the revision it replaces",
+        )
+        done = rolling.update_and_watch(
+            aws,
+            out,
+            cluster=cluster,
+            service=service,
+            task_definition_arn=target,
+            previous=str(primary.get("taskDefinition")),
+            timeout=timeout,
+            request=request,
+            loop=loop,
+            journal=journal,
+            record={"rollbackOf": primary["id"]},
+        )
+        result = _as_rollback(done, str(primary["id"]), target, done.deployment_id)
+        journal.append(
+            J.RESULT,
+            deploymentId=result.deployment_id,
+            strategy="rolling",
+            cluster=cluster,
+            service=service,
+            taskDefinitionArn=primary.get("taskDefinition"),
+            status=result.status,
+            rolledBack=result.rolled_back,
+            exitCode=result.exit_code,
+            reason=result.reason,
+        )
+        return result
+    prev = previous_revision(aws, spec, journal, current)
+    ecs.describe_task_definition(aws, prev.task_definition_arn)  # ResourceNotFound if deleted
+    out.emit(
+        {
+            "event": "rollback",
+            "taskDefinitionArn": prev.task_definition_arn,
+            "from": current,
+            "source": prev.how,
+        },
+        f"back to {revision(prev.task_definition_arn)} from {revision(current)} "
+        f"(found in {prev.how})",
+    )
+    return rolling.update_and_watch(
+        aws,
+        out,
+        cluster=cluster,
+        service=service,
+        task_definition_arn=prev.task_definition_arn,
+        previous=current,
+        timeout=timeout,
+        request=request,
+        loop=loop,
+        journal=journal,
+        record={"rollbackOf": prev.release},
+    )
+
+
+def _as_rollback(done: Outcome, stopped: str, target: str, rollback_id: str) -> Outcome:
+    """The result of rolling back an in-flight deployment: that deployment, rolled back when
+    the rollout to the previous revision completed."""
+    if done.exit_code == ExitCode.OK:
+        return Outcome(
+            stopped,
+            "Stopped",
+            True,
+            ExitCode.OK,
+            f"rolled back: {done.reason}",
+            rollback_id or None,
+            target,
+        )
+    return Outcome(
+        stopped,
+        done.status,
+        False,
+        done.exit_code,
+        f"the rollback did not complete: {done.reason}",
+        rollback_id or None,
+        target,
+    )
