@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 from tests.release.conftest import Ran, Stack
@@ -140,13 +141,42 @@ def deploy_args(stack: Stack, tag: str, *extra: str) -> list[str]:
 
 
 # --- throttling and latency -----------------------------------------------------------------------
+def throttled_share(stack: Stack) -> float:
+    """Share of 40 single-attempt reads (8 on each of five services) answered with throttling."""
+    from botocore.config import Config
+    from botocore.exceptions import ClientError
+
+    reads = {
+        "ecs": "list_clusters",
+        "elbv2": "describe_load_balancers",
+        "codedeploy": "list_applications",
+        "cloudwatch": "describe_alarms",
+        "ecr": "describe_repositories",
+    }
+    once = Config(retries={"mode": "standard", "max_attempts": 1})
+    codes: list[str] = []
+    for service, operation in reads.items():
+        client = boto3.client(  # type: ignore[call-overload]
+            service, endpoint_url=stack.sandbox.url, region_name="us-east-1", config=once
+        )
+        for _ in range(8):
+            try:
+                getattr(client, operation)()
+            except ClientError as exc:
+                codes.append(str(exc.response["Error"]["Code"]))
+    assert all("Throttl" in code for code in codes), codes
+    return len(codes) / 40
+
+
 def test_release_completes_under_30_percent_throttling_everywhere(
     stack: Stack, cli: Callable[..., Ran]
 ) -> None:
     stack.push("f1")
     fault(cli, "throttle", "--rate", "0.3")
+    assert 0 < throttled_share(stack) < 1  # it bites, on every service
     ran = cli(*deploy_args(stack, "f1"))
     throttled_left = cli("-o", "json", "sandbox", "fault", "list")
+    fault(cli, "clear")  # the checks below use plain clients
     assert ran.code == 0, ran.stderr
     assert ran.result["status"] == "Succeeded"
     assert_production_on(stack, ran.result["taskDefinitionArn"], ran.result["deploymentId"])
