@@ -215,3 +215,27 @@ def test_codedeploy_release_tags_before_registering(
     )
     assert again.code == 0, again.stderr
     assert [t["status"] for t in again.events("tagged")] == ["unchanged"]
+
+
+def test_several_specs_check_every_tag_before_any_release_writes(
+    rolling: Stack, cli: Cli, journal: Path
+) -> None:
+    rolling.service("apps", "api")
+    rolling.service("apps", "jobs")
+    rolling.push("v2")
+    rolling.push("v1", repository="worker")
+    taken = rolling.push("rel", repository="worker")  # `rel` names another worker image
+    first = rolling.spec("apps", "api", name="api.yaml")
+    second = rolling.spec("apps", "jobs", name="jobs.yaml")
+    second.write_text(
+        second.read_text().replace(f"{REGISTRY}/web:v2", f"{REGISTRY}/worker:v1"),
+        encoding="utf-8",
+    )
+    before = {s: rolling.describe("apps", s)["taskDefinition"] for s in ("api", "jobs")}
+    ran = cli("deploy", "--config", str(first), "--config", str(second), "--tag-as", "rel")
+    assert ran.code == 2, ran.stderr
+    assert "already names" in ran.stderr
+    assert ecr_tag_digest(rolling.aws, "rel") is None  # the first spec's image: not tagged
+    assert ecr_tag_digest(rolling.aws, "rel", "worker") == taken
+    assert {s: rolling.describe("apps", s)["taskDefinition"] for s in ("api", "jobs")} == before
+    assert records(journal) == []
