@@ -436,14 +436,50 @@ def _parse_rendered(
     return data, lines
 
 
+# One token of a rendered JSON/YAML line: a key (quoted or bare, with its colon), punctuation,
+# white space, a quoted string, or a bare value.
+_ROW_TOKEN = re.compile(
+    r'"(?:[^"\\]|\\.)*"\s*:(?!\S)|"(?:[^"\\]|\\.)*"\s*:(?=[\s{\[])'
+    r"|[A-Za-z_][\w.-]*\s*:(?=\s|$)"
+    r"|[{}\[\],]|\s+|-(?=\s)"
+    r'|"(?:[^"\\]|\\.)*"?|[^\s{}\[\],"]+'
+)
+
+
+def _masked_row(row: str) -> str:
+    """The structure of a rendered line with every value masked: the line may carry an
+    environment value or a secret, and only its shape helps find the mistake."""
+    out = []
+    key_may_follow = True  # at the start, and after `{`, `,` or `- `
+    for m in _ROW_TOKEN.finditer(row):
+        piece = m.group(0)
+        if piece.isspace():
+            out.append(piece)
+        elif piece in "{,-":
+            out.append(piece)
+            key_may_follow = True
+        elif piece in "}[]" or (key_may_follow and piece.rstrip().endswith(":")):
+            out.append(piece)
+            key_may_follow = False
+        else:
+            out.append("…")
+            key_may_follow = False
+    return "".join(out)
+
+
 def _excerpt(text: str, line: int) -> str:
     rows = text.splitlines()
     if 1 <= line <= len(rows):
-        row = rows[line - 1].strip()
+        row = _masked_row(rows[line - 1].strip())
         if len(row) > 100:
             row = row[:97] + "..."
-        return f"\n  rendered line {line}: {row}"
+        return f"\n  rendered line {line} (values hidden): {row}"
     return ""
+
+
+def _environment_path(path: JsonPath) -> bool:
+    """Paths whose values schema messages must not quote: container environment entries."""
+    return "environment" in path
 
 
 # --- the release ------------------------------------------------------------------------------
@@ -513,7 +549,9 @@ def render_release(
 
     from bluegreen.resources import load_schema
 
-    td_problems = schema_problems(doc, load_schema("taskdef"), td_where, error=SchemaError)
+    td_problems = schema_problems(
+        doc, load_schema("taskdef"), td_where, error=SchemaError, conceal=_environment_path
+    )
     problems += td_problems
 
     # 3. AppSpec, then what a schema cannot check (only on a schema-valid task definition).

@@ -271,8 +271,12 @@ def schema_problems(
     where: Callable[[JsonPath], str],
     *,
     error: type[BluegreenError] = SpecError,
+    conceal: Callable[[JsonPath], bool] | None = None,
 ) -> list[BluegreenError]:
-    """Every violation of `schema`, each as an error whose `where` is `where(json_path)`."""
+    """Every violation of `schema`, each as an error whose `where` is `where(json_path)`.
+
+    Where `conceal(json_path)` is true the message names the kind of the offending value but
+    never quotes it (environment values of a task definition, for example)."""
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import ValidationError
 
@@ -319,7 +323,8 @@ def schema_problems(
                         )
                     )
                 continue
-            found.append(error(_schema_message(err), where=where(path)))
+            hidden = conceal is not None and conceal(path)
+            found.append(error(_schema_message(err, hidden=hidden), where=where(path)))
     return sorted(found, key=_line_of)
 
 
@@ -328,26 +333,29 @@ def _line_of(err: BluegreenError) -> int:
     return int(m.group(1)) if m else 0
 
 
-def _schema_message(err: Any) -> str:
+def _schema_message(err: Any, *, hidden: bool = False) -> str:
     v = err.validator
+    shown = f"a {_kind(err.instance)} (value hidden)" if hidden else _short(err.instance)
     if v == "required":
         missing = re.findall(r"'([^']+)' is a required property", err.message)
         return f"missing required key {missing[0]!r}" if missing else err.message
     if v == "type":
         want = err.validator_value
         want = " or ".join(want) if isinstance(want, list) else want
-        return f"expected {want}, got {_kind(err.instance)} {_short(err.instance)}"
+        if hidden:
+            return f"expected {want}, got {shown}"
+        return f"expected {want}, got {_kind(err.instance)} {shown}"
     if v == "enum":
-        return f"{_short(err.instance)} is not one of: " + ", ".join(
-            str(x) for x in err.validator_value
-        )
+        return f"{shown} is not one of: " + ", ".join(str(x) for x in err.validator_value)
     if v == "const":
-        return f"must be {err.validator_value!r}, got {_short(err.instance)}"
+        return f"must be {err.validator_value!r}, got {shown}"
     if v == "pattern":
         described = err.schema.get("description") if isinstance(err.schema, dict) else None
         if described:
-            return f"{_short(err.instance)} is not valid here: {described}"
-        return f"{_short(err.instance)} has an invalid format (expected /{err.validator_value}/)"
+            return f"{shown} is not valid here: {described}"
+        return f"{shown} has an invalid format (expected /{err.validator_value}/)"
+    if hidden:  # jsonschema's own messages quote the value
+        return f"{shown} violates the schema's {v!r} rule ({err.validator_value!r})"
     return str(err.message)
 
 
