@@ -3,7 +3,10 @@ errors become exit codes."""
 
 from __future__ import annotations
 
+import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -116,12 +119,35 @@ def _verbosity(argv: list[str]) -> int:
     return count
 
 
+def _terminated(signum: int, frame: object) -> None:
+    """SIGTERM outside a verb's own handling (before or after a release): stop like Ctrl-C.
+
+    Verbs that change things install their own handlers for the time they need them (e.g. to
+    roll back); until then nothing has been written, so ending at once is safe."""
+    del signum, frame
+    raise KeyboardInterrupt
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    try:
+        previous = signal.signal(signal.SIGTERM, _terminated)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI and return the exit code. Exit codes are decided here and only here."""
     args = list(sys.argv[1:] if argv is None else argv)
     verbose = _verbosity(args)
     try:
-        result = app(args=args, prog_name="bluegreen", standalone_mode=False)
+        with _sigterm_as_interrupt():
+            result = app(args=args, prog_name="bluegreen", standalone_mode=False)
     except BluegreenError as exc:
         _report(exc, verbose)
         return exc.exit_code
