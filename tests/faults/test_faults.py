@@ -355,18 +355,12 @@ def test_sigterm_during_a_stalled_preflight_changes_nothing(
     finally:
         proc.kill()
         fault(cli, "clear")
-    assert proc.returncode != 0
     assert took < 5.0
     assert not [r for r in journal() if r["kind"] == "created"]
     assert ecs.list_task_definitions(familyPrefix="web")["taskDefinitionArns"] == revisions
     assert not active(stack)
     assert stack.live_task_definition() == blue
     assert sum(stack.prod_weights().values()) > 0
-    if proc.returncode == -signal.SIGTERM:
-        pytest.xfail(
-            "deploy installs its SIGINT/SIGTERM handler after planning (cli/deploy.py), so a "
-            "SIGTERM during the read-only preflight kills the process (-15) instead of exit 130"
-        )
     assert proc.returncode == 130, err
 
 
