@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import pytest
 
 from tests.release.conftest import Ran, Stack
 
