@@ -8,17 +8,22 @@ from typing import Annotated
 import typer
 
 from bluegreen.cli.context import options
+from bluegreen.cli.options import (
+    DryRunOpt,
+    ImageOpt,
+    NoWaitOpt,
+    RollbackOpt,
+    VarOpt,
+    VarsFileOpt,
+    WaitForWindowOpt,
+)
 
 
 def deploy(
     ctx: typer.Context,
-    image: Annotated[
-        list[str] | None, typer.Option("--image", help="Override an image: CONTAINER=REF.")
-    ] = None,
-    var: Annotated[list[str] | None, typer.Option("--var", help="Template variable K=V.")] = None,
-    vars_file: Annotated[
-        list[Path] | None, typer.Option("--vars-file", help="YAML/JSON file of variables.")
-    ] = None,
+    image: ImageOpt = None,
+    var: VarOpt = None,
+    vars_file: VarsFileOpt = None,
     deployment_config: Annotated[
         str | None,
         typer.Option(
@@ -26,12 +31,8 @@ def deploy(
             help="CodeDeploy config name, or all-at-once | canary:P%/Nm | linear:P%/Nm.",
         ),
     ] = None,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Print the plan; write nothing.")
-    ] = False,
-    no_wait: Annotated[
-        bool, typer.Option("--no-wait", help="Start the deployment and return.")
-    ] = False,
+    dry_run: DryRunOpt = False,
+    no_wait: NoWaitOpt = False,
     timeout: Annotated[
         str | None,
         typer.Option(
@@ -67,14 +68,7 @@ def deploy(
     max_parallel: Annotated[
         int, typer.Option("--max-parallel", help="Releases at a time with several specs.")
     ] = 4,
-    rollback: Annotated[
-        bool,
-        typer.Option(
-            "--rollback",
-            help="Rolling update: return to the previous revision on failure when the "
-            "service's circuit breaker does not.",
-        ),
-    ] = False,
+    rollback: RollbackOpt = False,
     tag_as: Annotated[
         str | None,
         typer.Option(
@@ -87,10 +81,7 @@ def deploy(
             "is exit 2 before any write. --dry-run only lists it.",
         ),
     ] = None,
-    wait_for_window: Annotated[
-        bool,
-        typer.Option("--wait-for-window", help="Outside the release window: wait until it opens."),
-    ] = False,
+    wait_for_window: WaitForWindowOpt = False,
 ) -> None:
     """Release the spec's service, the strategy chosen by its deployment controller.
 

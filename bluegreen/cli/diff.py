@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from bluegreen.cli.context import options
+from bluegreen.cli.options import ImageOpt, VarOpt, VarsFileOpt
 
 
 def pairs(values: list[str] | None, flag: str) -> dict[str, str]:
@@ -27,13 +27,9 @@ def pairs(values: list[str] | None, flag: str) -> dict[str, str]:
 
 def diff(
     ctx: typer.Context,
-    image: Annotated[
-        list[str] | None, typer.Option("--image", help="Override an image: CONTAINER=REF.")
-    ] = None,
-    var: Annotated[list[str] | None, typer.Option("--var", help="Template variable K=V.")] = None,
-    vars_file: Annotated[
-        list[Path] | None, typer.Option("--vars-file", help="YAML/JSON file of variables.")
-    ] = None,
+    image: ImageOpt = None,
+    var: VarOpt = None,
+    vars_file: VarsFileOpt = None,
     exit_code: Annotated[
         bool,
         typer.Option(

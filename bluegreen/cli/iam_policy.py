@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from bluegreen.cli.context import options
+from bluegreen.cli.options import ImageOpt, VarOpt
 
 
 class Strategy(StrEnum):
@@ -29,10 +30,8 @@ def iam_policy(
         Strategy,
         typer.Option(help="Which release path to allow: CodeDeploy blue/green, rolling, or both."),
     ] = Strategy.both,
-    image: Annotated[
-        list[str] | None, typer.Option("--image", help="Override an image: CONTAINER=REF.")
-    ] = None,
-    var: Annotated[list[str] | None, typer.Option("--var", help="Template variable K=V.")] = None,
+    image: ImageOpt = None,
+    var: VarOpt = None,
 ) -> None:
     """Print the least-privilege IAM policy (JSON) for the features the spec uses.
 

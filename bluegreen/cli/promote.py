@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from bluegreen.cli.context import options
+from bluegreen.cli.options import DryRunOpt, NoWaitOpt, RollbackOpt, WaitForWindowOpt
 
 if TYPE_CHECKING:
     from bluegreen.aws.session import Aws
@@ -19,27 +20,13 @@ def promote(
         str, typer.Option("--from", help="Environment whose live images are promoted.")
     ],
     target: Annotated[str, typer.Option("--to", help="Environment released with them.")],
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Print the plan; write nothing.")
-    ] = False,
-    no_wait: Annotated[
-        bool, typer.Option("--no-wait", help="Start the deployment and return.")
-    ] = False,
+    dry_run: DryRunOpt = False,
+    no_wait: NoWaitOpt = False,
     timeout: Annotated[
         str | None, typer.Option("--timeout", help="Release timeout (90s, 30m, 1h).")
     ] = None,
-    rollback: Annotated[
-        bool,
-        typer.Option(
-            "--rollback",
-            help="Rolling update: return to the previous revision on failure when the "
-            "service's circuit breaker does not.",
-        ),
-    ] = False,
-    wait_for_window: Annotated[
-        bool,
-        typer.Option("--wait-for-window", help="Outside the release window: wait until it opens."),
-    ] = False,
+    rollback: RollbackOpt = False,
+    wait_for_window: WaitForWindowOpt = False,
 ) -> None:
     """Read the task definition live in the --from environment's service, map each container
     to its image digest, and deploy the --to environment with exactly those (same release path

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from bluegreen.cli.context import options
+from bluegreen.cli.options import NoWaitOpt
 
 
 def redeploy(
@@ -14,9 +15,7 @@ def redeploy(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print what would happen; write nothing.")
     ] = False,
-    no_wait: Annotated[
-        bool, typer.Option("--no-wait", help="Start the deployment and return.")
-    ] = False,
+    no_wait: NoWaitOpt = False,
     timeout: Annotated[
         str | None,
         typer.Option("--timeout", help="Give up watching after this long (90s, 30m, 1h)."),

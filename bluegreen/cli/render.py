@@ -4,36 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from bluegreen.cli.context import Options, options
+from bluegreen.cli.options import ImageOpt, OfflineOpt, VarOpt, VarsFileOpt
 
 if TYPE_CHECKING:
     from bluegreen.release.render import Rendered
     from bluegreen.release.spec import Spec
-
-ImageOpt = Annotated[
-    list[str] | None,
-    typer.Option("--image", metavar="CONTAINER=REF", help="Image for one container (repeatable)."),
-]
-VarOpt = Annotated[
-    list[str] | None,
-    typer.Option("--var", metavar="K=V", help="Template variable vars.K (repeatable)."),
-]
-VarsFileOpt = Annotated[
-    list[Path] | None,
-    typer.Option(
-        "--vars-file", metavar="FILE", help="YAML/JSON mapping of template variables (repeatable)."
-    ),
-]
-OfflineOpt = Annotated[
-    bool,
-    typer.Option(
-        "--offline", help="No AWS reads: no digest resolution, AppSpec defaults from the spec only."
-    ),
-]
 
 
 @dataclass

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from bluegreen.cli.context import options
-from bluegreen.cli.render import ImageOpt, OfflineOpt, VarOpt, VarsFileOpt
+from bluegreen.cli.options import ImageOpt, OfflineOpt, VarOpt, VarsFileOpt
 
 if TYPE_CHECKING:
     from bluegreen.release.render import Rendered
