@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 
+@cache
 def _data_dir(name: str) -> Traversable:
     packaged = resources.files("bluegreen").joinpath(name)
     if packaged.is_dir():

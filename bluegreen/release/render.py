@@ -16,8 +16,12 @@ import json
 import os
 import re
 import subprocess
+import threading
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -35,13 +39,16 @@ from bluegreen.release.images import ImageRef, mutable_tag_notice, parse_image
 from bluegreen.release.spec import (
     HOOK_EVENTS,
     JsonPath,
+    LazyLines,
     Spec,
     deep_merge,
     display_path,
+    fast_yaml,
     json_path,
-    load_yaml,
+    load_document,
     locate,
     plain,
+    read_text,
     schema_problems,
     yaml_problem,
     yaml_where,
@@ -55,6 +62,9 @@ PLACEHOLDER_TASK_DEFINITION = "<TASK_DEFINITION>"
 DEFAULT_APPSPEC = "appspec_templates/ecs.yaml.j2"
 
 _VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Where a problem is, worked out only when a message names it: a spec file's line costs a
+# parse of the file with the round-trip loader.
+Where = Callable[[], str]
 # Where CI systems put the branch name when the checkout is a detached HEAD.
 _CI_BRANCH_VARS = ("GITHUB_HEAD_REF", "GITHUB_REF_NAME", "CI_COMMIT_REF_NAME", "BRANCH_NAME")
 
@@ -143,7 +153,74 @@ class _Git:
         return done.stdout.strip()
 
 
-def _environment(folder: Path, git: _Git) -> Environment:
+# The git values of the render in progress (per thread: a context variable), read by the
+# shared environments' context class.
+_RENDERING_GIT: ContextVar[_Git | None] = ContextVar("bluegreen_rendering_git", default=None)
+
+
+@contextmanager
+def _rendering(git: _Git) -> Iterator[None]:
+    token = _RENDERING_GIT.set(git)
+    try:
+        yield
+    finally:
+        _RENDERING_GIT.reset(token)
+
+
+class _Compiled:
+    """Jinja2 environments (one per template folder) and compiled templates, kept for the
+    process. A template is found by its file name *and* its source text, read anew on every
+    render, so an edited file is compiled again and never served stale. Included templates are
+    not cached (cache_size=0): jinja2 reads them from disk on every render."""
+
+    LIMIT = 2048  # compiled templates kept (least recently used dropped first)
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._environments: dict[str, Environment] = {}
+        self._templates: OrderedDict[tuple[Environment, str | None, str], Template] = OrderedDict()
+
+    def environment(self, folder: Path) -> Environment:
+        key = str(folder)
+        with self._lock:
+            env = self._environments.get(key)
+        if env is None:
+            env = _environment(folder)
+            with self._lock:
+                env = self._environments.setdefault(key, env)
+        return env
+
+    def template(
+        self, env: Environment, source: str, name: str | None, filename: str | None
+    ) -> Template:
+        """The compiled template; TemplateSyntaxError as jinja2 raises it."""
+        key = (env, filename, source)  # the environment: one per folder, kept for the process
+        with self._lock:
+            found = self._templates.get(key)
+            if found is not None:
+                self._templates.move_to_end(key)
+                return found
+        if filename is None:
+            template = env.from_string(source)
+        else:
+            code = env.compile(source, name=name, filename=filename)
+            template = env.template_class.from_code(env, code, env.make_globals(None))
+        with self._lock:
+            self._templates[key] = template
+            while len(self._templates) > self.LIMIT:
+                self._templates.popitem(last=False)
+        return template
+
+    def clear(self) -> None:
+        with self._lock:
+            self._environments.clear()
+            self._templates.clear()
+
+
+COMPILED = _Compiled()
+
+
+def _environment(folder: Path) -> Environment:
     from jinja2 import FileSystemLoader, StrictUndefined
     from jinja2.runtime import Context
     from jinja2.sandbox import SandboxedEnvironment
@@ -153,7 +230,9 @@ def _environment(folder: Path, git: _Git) -> Environment:
         def resolve_or_missing(self, key: str) -> Any:
             value = super().resolve_or_missing(key)
             if value is missing and key in ("git_sha", "git_branch"):
-                return _LazyGit(git, key)
+                git = _RENDERING_GIT.get()
+                if git is not None:
+                    return _LazyGit(git, key)
             return value
 
     env = SandboxedEnvironment(
@@ -161,6 +240,7 @@ def _environment(folder: Path, git: _Git) -> Environment:
         undefined=StrictUndefined,
         autoescape=False,
         keep_trailing_newline=True,
+        cache_size=0,
     )
     env.context_class = _Context
     env.filters["tojson"] = _tojson
@@ -260,7 +340,7 @@ class _Templates:
     def __init__(self, spec: Spec, context: dict[str, Any]) -> None:
         self.folder = spec.path.resolve().parent
         self.git = _Git(self.folder)
-        self.env = _environment(self.folder, self.git)
+        self.env = COMPILED.environment(self.folder)
         self.context = context
         self.files: dict[str, str] = {}  # absolute filename -> display name
         self.sources: dict[str, str] = {}  # display name -> source
@@ -287,12 +367,11 @@ class _Templates:
         self.files[filename] = display
         self.sources[display] = source
         try:
-            code = self.env.compile(source, name=path.name, filename=filename)
+            return COMPILED.template(self.env, source, path.name, filename)
         except TemplateSyntaxError as exc:
             raise TemplateError(
                 f"template syntax error: {exc.message}", where=f"{display}:{exc.lineno}"
             ) from None
-        return self.env.template_class.from_code(self.env, code, self.env.make_globals(None))
 
     def render_file(self, path: Path, extra: Mapping[str, Any] | None = None) -> str:
         template = self._load(path)
@@ -305,30 +384,31 @@ class _Templates:
         self.files[filename] = name
         self.sources[name] = source
         try:
-            code = self.env.compile(source, name=name, filename=filename)
+            template = COMPILED.template(self.env, source, name, filename)
         except TemplateSyntaxError as exc:  # pragma: no cover - the packaged template is tested
             raise TemplateError(f"template syntax error: {exc.message}", where=name) from None
-        template = self.env.template_class.from_code(self.env, code, self.env.make_globals(None))
         return self._render(template, name, extra)
 
-    def render_string(self, source: str, where: str, context: Mapping[str, Any]) -> str:
+    def render_string(self, source: str, where: Where, context: Mapping[str, Any]) -> str:
         from jinja2 import TemplateSyntaxError
 
         try:
-            template = self.env.from_string(source)
+            template = COMPILED.template(self.env, source, None, None)
         except TemplateSyntaxError as exc:
-            raise TemplateError(f"template syntax error: {exc.message}", where=where) from None
+            raise TemplateError(f"template syntax error: {exc.message}", where=where()) from None
         try:
-            return template.render(dict(context))
+            with _rendering(self.git):
+                return template.render(dict(context))
         except _GitUnavailable as exc:
-            raise self._git_error(exc, where) from None
+            raise self._git_error(exc, where()) from None
         except Exception as exc:
-            raise TemplateError(_describe(exc), where=where) from None
+            raise TemplateError(_describe(exc), where=where()) from None
 
     def _render(self, template: Template, display: str, extra: Mapping[str, Any] | None) -> str:
         context = {**self.context, **(extra or {})}
         try:
-            return template.render(context)
+            with _rendering(self.git):
+                return template.render(context)
         except _GitUnavailable as exc:
             at = _template_line(exc, self.files, self.folder)
             name = at[0] if at else display
@@ -375,25 +455,15 @@ def _describe(exc: BaseException) -> str:
 # --- parsing rendered text ------------------------------------------------------------------------
 def _parse_rendered(
     text: str, display: str, *, yaml: bool, error: type[BluegreenError] = TemplateError
-) -> tuple[Any, dict[JsonPath, int]]:
-    """Rendered text -> data plus the rendered line of every key (for schema messages)."""
-    lines: dict[JsonPath, int] = {}
+) -> tuple[Any, Mapping[JsonPath, int]]:
+    """Rendered text -> data plus the rendered line of every key (for schema messages; the
+    lines are found only when a message asks for one)."""
     if yaml:
-        from ruamel.yaml import YAML
-        from ruamel.yaml.error import MarkedYAMLError, YAMLError
-
-        try:
-            raw = YAML(typ="rt").load(text)
-        except MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            line = mark.line + 1 if mark is not None else 0
-            raise error(
-                f"the rendered text is not valid YAML: {yaml_problem(exc)}{_excerpt(text, line)}",
-                where=yaml_where(exc, display),
-            ) from None
-        except YAMLError as exc:
-            raise error(f"the rendered text is not valid YAML: {exc}", where=display) from None
-        return plain(raw, lines), lines
+        sure, data = fast_yaml(text)
+        if sure:
+            return data, LazyLines(lambda: _yaml_lines(text, display, error))
+        lines: dict[JsonPath, int] = {}
+        return plain(_load_rendered_yaml(text, display, error), lines), lines
     duplicates: list[str] = []
 
     def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -427,13 +497,43 @@ def _parse_rendered(
             f"{_excerpt(text, line)}",
             where=f"{display}:{line}" if line else display,
         )
-    try:  # JSON is YAML: reuse the round-trip loader for line numbers only
+    return data, LazyLines(lambda: _json_lines(text))
+
+
+def _load_rendered_yaml(text: str, display: str, error: type[BluegreenError]) -> Any:
+    """Rendered YAML through the round-trip loader; its errors name the rendered line."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+    try:
+        return YAML(typ="rt").load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else 0
+        raise error(
+            f"the rendered text is not valid YAML: {yaml_problem(exc)}{_excerpt(text, line)}",
+            where=yaml_where(exc, display),
+        ) from None
+    except YAMLError as exc:
+        raise error(f"the rendered text is not valid YAML: {exc}", where=display) from None
+
+
+def _yaml_lines(text: str, display: str, error: type[BluegreenError]) -> dict[JsonPath, int]:
+    lines: dict[JsonPath, int] = {}
+    plain(_load_rendered_yaml(text, display, error), lines)
+    return lines
+
+
+def _json_lines(text: str) -> dict[JsonPath, int]:
+    """JSON is YAML: the round-trip loader finds the line of every key and item."""
+    lines: dict[JsonPath, int] = {}
+    try:
         from ruamel.yaml import YAML
 
         plain(YAML(typ="rt").load(text.replace("\t", " ")), lines)
     except Exception:  # noqa: S110 - line numbers are a nicety
         pass
-    return data, lines
+    return lines
 
 
 # One token of a rendered JSON/YAML line: a key (quoted or bare, with its colon), punctuation,
@@ -509,23 +609,23 @@ def render_release(
     # 1. images: spec entries (jinja allowed) then --image overrides (literal). Problems are
     #    collected so that one run reports all of them.
     problems: list[BluegreenError] = []
-    wanted: dict[str, tuple[str, str]] = {}  # container -> (reference, where)
+    wanted: dict[str, tuple[str, Where]] = {}  # container -> (reference, where)
     for name, text in spec.images.items():
         if name in (image_overrides or {}):
             continue
-        where = spec.where(("images", name))
+        where = _spec_place(spec, ("images", name))
         try:
             wanted[name] = (templates.render_string(text, where, base).strip(), where)
         except UsageError as exc:
             problems += flatten(exc)
             wanted[name] = (text, where)
     for name, text in (image_overrides or {}).items():
-        wanted[name] = (text, f"--image {name}")
+        wanted[name] = (text, _fixed_place(f"--image {name}"))
     pinned: dict[str, str] = {}
     for name, (text, where) in wanted.items():
         try:
             pinned[name] = _pin(
-                parse_image(text, where), text, name, where, spec, resolver, notices
+                _parse_image(text, where), text, name, where, spec, resolver, notices
             )
         except UsageError as exc:
             problems += flatten(exc)
@@ -579,8 +679,8 @@ def _variables(
 ) -> dict[str, Any]:
     variables: dict[str, Any] = dict(spec.vars)
     for path in vars_files:
-        raw = load_yaml(Path(path), what="vars file")
-        data = plain(raw, {})
+        text = read_text(Path(path), what="vars file")
+        data, _lines = load_document(text, display_path(Path(path)))
         if data is None:
             continue
         if not isinstance(data, dict):
@@ -599,11 +699,34 @@ def _variables(
     return variables
 
 
+def _spec_place(spec: Spec, path: JsonPath) -> Where:
+    found: list[str] = []
+
+    def where() -> str:
+        if not found:
+            found.append(spec.where(path))
+        return found[0]
+
+    return where
+
+
+def _fixed_place(text: str) -> Where:
+    return lambda: text
+
+
+def _parse_image(text: str, where: Where) -> ImageRef:
+    """parse_image, naming the place only in an error."""
+    try:
+        return parse_image(text)
+    except ImageError:
+        return parse_image(text, where())
+
+
 def _pin(
     ref: ImageRef,
     text: str,
     container: str,
-    where: str,
+    where: Where,
     spec: Spec,
     resolver: ImageResolver | None,
     notices: list[str],
@@ -622,15 +745,15 @@ def _pin(
             "(offline); a deploy pins it"
         )
         return text
-    resolved = resolver.resolve(ref, where)
+    resolved = resolver.resolve(ref, where())
     if not resolved.digest:  # pragma: no cover - a resolver always returns one
-        raise ImageError(f"no digest found for {text}", where=where)
+        raise ImageError(f"no digest found for {text}", where=where())
     return str(replace(resolved, tag=None))
 
 
 def _strip_read_only(
-    doc: Any, lines: dict[JsonPath, int], display: str, notices: list[str]
-) -> tuple[Any, dict[JsonPath, int]]:
+    doc: Any, lines: Mapping[JsonPath, int], display: str, notices: list[str]
+) -> tuple[Any, Mapping[JsonPath, int]]:
     if not isinstance(doc, dict):
         raise TemplateError(
             f"the rendered task definition must be a JSON object, got {type(doc).__name__}",
@@ -645,7 +768,10 @@ def _strip_read_only(
             f"{display}: unwrapped the describe-task-definition output "
             '{"taskDefinition": ...}' + (f" (ignored: {', '.join(extra)})" if extra else "")
         )
-        lines = {p[1:]: n for p, n in lines.items() if p and p[0] == "taskDefinition"}
+        outer = lines
+        lines = LazyLines(
+            lambda: {p[1:]: n for p, n in outer.items() if p and p[0] == "taskDefinition"}
+        )
         doc = inner
     removed = [k for k in READ_ONLY_FIELDS if k in doc]
     if removed:
@@ -660,7 +786,7 @@ def _strip_read_only(
 
 def _apply_images(
     doc: dict[str, Any],
-    wanted: Mapping[str, tuple[str, str]],
+    wanted: Mapping[str, tuple[str, Where]],
     pinned: Mapping[str, str],
     display: str,
     spec: Spec,
@@ -680,7 +806,7 @@ def _apply_images(
                 ImageError(
                     f"no container named {name!r} in the task definition {display}; "
                     f"its containers: {known}",
-                    where=where,
+                    where=where(),
                     hint="the keys of `images` and --image NAME=REF are container names",
                 )
             )
@@ -692,11 +818,11 @@ def _apply_images(
         if name in pinned:
             container["image"] = pinned[name]
         elif isinstance(container.get("image"), str):
-            where = f"{display}: {json_path(('containerDefinitions', i, 'image'))}"
+            at = _fixed_place(f"{display}: {json_path(('containerDefinitions', i, 'image'))}")
             text = container["image"]
             try:
-                ref = parse_image(text, where)
-                container["image"] = _pin(ref, text, name, where, spec, resolver, notices)
+                ref = _parse_image(text, at)
+                container["image"] = _pin(ref, text, name, at, spec, resolver, notices)
             except UsageError as exc:
                 problems += flatten(exc)
         if isinstance(container.get("image"), str):
@@ -850,16 +976,19 @@ def _load_balancer_port(
     by_name = {c.get("name"): c for c in containers}
     props = appspec["Resources"][0]["TargetService"]["Properties"]
     lb = props["LoadBalancerInfo"]
-    lb_where = (
-        spec.where(("load_balancer",)) if spec.load_balancer else "live service loadBalancers[0]"
-    )
+
+    def lb_where() -> str:
+        if spec.load_balancer:
+            return spec.where(("load_balancer",))
+        return "live service loadBalancers[0]"
+
     container = by_name.get(lb["ContainerName"])
     if container is None:
         problems.append(
             SchemaError(
                 f"load balancer container {lb['ContainerName']!r} is not in the task definition; "
                 "its containers: " + ", ".join(str(n) for n in by_name),
-                where=lb_where,
+                where=lb_where(),
             )
         )
     else:

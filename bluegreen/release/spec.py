@@ -14,13 +14,17 @@ import difflib
 import os
 import re
 import shlex
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bluegreen.errors import BluegreenError, SpecError
 from bluegreen.release import raise_problems
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
 
 PathItem = str | int
 JsonPath = tuple[PathItem, ...]
@@ -95,7 +99,8 @@ class Spec:
     timeout_seconds: float | None
     vars: dict[str, Any]
     windows: dict[str, Any] | None
-    lines: dict[JsonPath, int] | None = None  # JSON path -> line in the spec file (env-merged)
+    # JSON path -> line in the spec file (env-merged); built on first use (see LazyLines)
+    lines: Mapping[JsonPath, int] | None = None
 
     @property
     def display(self) -> str:
@@ -103,7 +108,7 @@ class Spec:
 
     def where(self, path: JsonPath) -> str:
         """`file:line: json.path` for a place in the (env-merged) document."""
-        return locate(self.display, self.lines or {}, path)
+        return locate(self.display, self.lines if self.lines is not None else {}, path)
 
 
 # --- paths and positions ------------------------------------------------------------------------
@@ -134,6 +139,40 @@ def locate(file: str, lines: Mapping[JsonPath, int], path: JsonPath) -> str:
         probe = probe[:-1]
     line = lines.get(probe, 1)
     return f"{file}:{line}: {json_path(path)}"
+
+
+class LazyLines(Mapping[JsonPath, int]):
+    """A JSON path -> line map that is built the first time it is read.
+
+    Positions cost a second, slow parse with the round-trip loader; most documents are valid
+    and no message ever needs a line, so the parse happens only when one does."""
+
+    def __init__(self, build: Callable[[], Mapping[JsonPath, int]]) -> None:
+        self._build: Callable[[], Mapping[JsonPath, int]] | None = build
+        self._lines: dict[JsonPath, int] = {}
+
+    def _map(self) -> dict[JsonPath, int]:
+        build = self._build
+        if build is not None:
+            self._lines = dict(build())
+            self._build = None
+        return self._lines
+
+    @property
+    def built(self) -> bool:
+        return self._build is None
+
+    def __getitem__(self, key: JsonPath) -> int:
+        return self._map()[key]
+
+    def __iter__(self) -> Iterator[JsonPath]:
+        return iter(self._map())
+
+    def __len__(self) -> int:
+        return len(self._map())
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._map()
 
 
 def plain(node: Any, lines: dict[JsonPath, int], at: JsonPath = ()) -> Any:
@@ -169,6 +208,145 @@ def plain(node: Any, lines: dict[JsonPath, int], at: JsonPath = ()) -> Any:
     if isinstance(node, str):
         return str(node)
     return str(node)
+
+
+def load_document(
+    text: str, display: str, *, error: type[BluegreenError] = SpecError
+) -> tuple[Any, Mapping[JsonPath, int]]:
+    """YAML (or JSON) text -> (plain data, JSON path -> line), read as the round-trip loader
+    reads it. The data comes from the fast loader when it can tell for sure; the lines (and
+    every parse error, with its position) come from the round-trip loader, only when needed."""
+    sure, data = fast_yaml(text)
+    if sure:
+        return data, LazyLines(lambda: line_map(text, display, error=error))
+    lines: dict[JsonPath, int] = {}
+    return plain(parse_yaml(text, display, error=error), lines), lines
+
+
+def line_map(
+    text: str, display: str, *, error: type[BluegreenError] = SpecError
+) -> dict[JsonPath, int]:
+    """JSON path -> line of every key and item, from the round-trip loader."""
+    lines: dict[JsonPath, int] = {}
+    plain(parse_yaml(text, display, error=error), lines)
+    return lines
+
+
+# The fast loader: libyaml (PyYAML's C parser, when installed) builds the node tree; scalars are
+# typed by the round-trip loader's own YAML 1.2 resolver. Anything whose reading is not
+# certain to match the round-trip loader's (explicit tags, merge keys, timestamps, non-decimal
+# numbers, non-string or duplicate keys, recursive aliases, directives, any parse error) is
+# left to the round-trip loader.
+_PLAIN_TAG, _QUOTED_TAG, _MAP_TAG, _SEQ_TAG = "!bg-plain", "!bg-quoted", "!bg-map", "!bg-seq"
+_CORE = "tag:yaml.org,2002:"
+_SIMPLE_INT = re.compile(r"[-+]?(?:0|[1-9][0-9]*)")
+_SIMPLE_FLOAT = re.compile(r"[-+]?(?:0|[1-9][0-9]*)\.[0-9]+")
+_DIRECTIVE = re.compile(r"^%", re.MULTILINE)
+
+
+class _Unsure(Exception):
+    """The fast loader cannot vouch for its reading; the round-trip loader decides."""
+
+
+@cache
+def _fast_loader() -> tuple[type[Any], Callable[[str], str], Any] | None:
+    """(loader class, YAML 1.2 scalar resolver, non-printable pattern), or None without
+    libyaml."""
+    try:  # PyYAML is optional (no stubs): without it every document takes the round-trip way
+        import yaml  # type: ignore[import-untyped]
+
+        CSafeLoader: Any = yaml.CSafeLoader
+    except (ImportError, AttributeError):  # pragma: no cover - no PyYAML, or no libyaml in it
+        return None
+    from ruamel.yaml.nodes import ScalarNode as RuamelScalar
+    from ruamel.yaml.reader import Reader
+    from ruamel.yaml.resolver import VersionedResolver
+
+    class Loader(CSafeLoader):  # type: ignore[misc]
+        def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+            if kind is yaml.ScalarNode:
+                if implicit == (True, False):
+                    return _PLAIN_TAG
+                if implicit == (False, True):
+                    return _QUOTED_TAG
+                return "!bg-unsure"
+            return _MAP_TAG if kind is yaml.MappingNode else _SEQ_TAG
+
+    resolver = VersionedResolver()
+
+    @lru_cache(maxsize=4096)  # keys and small values repeat from document to document
+    def resolve(value: str) -> str:
+        tag: str = resolver.resolve(RuamelScalar, value, (True, False))
+        return tag
+
+    return Loader, resolve, Reader.NON_PRINTABLE
+
+
+def fast_yaml(text: str) -> tuple[bool, Any]:
+    """(True, plain data) when the fast loader's reading is certain to be the round-trip
+    loader's; (False, None) when the round-trip loader must read it."""
+    parts = _fast_loader()
+    if parts is None:
+        return False, None
+    loader_class, resolve, non_printable = parts
+    if "\t" in text or _DIRECTIVE.search(text) or non_printable.search(text):
+        return False, None
+    try:
+        loader = loader_class(text)
+        try:
+            node = loader.get_single_node()
+        finally:
+            loader.dispose()
+    except Exception:
+        return False, None
+    if node is None:
+        return True, None
+    try:
+        return True, _construct(node, resolve, set())
+    except (_Unsure, RecursionError):
+        return False, None
+
+
+def _construct(node: Any, resolve: Callable[[str], str], open_nodes: set[int]) -> Any:
+    tag = node.tag
+    if tag == _QUOTED_TAG:
+        return node.value
+    if tag == _PLAIN_TAG:
+        return _scalar(node.value, resolve)
+    if tag not in (_MAP_TAG, _SEQ_TAG) or id(node) in open_nodes:
+        raise _Unsure
+    open_nodes.add(id(node))
+    if tag == _SEQ_TAG:
+        result: Any = [_construct(item, resolve, open_nodes) for item in node.value]
+    else:
+        result = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == _QUOTED_TAG:
+                key = key_node.value
+            elif key_node.tag == _PLAIN_TAG:
+                key = _scalar(key_node.value, resolve)
+            else:
+                raise _Unsure
+            if not isinstance(key, str) or key in result:
+                raise _Unsure
+            result[key] = _construct(value_node, resolve, open_nodes)
+    open_nodes.discard(id(node))
+    return result
+
+
+def _scalar(value: str, resolve: Callable[[str], str]) -> Any:
+    tag = resolve(value)
+    if tag == _CORE + "str":
+        return value
+    if tag == _CORE + "null":
+        return None
+    if tag == _CORE + "bool":
+        return value.lower() == "true"
+    if tag == _CORE + "int" and _SIMPLE_INT.fullmatch(value):
+        return int(value)
+    if tag == _CORE + "float" and _SIMPLE_FLOAT.fullmatch(value):
+        return float(value)
+    raise _Unsure
 
 
 def load_yaml(path: Path, *, what: str, error: type[BluegreenError] = SpecError) -> Any:
@@ -255,13 +433,29 @@ def parse_duration(value: str | int, where: str) -> float:
 # --- environments -------------------------------------------------------------------------------
 def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
     """Mappings merged key by key (recursively); anything else (lists too) replaced."""
-    out = copy.deepcopy(dict(base))
+    out = {key: _copy(value) for key, value in base.items()}
     for key, value in over.items():
         if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
             out[key] = deep_merge(out[key], value)
         else:
-            out[key] = copy.deepcopy(value)
+            out[key] = _copy(value)
     return out
+
+
+_ATOMS = (str, int, float, bool, type(None))
+
+
+def _copy(value: Any) -> Any:
+    """A deep copy of JSON-like data (what a YAML document holds), quicker than copy.deepcopy;
+    anything else goes through copy.deepcopy."""
+    kind = type(value)
+    if kind in _ATOMS:
+        return value
+    if kind is dict:
+        return {key: _copy(item) for key, item in value.items()}
+    if kind is list:
+        return [_copy(item) for item in value]
+    return copy.deepcopy(value)
 
 
 # --- schema -------------------------------------------------------------------------------------
@@ -277,10 +471,12 @@ def schema_problems(
 
     Where `conceal(json_path)` is true the message names the kind of the offending value but
     never quotes it (environment values of a task definition, for example)."""
-    from jsonschema import Draft202012Validator
+    check = _fast_check(schema)
+    if check is not None and check(instance):
+        return []  # valid: jsonschema would find nothing
     from jsonschema.exceptions import ValidationError
 
-    validator = Draft202012Validator(schema)
+    validator = _validator(schema)
     found: list[BluegreenError] = []
 
     def leaves(err: ValidationError) -> Iterable[ValidationError]:
@@ -326,6 +522,276 @@ def schema_problems(
             hidden = conceal is not None and conceal(path)
             found.append(error(_schema_message(err, hidden=hidden), where=where(path)))
     return sorted(found, key=_line_of)
+
+
+# Compiled validators, one per schema object (the packaged schemas are loaded once, so a
+# process builds each validator once). The schema is kept with its validator: an id is only
+# unique while its object lives.
+_VALIDATORS: dict[int, tuple[dict[str, Any], Draft202012Validator]] = {}
+
+
+def _validator(schema: dict[str, Any]) -> Draft202012Validator:
+    cached = _VALIDATORS.get(id(schema))
+    if cached is not None and cached[0] is schema:
+        return cached[1]
+    from jsonschema import Draft202012Validator
+
+    validator = Draft202012Validator(schema)
+    if len(_VALIDATORS) >= 64:  # schemas built on the fly; the packaged ones are a handful
+        _VALIDATORS.clear()
+    _VALIDATORS[id(schema)] = (schema, validator)
+    return validator
+
+
+_RELAXED: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {}
+
+
+# --- schema: the fast validity check -------------------------------------------------------------
+# jsonschema walks a schema anew for every instance; most documents are valid, and for them a
+# yes/no answer is all that is needed. The schema is compiled once into nested closures that
+# answer exactly that, with jsonschema's Draft 2020-12 semantics, for the keywords the packaged
+# schemas use; a schema with any other keyword gets no fast check. Every "no" (and every schema
+# without a fast check) goes to jsonschema, which produces the messages.
+Check = Callable[[Any], bool]
+_ANNOTATIONS = frozenset(
+    {"$schema", "$id", "$comment", "$defs", "title", "description", "examples", "default"}
+    | {"format", "deprecated", "readOnly", "writeOnly"}  # format: not asserted (no checker)
+)
+_FAST: dict[int, tuple[dict[str, Any], Check | None]] = {}
+
+
+class _Unsupported(Exception):
+    """A keyword (or form of one) the fast check does not implement."""
+
+
+def _fast_check(schema: dict[str, Any]) -> Check | None:
+    cached = _FAST.get(id(schema))
+    if cached is not None and cached[0] is schema:
+        return cached[1]
+    try:
+        check: Check | None = _SchemaCompiler(schema).compile(schema)
+    except _Unsupported:
+        check = None
+    if len(_FAST) >= 64:
+        _FAST.clear()
+    _FAST[id(schema)] = (schema, check)
+    return check
+
+
+def _is_type(value: Any, kind: str) -> bool:
+    """jsonschema's Draft 2020-12 types: booleans are not numbers; 1.0 is an integer."""
+    if kind == "object":
+        return isinstance(value, dict)
+    if kind == "array":
+        return isinstance(value, list)
+    if kind == "string":
+        return isinstance(value, str)
+    if kind == "boolean":
+        return isinstance(value, bool)
+    if kind == "null":
+        return value is None
+    if isinstance(value, bool):
+        return False
+    if kind == "number":
+        return isinstance(value, int | float)
+    if kind == "integer":
+        return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+    raise _Unsupported(kind)
+
+
+def _equal(one: Any, two: Any) -> bool:
+    """jsonschema's equality: True is not 1, 1 is 1.0, containers compared item by item."""
+    if one is two:
+        return True
+    if isinstance(one, str) or isinstance(two, str):
+        return bool(one == two)
+    if isinstance(one, list) and isinstance(two, list):
+        return len(one) == len(two) and all(_equal(a, b) for a, b in zip(one, two, strict=True))
+    if isinstance(one, dict) and isinstance(two, dict):
+        return one.keys() == two.keys() and all(_equal(one[k], two[k]) for k in one)
+    if isinstance(one, bool) or isinstance(two, bool):
+        return isinstance(one, bool) and isinstance(two, bool) and one == two
+    if isinstance(one, list | dict) or isinstance(two, list | dict):
+        return False
+    return bool(one == two)
+
+
+_KEYWORDS = {
+    keyword: "_" + keyword.lstrip("$")
+    for keyword in (
+        "$ref",
+        "type",
+        "required",
+        "enum",
+        "const",
+        "pattern",
+        "minLength",
+        "maxLength",
+        "minItems",
+        "maxItems",
+        "minProperties",
+        "maxProperties",
+        "minimum",
+        "maximum",
+        "items",
+        "uniqueItems",
+        "propertyNames",
+        "allOf",
+        "oneOf",
+    )
+}
+
+
+class _SchemaCompiler:
+    def __init__(self, root: dict[str, Any]) -> None:
+        self.root = root
+        self.refs: dict[str, Check] = {}
+
+    def compile(self, schema: Any) -> Check:
+        if schema is True:
+            return lambda value: True
+        if schema is False:
+            return lambda value: False
+        if not isinstance(schema, dict):
+            raise _Unsupported("schema")
+        checks: list[Check] = []
+        for key, arg in schema.items():
+            if key in _ANNOTATIONS:
+                continue
+            if key in ("additionalProperties", "properties"):
+                continue  # compiled together below
+            if key not in _KEYWORDS:
+                raise _Unsupported(key)
+            make: Callable[[Any, dict[str, Any]], Check] = getattr(self, _KEYWORDS[key])
+            checks.append(make(arg, schema))
+        if "properties" in schema or "additionalProperties" in schema:
+            checks.append(self._object(schema))
+        if len(checks) == 1:
+            return checks[0]
+        return lambda value: all(check(value) for check in checks)
+
+    def _object(self, schema: dict[str, Any]) -> Check:
+        properties = {k: self.compile(v) for k, v in schema.get("properties", {}).items()}
+        extra = schema.get("additionalProperties", True)
+        other = None if extra is True else self.compile(extra)
+
+        def check(value: Any) -> bool:
+            if not isinstance(value, dict):
+                return True
+            for key, item in value.items():
+                sub = properties.get(key)
+                if sub is not None:
+                    if not sub(item):
+                        return False
+                elif other is not None and not other(item):
+                    return False
+            return True
+
+        return check
+
+    def _ref(self, ref: Any, schema: dict[str, Any]) -> Check:
+        if not isinstance(ref, str) or not ref.startswith("#/"):
+            raise _Unsupported("$ref")
+        if ref not in self.refs:
+            target: Any = self.root
+            for part in ref[2:].split("/"):
+                part = part.replace("~1", "/").replace("~0", "~")
+                if not isinstance(target, dict) or part not in target:
+                    raise _Unsupported("$ref")
+                target = target[part]
+            holder: list[Check] = []
+            self.refs[ref] = lambda value: holder[0](value)  # recursion: filled in below
+            holder.append(self.compile(target))
+        return self.refs[ref]
+
+    def _type(self, kinds: Any, schema: dict[str, Any]) -> Check:
+        wanted = [kinds] if isinstance(kinds, str) else list(kinds)
+        for kind in wanted:
+            _is_type(None, kind)  # unknown type names are unsupported
+        return lambda value: any(_is_type(value, kind) for kind in wanted)
+
+    def _required(self, names: Any, schema: dict[str, Any]) -> Check:
+        keys = list(names)
+        return lambda value: not isinstance(value, dict) or all(k in value for k in keys)
+
+    def _enum(self, options: Any, schema: dict[str, Any]) -> Check:
+        allowed = list(options)
+        return lambda value: any(_equal(value, option) for option in allowed)
+
+    def _const(self, const: Any, schema: dict[str, Any]) -> Check:
+        return lambda value: _equal(value, const)
+
+    def _pattern(self, pattern: Any, schema: dict[str, Any]) -> Check:
+        search = re.compile(pattern).search
+        return lambda value: not isinstance(value, str) or search(value) is not None
+
+    def _minLength(self, limit: Any, schema: dict[str, Any]) -> Check:
+        return lambda value: not isinstance(value, str) or len(value) >= limit
+
+    def _maxLength(self, limit: Any, schema: dict[str, Any]) -> Check:
+        return lambda value: not isinstance(value, str) or len(value) <= limit
+
+    def _minItems(self, limit: Any, schema: dict[str, Any]) -> Check:
+        return lambda value: not isinstance(value, list) or len(value) >= limit
+
+    def _maxItems(self, limit: Any, schema: dict[str, Any]) -> Check:
+        return lambda value: not isinstance(value, list) or len(value) <= limit
+
+    def _minProperties(self, limit: Any, schema: dict[str, Any]) -> Check:
+        return lambda value: not isinstance(value, dict) or len(value) >= limit
+
+    def _maxProperties(self, limit: Any, schema: dict[str, Any]) -> Check:
+        return lambda value: not isinstance(value, dict) or len(value) <= limit
+
+    def _minimum(self, limit: Any, schema: dict[str, Any]) -> Check:
+        return lambda value: not _is_type(value, "number") or value >= limit
+
+    def _maximum(self, limit: Any, schema: dict[str, Any]) -> Check:
+        return lambda value: not _is_type(value, "number") or value <= limit
+
+    def _items(self, items: Any, schema: dict[str, Any]) -> Check:
+        if "prefixItems" in schema:
+            raise _Unsupported("prefixItems")
+        each = self.compile(items)
+        return lambda value: not isinstance(value, list) or all(each(v) for v in value)
+
+    def _uniqueItems(self, unique: Any, schema: dict[str, Any]) -> Check:
+        if not unique:
+            return lambda value: True
+
+        def check(value: Any) -> bool:
+            if not isinstance(value, list):
+                return True
+            return not any(
+                _equal(value[i], value[j])
+                for i in range(len(value))
+                for j in range(i + 1, len(value))
+            )
+
+        return check
+
+    def _propertyNames(self, names: Any, schema: dict[str, Any]) -> Check:
+        each = self.compile(names)
+        return lambda value: not isinstance(value, dict) or all(each(k) for k in value)
+
+    def _allOf(self, subs: Any, schema: dict[str, Any]) -> Check:
+        checks = [self.compile(sub) for sub in subs]
+        return lambda value: all(check(value) for check in checks)
+
+    def _oneOf(self, subs: Any, schema: dict[str, Any]) -> Check:
+        checks = [self.compile(sub) for sub in subs]
+        return lambda value: sum(1 for check in checks if check(value)) == 1
+
+
+def _relaxed(schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema without its top-level `required` (one object per schema, so that its
+    validator is cached too)."""
+    cached = _RELAXED.get(id(schema))
+    if cached is not None and cached[0] is schema:
+        return cached[1]
+    relaxed = {k: v for k, v in schema.items() if k != "required"}
+    _RELAXED[id(schema)] = (schema, relaxed)
+    return relaxed
 
 
 def _line_of(err: BluegreenError) -> int:
@@ -383,9 +849,7 @@ def load_spec(path: Path, env: str | None = None) -> Spec:
 
     path = Path(path)
     display = display_path(path)
-    raw = load_yaml(path, what="spec file")
-    lines: dict[JsonPath, int] = {}
-    doc = plain(raw, lines)
+    doc, lines = load_document(read_text(path, what="spec file"), display)
     if doc is None:
         raise SpecError("the spec file is empty", where=display, hint="start from `bluegreen init`")
     if not isinstance(doc, dict):
@@ -394,7 +858,7 @@ def load_spec(path: Path, env: str | None = None) -> Spec:
     if isinstance(doc.get("environments"), dict):  # `prod:` with nothing under it is `prod: {}`
         doc["environments"] = {k: {} if v is None else v for k, v in doc["environments"].items()}
     schema = load_schema("spec")
-    relaxed = {k: v for k, v in schema.items() if k != "required"}
+    relaxed = _relaxed(schema)
 
     def where_raw(p: JsonPath) -> str:
         return locate(display, lines, p)
@@ -405,7 +869,6 @@ def load_spec(path: Path, env: str | None = None) -> Spec:
     raise_problems(schema_problems(doc, first, where_raw), subject=display)
 
     envs: dict[str, Any] = doc.get("environments") or {}
-    merged_lines = {p: n for p, n in lines.items() if not p or p[0] != "environments"}
     if env is not None:
         if env not in envs:
             known = ", ".join(sorted(envs)) or "(none defined)"
@@ -419,12 +882,9 @@ def load_spec(path: Path, env: str | None = None) -> Spec:
         overlay = envs[env] or {}
         base = {k: v for k, v in doc.items() if k != "environments"}
         data = deep_merge(base, overlay)
-        prefix = ("environments", env)
-        for p, n in lines.items():
-            if p[: len(prefix)] == prefix and len(p) > len(prefix):
-                merged_lines[p[len(prefix) :]] = n
     else:
         data = {k: v for k, v in doc.items() if k != "environments"}
+    merged_lines = LazyLines(lambda: _merged_lines(lines, env))
 
     def where(p: JsonPath) -> str:
         return locate(display, merged_lines, p)
@@ -433,12 +893,24 @@ def load_spec(path: Path, env: str | None = None) -> Spec:
     return _typed(path, env, data, where, merged_lines)
 
 
+def _merged_lines(lines: Mapping[JsonPath, int], env: str | None) -> dict[JsonPath, int]:
+    """The spec file's lines for the env-merged document: an environment's keys where it sets
+    them, the top-level ones elsewhere."""
+    merged = {p: n for p, n in lines.items() if not p or p[0] != "environments"}
+    if env is not None:
+        prefix = ("environments", env)
+        for p, n in lines.items():
+            if p[: len(prefix)] == prefix and len(p) > len(prefix):
+                merged[p[len(prefix) :]] = n
+    return merged
+
+
 def _typed(
     path: Path,
     env: str | None,
     data: dict[str, Any],
     where: Callable[[JsonPath], str],
-    lines: dict[JsonPath, int],
+    lines: Mapping[JsonPath, int],
 ) -> Spec:
     problems: list[BluegreenError] = []
     folder = path.resolve().parent
@@ -453,9 +925,12 @@ def _typed(
                 return default
             node = node[item]
         try:
-            return parse_duration(node, where(p))
-        except SpecError as exc:
-            problems.append(exc)
+            return parse_duration(node, "")
+        except SpecError:  # again, now naming the place (finding the line costs a parse)
+            try:
+                parse_duration(node, where(p))
+            except SpecError as exc:
+                problems.append(exc)
             return default
 
     lb = data.get("load_balancer")

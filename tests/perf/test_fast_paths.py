@@ -1,0 +1,326 @@
+"""The fast paths of load_spec / render_release give exactly what the slow ones gave.
+
+- the fast YAML loader: whenever it vouches for a document, its data is the round-trip
+  loader's (and it steps aside for everything it cannot vouch for);
+- the fast JSON Schema check: its yes/no is jsonschema's, over many mutated documents;
+- line numbers are found only when a message needs one, and then they are right;
+- compiled templates are reused, and an edited template is never served stale.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jsonschema import Draft202012Validator
+
+from bench.render_bench import generate
+from bluegreen.errors import BluegreenError, SpecError
+from bluegreen.release import flatten
+from bluegreen.release.render import COMPILED, render_release
+from bluegreen.release.spec import (
+    LazyLines,
+    _fast_check,
+    fast_yaml,
+    load_spec,
+    parse_yaml,
+    plain,
+)
+from bluegreen.resources import load_schema
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "web"
+
+SNIPPETS = [
+    "a: true\nb: True\nc: TRUE\nd: false\ne: yes\nf: no\ng: on\nh: off\n",
+    "a: 1\nb: -0\nc: +1\nd: 012\ne: 0o17\nf: 0x1F\ng: 1_000\nh: 1.50\ni: .5\nj: 1.\nk: 1e3\n",
+    "a: .inf\nb: -.Inf\nc: .nan\nd: 1:30\ne: 2024-01-01\nf: 2024-01-01T10:00:00Z\n",
+    "a: ~\nb: null\nc: Null\nd:\ne: ''\nf: \"\"\n",
+    "1: x\ntrue: y\n~: z\n",
+    "a: !!str 1\nb: !!int '2'\nc: !custom x\nd: ! e\n",
+    "base: &b {x: 1, y: [1, 2]}\nother: *b\n",
+    "base: &b {x: 1}\nmerged:\n  <<: *b\n  y: 2\n",
+    "a: &x [*x]\n",
+    "a: 1\na: 2\n",
+    "a: 1\n'a': 2\n",
+    'a: 1\n"a": 2\n',
+    "%YAML 1.1\n---\na: yes\n",
+    "---\na: 1\n---\nb: 2\n",
+    "? [a, b]\n: 1\n",
+    "a: b: c\n",
+    "a:\n  - x\n - y\n",
+    "a: 'it''s'\nb: \"tab\\there \\u00e9 \\/ \\x41\"\nc: plain # comment\n",
+    "a: |\n  literal\n  text\n\nb: >-\n  folded\n  text\nc: |+\n  keep\n\n",
+    "a: multi\n  line\n  plain\n",
+    "a: [1, {b: c}, [d, e], '', \"\"]\nb: {}\nc: []\n",
+    "a: \t1\n",
+    "\ta: 1\n",
+    "a: \x07bell\n",
+    "\ufeffa: 1\n",
+    "a: 1\r\nb: 2\r\n",
+    "",
+    "# only a comment\n",
+    "- 1\n- two\n- 3.0\n",
+    "just a string\n",
+    "a: @x\n",
+    "a: `x`\n",
+    'a: "unterminated\n',
+    "{a: 1, b: [2, 3], 'c': {d: e}}\n",
+    '{"family": "x", "n": 1, "l": [true, null, 1.5, "s"], "o": {}}\n',
+    "a: -\nb: - x\n",
+    "key with spaces: value with: colon\n",
+    "a: 0.0\nb: -0.0\nc: 00\nd: 1.0e+3\n",
+    "emoji: 😀\nnel: \u0085x\n",
+    "a: 'x'\n...\n",
+    "a: 2001-12-14 21:59:43.10 -5\n",
+]
+
+
+def _round_trip(text: str) -> tuple[bool, Any]:
+    try:
+        return True, plain(parse_yaml(text, "doc.yaml"), {})
+    except SpecError:
+        return False, None
+
+
+def _documents() -> list[str]:
+    texts = list(SNIPPETS)
+    texts += [p.read_text() for p in EXAMPLE.rglob("*.yaml")]
+    texts += [p.read_text() for p in Path(__file__).resolve().parents[1].rglob("*.yaml")]
+    return texts
+
+
+@pytest.mark.parametrize("text", _documents())
+def test_the_fast_loader_reads_what_the_round_trip_loader_reads(text: str) -> None:
+    sure, data = fast_yaml(text)
+    if not sure:
+        return  # the round-trip loader reads it, as before
+    ok, expected = _round_trip(text)
+    assert ok, "the fast loader accepted a document the round-trip loader rejects"
+    assert data == expected
+    assert json.dumps(data, sort_keys=True) == json.dumps(expected, sort_keys=True)  # types
+
+
+def test_the_fast_loader_vouches_for_ordinary_documents() -> None:
+    plain_ones = [SNIPPETS[i] for i in (0, 3, 6, 17, 18, 19, 20, 33, 34)]
+    assert all(fast_yaml(text)[0] for text in plain_ones)
+    for text in (SNIPPETS[2], SNIPPETS[5], SNIPPETS[7], SNIPPETS[9], SNIPPETS[12]):
+        assert fast_yaml(text) == (False, None)  # timestamps, tags, merge keys, duplicates...
+
+
+# --- the schema check -----------------------------------------------------------------------
+ODD_VALUES: list[Any] = [
+    None,
+    True,
+    False,
+    0,
+    1,
+    -1,
+    1.0,
+    1.5,
+    10**9,
+    "",
+    "x",
+    "0",
+    "UPPER",
+    "5m",
+    "256",
+    [],
+    [1, 1],
+    [True, 1],
+    ["a"],
+    {},
+    {"a": 1},
+]
+
+
+def _paths(node: Any, at: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    found = [at]
+    if isinstance(node, dict):
+        for key, value in node.items():
+            found += _paths(value, (*at, key))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            found += _paths(value, (*at, i))
+    return found
+
+
+def _mutate(doc: Any, rng: random.Random) -> Any:
+    doc = json.loads(json.dumps(doc))
+    for _ in range(rng.choice((1, 1, 2))):
+        path = rng.choice(_paths(doc)[1:])
+        parent = doc
+        for item in path[:-1]:
+            parent = parent[item]
+        last = path[-1]
+        action = rng.random()
+        if action < 0.2 and isinstance(parent, dict):
+            del parent[last]
+        elif action < 0.3 and isinstance(parent, dict):
+            parent[rng.choice(("extra", "nmae", "Name", "x-y"))] = rng.choice(ODD_VALUES)
+        elif action < 0.4 and isinstance(parent[last], list) and parent[last]:
+            parent[last].append(parent[last][0])  # a duplicate item
+        else:
+            parent[last] = json.loads(json.dumps(rng.choice(ODD_VALUES)))
+    return doc
+
+
+def _valid_documents(tmp_path: Path) -> dict[str, list[Any]]:
+    specs = generate(tmp_path / "services", 3)
+    docs: dict[str, list[Any]] = {"spec": [], "taskdef": [], "appspec": []}
+    for path in specs:
+        spec = load_spec(path, "prod")
+        rendered = render_release(spec)
+        docs["spec"].append(spec.data)
+        docs["taskdef"].append(rendered.task_definition)
+        docs["appspec"].append(rendered.appspec)
+    example = load_spec(EXAMPLE / "bluegreen.yaml", "prod")
+    docs["spec"].append(example.data)
+    return docs
+
+
+@pytest.mark.parametrize("name", ["spec", "taskdef", "appspec"])
+def test_the_fast_schema_check_agrees_with_jsonschema(name: str, tmp_path: Path) -> None:
+    schema = load_schema(name)
+    check = _fast_check(schema)
+    assert check is not None, f"{name}: a keyword the fast check does not know"
+    validator = Draft202012Validator(schema)
+    rng = random.Random(f"bluegreen-{name}")
+    docs = _valid_documents(tmp_path)[name]
+    verdicts = {True: 0, False: 0}
+    for doc in docs:
+        assert check(doc)
+        assert validator.is_valid(doc)
+    for _ in range(400):
+        doc = _mutate(rng.choice(docs), rng)
+        expected = validator.is_valid(doc)
+        assert check(doc) == expected, json.dumps(doc)[:2000]
+        verdicts[expected] += 1
+    assert verdicts[True] > 10
+    assert verdicts[False] > 100
+
+
+def test_a_schema_with_an_unknown_keyword_has_no_fast_check() -> None:
+    assert _fast_check({"type": "object", "not": {"required": ["a"]}}) is None
+    assert _fast_check({"$ref": "#"}) is None
+    assert _fast_check({"type": "object", "properties": {"a": {"if": {}}}}) is None
+
+
+@pytest.mark.parametrize(
+    ("schema", "value", "valid"),
+    [
+        ({"type": "integer"}, 1.0, True),
+        ({"type": "integer"}, True, False),
+        ({"type": "number"}, False, False),
+        ({"enum": [1, "a"]}, True, False),
+        ({"enum": [1, "a"]}, 1.0, True),
+        ({"const": [1, {"a": False}]}, [1, {"a": 0}], False),
+        ({"uniqueItems": True}, [1, True], True),
+        ({"uniqueItems": True}, [{"a": 1}, {"a": 1.0}], False),
+        ({"minimum": 1}, "0", True),
+        ({"oneOf": [{"type": "string"}, {"minLength": 1}]}, "x", False),
+        ({"propertyNames": {"pattern": "^[a-z]+$"}}, {"A": 1}, False),
+        ({"additionalProperties": False, "properties": {"a": True}}, {"a": 1, "b": 2}, False),
+        ({"items": False}, [], True),
+        ({"items": False}, [1], False),
+    ],
+)
+def test_the_fast_schema_check_follows_jsonschema_on_edge_cases(
+    schema: dict[str, Any], value: Any, valid: bool
+) -> None:
+    check = _fast_check(schema)
+    assert check is not None
+    assert Draft202012Validator(schema).is_valid(value) is valid
+    assert check(value) is valid
+
+
+# --- line numbers on demand -----------------------------------------------------------------
+def test_a_valid_spec_never_looks_for_a_line(tmp_path: Path) -> None:
+    [path] = generate(tmp_path / "services", 1)
+    spec = load_spec(path, "prod")
+    render_release(spec)
+    assert isinstance(spec.lines, LazyLines)
+    assert not spec.lines.built
+
+
+def test_a_problem_still_names_its_line(tmp_path: Path) -> None:
+    [path] = generate(tmp_path / "services", 1)
+    text = path.read_text().replace("  container_port: 8001", "  container_port: http")
+    path.write_text(text)
+    line = text.splitlines().index("  container_port: http") + 1
+    with pytest.raises(BluegreenError) as caught:
+        load_spec(path, "prod")
+    [problem] = flatten(caught.value)
+    assert problem.where is not None
+    assert problem.where.endswith(f":{line}: load_balancer.container_port")
+
+
+def test_a_problem_in_the_rendered_task_definition_names_its_line(tmp_path: Path) -> None:
+    [path] = generate(tmp_path / "services", 1)
+    template = tmp_path / "services" / "taskdefs" / "svc0001.json.j2"
+    text = template.read_text().replace('"interval": 15', '"interval": "often"')
+    template.write_text(text)
+    rendered_line = next(
+        i for i, row in enumerate(text.splitlines(), 1) if '"interval": "often"' in row
+    )
+    with pytest.raises(BluegreenError) as caught:
+        render_release(load_spec(path, "prod"))
+    wheres = [p.where for p in flatten(caught.value)]
+    assert any(w and f":{rendered_line}: containerDefinitions[0].healthCheck" in w for w in wheres)
+
+
+# --- compiled templates ---------------------------------------------------------------------
+def test_templates_are_compiled_once_and_an_edit_is_never_stale(tmp_path: Path) -> None:
+    [path] = generate(tmp_path / "services", 1)
+    template = tmp_path / "services" / "taskdefs" / "svc0001.json.j2"
+    first = render_release(load_spec(path, "prod"))
+    cached = dict(COMPILED._templates)
+    again = render_release(load_spec(path, "prod"))
+    assert again.task_definition == first.task_definition
+    assert all(COMPILED._templates.get(key) is value for key, value in cached.items())
+
+    # the same size and the same modification time: only the content tells
+    stat = template.stat()
+    text = template.read_text()
+    edited = text.replace('"awslogs-stream-prefix": "app"', '"awslogs-stream-prefix": "xyz"')
+    assert len(edited) == len(text)
+    template.write_text(edited)
+    os.utime(template, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    third = render_release(load_spec(path, "prod"))
+    options = third.task_definition["containerDefinitions"][0]["logConfiguration"]["options"]
+    assert options["awslogs-stream-prefix"] == "xyz"
+
+
+def test_git_values_come_from_the_folder_of_each_render(tmp_path: Path) -> None:
+    """The shared environment's git values belong to the render that asks for them."""
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    import subprocess
+
+    folder = tmp_path / "repo"
+    [path] = generate(folder, 1)
+    template = folder / "taskdefs" / "svc0001.json.j2"
+    template.write_text(
+        template.read_text().replace(
+            '"family": "{{ service }}', '"family": "{{ service }}-{{ git_sha[:7] }}'
+        )
+    )
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com"}
+    env |= {"GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
+    for args in (["init", "-q"], ["add", "."], ["commit", "-qm", "one"]):
+        subprocess.run(["git", *args], cwd=folder, check=True, env=env)
+    sha = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=folder, check=True, capture_output=True, text=True
+    ).stdout.strip()
+    rendered = render_release(load_spec(path, "prod"))
+    assert rendered.task_definition["family"] == f"svc0001-{sha[:7]}-prod"
+    subprocess.run(["git", "commit", "-qm", "two", "--allow-empty"], cwd=folder, env=env)
+    newer = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=folder, check=True, capture_output=True, text=True
+    ).stdout.strip()
+    rendered = render_release(load_spec(path, "prod"))
+    assert rendered.task_definition["family"] == f"svc0001-{newer[:7]}-prod"
