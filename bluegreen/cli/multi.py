@@ -158,16 +158,25 @@ def _fan_out(
     max_parallel: int,
     cache: dict[str | None, Aws],
 ) -> FanOutResult:
+    import threading
+
     from bluegreen.cli.live import cancel_on_signals
     from bluegreen.release import rolling
     from bluegreen.release.fanout import Runner, fan_out, prepare_release
-    from bluegreen.release.follow import CancelFlag
+    from bluegreen.release.follow import CancelFlag, SharedReads
 
     cancel = CancelFlag()
     loop = rolling.Loop(sleep=cancel.sleep, cancelled=lambda: cancel.is_set)
+    # One session, client set and batch of monitor reads per region, shared by the releases
+    # (the preflights run side by side, hence the lock).
+    lock = threading.Lock()
+    shared: dict[int, SharedReads] = {}
 
     def prepare(spec: Spec) -> Runner:
-        return prepare_release(spec, aws_for(opts, spec, cache), request, loop=loop, cancel=cancel)
+        with lock:
+            aws = aws_for(opts, spec, cache)
+            reads = shared.setdefault(id(aws), SharedReads(aws))
+        return prepare_release(spec, aws, request, loop=loop, cancel=cancel, shared=reads)
 
     with cancel_on_signals(cancel):
         return fan_out(specs, prepare, Stamped(opts.out()), max_parallel=max_parallel)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from bluegreen.errors import DeploymentActive, DeploymentTimeout
 from bluegreen.release import journal as J
 from bluegreen.release.configs import TrafficRouting
-from bluegreen.release.follow import CancelFlag, Loop, Probe, Sink
+from bluegreen.release.follow import CancelFlag, Loop, Probe, SharedReads, Sink
 from bluegreen.release.monitor import Event, MonitorConfig, Outcome
 from bluegreen.release.verify import VerifyRun
 
@@ -154,6 +154,7 @@ def apply(
     deadline: float,
     extra_description: str | None = None,
     cancel: CancelFlag | None = None,
+    caller: Callable[[Aws], str] = who,
 ) -> Started:
     """Execute the plan's writes and start the deployment."""
     from bluegreen.aws import codedeploy, ecs
@@ -213,8 +214,8 @@ def apply(
         )
 
     content, sha256 = appspec_content(with_task_definition(plan.appspec, td_arn))
-    caller = who(aws)
-    desc = extra_description or description(caller, git_sha(spec_folder), plan.images)
+    caller_arn = caller(aws)
+    desc = extra_description or description(caller_arn, git_sha(spec_folder), plan.images)
     params: dict[str, Any] = {
         "applicationName": plan.application,
         "deploymentGroupName": plan.deployment_group,
@@ -237,7 +238,7 @@ def apply(
         "previousTaskDefinitionArn": plan.previous_task_definition_arn,
         "images": plan.images,
         "deploymentConfig": plan.config.name,
-        "who": caller,
+        "who": caller_arn,
     }
     while True:
         journal.append(J.INTENT, action="CreateDeployment", **record)
@@ -283,6 +284,7 @@ class FollowSettings:
     ask: Callable[[], str] | None = None
     on_end: Callable[[Any], None] | None = None
     requested_stop: tuple[bool, str] | None = None  # (rollback, reason) asked before following
+    shared: SharedReads | None = None  # a fan-out's batched reads and common poll grid
 
 
 def follow(aws: Aws, settings: FollowSettings, sink: Sink, journal: J.Journal | None) -> Outcome:
@@ -314,14 +316,16 @@ def follow(aws: Aws, settings: FollowSettings, sink: Sink, journal: J.Journal | 
         if group.termination_action == "TERMINATE"
         else None,
     )
+    shared = settings.shared
     loop = Loop(
-        probe=Probe(aws, group, list(settings.alarms), list(settings.checks)),
+        probe=Probe(aws, group, list(settings.alarms), list(settings.checks), shared),
         config=config,
         sink=sink,
         journal=journal,
         verify_factory=verify_factory,
         clock=clock,
         cancel=settings.cancel,
+        sleep=None if shared is None else shared.sleeper(settings.cancel, clock),
         ask=settings.ask,
         on_end=settings.on_end,
         requested_stop=settings.requested_stop,

@@ -3,10 +3,12 @@
 - `collect_specs`: repeated `--config` paths and folders of specs, loaded and validated up front.
 - `gate_window`: outside the spec's release window a release is refused (exit 2) naming the
   next opening, or waits for it (`--wait-for-window`); clock and sleep are injected.
-- `fan_out`: every spec is planned first (all preflight before the first write), then the
-  releases run with at most `max_parallel` at a time, their events interleaved in one view
-  (text lines prefixed with `[cluster/service]`, JSON events carrying `"service"`), and one
-  combined result whose exit code is the worst one.
+- `fan_out`: every spec is planned first, `max_parallel` preflights at a time (reads only;
+  nothing is written unless every spec's preflight passed, and the failures are reported
+  together in the order the specs were given), then the releases run with at most
+  `max_parallel` at a time, their events interleaved in one view (text lines prefixed with
+  `[cluster/service]`, JSON events carrying `"service"`), and one combined result whose exit
+  code is the worst one.
 """
 
 from __future__ import annotations
@@ -22,12 +24,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bluegreen.errors import BluegreenError, ExitCode, OutsideWindowError, SpecError, UsageError
-from bluegreen.release import raise_problems
+from bluegreen.release import Problems, raise_problems
 from bluegreen.release.monitor import Outcome
 
 if TYPE_CHECKING:
     from bluegreen.aws.session import Aws
-    from bluegreen.release.follow import CancelFlag
+    from bluegreen.release.follow import CancelFlag, SharedReads
+    from bluegreen.release.render import LiveService
     from bluegreen.release.rolling import Loop, Output
     from bluegreen.release.spec import Spec
 
@@ -214,18 +217,21 @@ def fan_out(
         )
     runners: list[tuple[str, Runner]] = []
     problems: list[BluegreenError] = []
-    for spec in specs:
-        try:
-            runners.append((label(spec), prepare(spec)))
-        except BluegreenError as exc:
-            if exc.where is None:
-                exc.where = label(spec)
-            problems.append(exc)
+    for spec, prepared in zip(specs, preflight(specs, prepare, max_parallel), strict=True):
+        if isinstance(prepared, BluegreenError):
+            if prepared.where is None:
+                prepared.where = label(spec)
+            problems.append(prepared)
+        else:
+            runners.append((label(spec), prepared))
     if problems:
+        subject = f"{len(specs)} releases (nothing was changed)"
         non_usage = [p for p in problems if not isinstance(p, UsageError)]
-        if non_usage:
-            raise non_usage[0]
-        raise_problems(problems, subject=f"{len(specs)} releases (nothing was changed)")
+        if non_usage and len(problems) > 1:
+            # Every failure named, in spec order; the exit code of the first that is not bad
+            # input (an AWS or setup failure says more than a usage code would).
+            raise type(non_usage[0])(Problems(problems, subject=subject).message) from non_usage[0]
+        raise_problems(problems, subject=subject)
     lock = threading.Lock()
 
     def run(item: tuple[str, Runner]) -> Outcome:
@@ -247,6 +253,27 @@ def fan_out(
     with ThreadPoolExecutor(max_workers=max_parallel, thread_name_prefix="release") as pool:
         outcomes = list(pool.map(run, runners))
     return FanOutResult({name: o for (name, _), o in zip(runners, outcomes, strict=True)})
+
+
+def preflight(
+    specs: Sequence[Spec], prepare: Prepare, max_parallel: int
+) -> list[Runner | BluegreenError]:
+    """Every spec's plan (reads only), `max_parallel` at a time: a runner or its error, in
+    spec order. Each preflight runs to its end, so every failing spec is known; an error
+    that is not a BluegreenError (a bug) is re-raised once all have ended."""
+
+    def one(spec: Spec) -> Runner | BluegreenError:
+        try:
+            return prepare(spec)
+        except BluegreenError as exc:
+            return exc
+
+    if max_parallel <= 1 or len(specs) <= 1:
+        return [one(spec) for spec in specs]
+    workers = min(max_parallel, len(specs))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="preflight") as pool:
+        futures = [pool.submit(one, spec) for spec in specs]
+    return [f.result() for f in futures]
 
 
 # --- one release, whatever the service's deployment controller ----------------------------------
@@ -281,15 +308,19 @@ def prepare_release(
     *,
     loop: Loop | None = None,
     cancel: CancelFlag | None = None,
+    shared: SharedReads | None = None,
 ) -> Runner:
     """Plan the release of one spec (every check, no writes) and return what carries it out.
 
     The service's deployment controller chooses the strategy: ECS → a rolling update,
-    CODE_DEPLOY → a CodeDeploy blue/green deployment watched by the monitor.
+    CODE_DEPLOY → a CodeDeploy blue/green deployment watched by the monitor. `shared`: the
+    reads a fan-out's monitors share (CodeDeploy only).
     """
+    from bluegreen.aws import ecs
     from bluegreen.release import rolling
 
-    controller = controller_of(aws, spec)
+    live = ecs.describe_service(aws, spec.cluster, spec.service)
+    controller = live.deployment_controller or "ECS"
     if controller == "ECS":
         rolling_request = rolling.RollingRequest(
             image_overrides=request.image_overrides,
@@ -308,7 +339,7 @@ def prepare_release(
             return rolling.apply(p, spec, aws, out, rolling_request, loop=loop)
 
         return run_rolling
-    return prepare_codedeploy(spec, aws, request, cancel=cancel)
+    return prepare_codedeploy(spec, aws, request, cancel=cancel, shared=shared, live=live)
 
 
 def prepare_codedeploy(
@@ -318,9 +349,12 @@ def prepare_codedeploy(
     *,
     cancel: CancelFlag | None = None,
     reuse: str | None = None,
+    shared: SharedReads | None = None,
+    live: LiveService | None = None,
 ) -> Runner:
-    """A CodeDeploy blue/green release; `reuse`: deploy that registered revision as it is."""
-    from bluegreen.release.deploy import FollowSettings, apply, follow
+    """A CodeDeploy blue/green release; `reuse`: deploy that registered revision as it is;
+    `live`: the service as just described (not read again)."""
+    from bluegreen.release.deploy import FollowSettings, apply, follow, who
     from bluegreen.release.follow import CancelFlag
     from bluegreen.release.journal import Journal, journal_path
     from bluegreen.release.plan import DeployOptions, plan_release
@@ -334,7 +368,7 @@ def prepare_codedeploy(
         verify=request.verify,
         tag_as=request.tag_as,
     )
-    plan = plan_release(aws, spec, options)
+    plan = plan_release(aws, spec, options, live=live)
     if reuse is not None:
         plan = dataclasses.replace(plan, register=False, task_definition_arn=reuse)
     flag = cancel or CancelFlag()
@@ -366,6 +400,7 @@ def prepare_codedeploy(
             spec_folder=spec.path.parent,
             queue=request.queue,
             deadline=started_at + plan.timeout_seconds,
+            caller=who if shared is None else shared.who,
         )
         if not request.wait:
             return Outcome(
@@ -390,6 +425,7 @@ def prepare_codedeploy(
             on_cancel=request.on_cancel,
             rollback_on_failure=bool(plan.auto_rollback.get("enabled")),
             cancel=flag,
+            shared=shared,
         )
         return follow(aws, settings, sink, journal)
 

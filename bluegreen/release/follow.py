@@ -3,16 +3,21 @@
 `Probe` reads CodeDeploy, CloudWatch and ELBv2 and performs the monitor's actions (stop,
 approve); `follow()` feeds observations to the state machine until it decides an outcome.
 Clock, sleep and the cancel flag are injected so the loop itself can be driven fast.
+
+`SharedReads` lets the monitors of a fan-out share their reads: their polls wake on one
+common grid, and the deployments (BatchGetDeployments) and alarms (DescribeAlarms) that the
+monitors ask for at the same moment are read in one call instead of one call each.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from bluegreen.errors import AwsError, Throttled
 from bluegreen.release import journal as J
@@ -43,6 +48,150 @@ if TYPE_CHECKING:
 METRIC_EVERY = 5.0  # seconds between GetMetricData calls
 THROTTLE_BACKOFF = 2.0
 MAX_READ_FAILURES = 5  # consecutive failed reads (not throttling) before giving up
+POLL_GRID = 0.2  # seconds: shared monitors wake on multiples of this (monitor.END_POLL)
+GATHER = 0.005  # seconds a batch leader waits for the other monitors woken on the same tick
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class Coalescer(Generic[K, V]):
+    """Many threads' reads of keys, served by as few `fetch` calls as possible.
+
+    A caller's keys join the next batch; the first caller to find no batch in flight leads
+    it (after `gather` seconds for its peers), the others wait for its answer. A batch only
+    starts after every key in it was asked for, so no caller gets a staler answer than a
+    call of its own would have given. `fetch` returns what it found (absent keys are left
+    out); an exception from `fetch` reaches every caller of that batch.
+    """
+
+    def __init__(self, fetch: Callable[[list[K]], dict[K, V]], *, gather: float = GATHER) -> None:
+        self._fetch = fetch
+        self._gather = gather
+        self._cond = threading.Condition()
+        self._next: dict[K, None] = {}  # keys of the batch not started yet
+        self._generation = 0  # the batch the keys in _next belong to
+        self._busy = False
+        self._done: dict[int, tuple[dict[K, V], BaseException | None]] = {}
+        self._waiting: dict[int, int] = {}  # batch -> callers not yet served
+        self.calls = 0  # fetch calls made (for tests and diagnostics)
+
+    def get(self, keys: Sequence[K]) -> dict[K, V]:
+        with self._cond:
+            for key in keys:
+                self._next[key] = None
+            generation = self._generation
+            self._waiting[generation] = self._waiting.get(generation, 0) + 1
+            while generation not in self._done:
+                if not self._busy:
+                    self._busy = True
+                    self._cond.release()
+                    try:
+                        self._lead()
+                    finally:
+                        self._cond.acquire()
+                    continue
+                self._cond.wait()
+            found, error = self._done[generation]
+            self._waiting[generation] -= 1
+            if not self._waiting[generation]:
+                del self._waiting[generation]
+                del self._done[generation]
+        if error is not None:
+            raise error
+        return {k: found[k] for k in keys if k in found}
+
+    def _lead(self) -> None:
+        try:
+            if self._gather > 0:
+                time.sleep(self._gather)
+        except BaseException:
+            with self._cond:
+                self._busy = False
+                self._cond.notify_all()
+            raise
+        with self._cond:
+            batch, self._next = list(self._next), {}
+            generation = self._generation
+            self._generation += 1
+        found: dict[K, V] = {}
+        error: BaseException | None = None
+        try:
+            self.calls += 1
+            found = self._fetch(batch)
+        except BaseException as exc:  # every caller of this batch re-raises it
+            error = exc
+        with self._cond:
+            self._done[generation] = (found, error)
+            self._busy = False
+            self._cond.notify_all()
+
+
+class SharedReads:
+    """The reads the monitors of one fan-out (one region) share, and their common poll grid.
+
+    One batch reads every deployment (BatchGetDeployments) and every alarm (DescribeAlarms)
+    that the monitors woken on the same tick asked for.
+    """
+
+    def __init__(self, aws: Aws, *, grid: float = POLL_GRID, gather: float = GATHER) -> None:
+        self.aws = aws
+        self.grid = grid
+        self.reads: Coalescer[tuple[str, str], Any] = Coalescer(self._fetch, gather=gather)
+        self._caller: str | None = None
+        self._caller_lock = threading.Lock()
+
+    def _fetch(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], Any]:
+        from bluegreen.aws import cloudwatch, codedeploy
+
+        ids = [name for kind, name in keys if kind == "deployment"]
+        names = [name for kind, name in keys if kind == "alarm"]
+        found: dict[tuple[str, str], Any] = {}
+        if ids:
+            for info in codedeploy.batch_get_deployments(self.aws, ids):
+                found["deployment", str(info.get("deploymentId"))] = info
+        if names:
+            for name, value in cloudwatch.alarm_states(self.aws, names).items():
+                found["alarm", name] = value
+        return found
+
+    def read(
+        self, deployment_id: str | None, alarms: Sequence[str] = ()
+    ) -> tuple[dict[str, Any] | None, dict[str, str]]:
+        """The deployment's record (None: not asked) and the states of the alarms that exist."""
+        from bluegreen.errors import ResourceNotFound
+
+        keys = [("alarm", name) for name in dict.fromkeys(alarms)]
+        if deployment_id is not None:
+            keys.insert(0, ("deployment", deployment_id))
+        found = self.reads.get(keys)
+        states = {name: str(value) for (kind, name), value in found.items() if kind == "alarm"}
+        if deployment_id is None:
+            return None, states
+        info = found.get(("deployment", deployment_id))
+        if not info:
+            raise ResourceNotFound(f"deployment {deployment_id} not found")
+        return dict(info), states
+
+    def who(self, aws: Aws) -> str:
+        """The caller's identity, read once for the whole fan-out."""
+        from bluegreen.release.deploy import who
+
+        with self._caller_lock:
+            if self._caller is None:
+                self._caller = who(aws)
+            return self._caller
+
+    def sleeper(self, cancel: CancelFlag, clock: Callable[[], float]) -> Callable[[float], None]:
+        """A sleep that ends on the common grid nearest to `seconds` from now (never before
+        now), so the monitors' next reads coincide and share one call."""
+
+        def sleep(seconds: float) -> None:
+            now = clock()
+            wake = math.floor((now + max(0.0, seconds)) / self.grid + 0.5) * self.grid
+            cancel.sleep(max(0.0, wake - now))
+
+        return sleep
 
 
 @dataclass
@@ -53,15 +202,37 @@ class Probe:
     group: DeploymentGroup
     alarms: Sequence[str] = ()
     checks: Sequence[Check] = ()
+    shared: SharedReads | None = None  # a fan-out's batched reads
     _dims: dict[str, dict[str, str]] = field(default_factory=dict, init=False)
     _last_metrics: tuple[float, tuple[MetricValue, ...]] | None = field(default=None, init=False)
+    _alarms_read: dict[str, str] | None = field(default=None, init=False)
 
     def deployment(
-        self, deployment_id: str, reuse_target: dict[str, Any] | None = None
+        self,
+        deployment_id: str,
+        reuse_target: dict[str, Any] | None = None,
+        *,
+        alarms: bool = False,
     ) -> tuple[DeploymentView, dict[str, Any] | None]:
-        """GetDeployment, and GetDeploymentTarget unless `reuse_target` is given."""
+        """GetDeployment, and GetDeploymentTarget unless `reuse_target` is given.
+
+        `alarms`: the alarm states will be asked for next; with shared reads they are read in
+        the same batch as the deployment, and `alarm_states()` returns them."""
         from bluegreen.aws import codedeploy
 
+        if self.shared is not None:
+            wanted = self.alarms if alarms else ()
+            found, states = self.shared.read(deployment_id, wanted)
+            assert found is not None
+            info = found
+            self._alarms_read = states if wanted else None
+            target = reuse_target
+            started = info.get("status") not in ("Created", "Queued")
+            if target is None and self.group.target_id and started:
+                target = codedeploy.get_deployment_target(
+                    self.aws, deployment_id, self.group.target_id
+                )
+            return view(info, target), target
         if reuse_target is not None:
             info = codedeploy.get_deployment(self.aws, deployment_id)
             return view(info, reuse_target), reuse_target
@@ -71,6 +242,9 @@ class Probe:
     def alarm_states(self) -> dict[str, str]:
         if not self.alarms:
             return {}
+        if self.shared is not None:
+            states, self._alarms_read = self._alarms_read, None
+            return states if states is not None else self.shared.read(None, self.alarms)[1]
         from bluegreen.aws import cloudwatch
 
         return cloudwatch.alarm_states(self.aws, self.alarms)
@@ -225,7 +399,11 @@ class Loop:
     def _observe(self, state: State, observing: str) -> tuple[Observation, DeploymentView, State]:
         now = self.clock()
         detailed = now >= self._detail_until or self._target is None
-        dep, target = self.probe.deployment(observing, None if detailed else self._target)
+        dep, target = self.probe.deployment(
+            observing,
+            None if detailed else self._target,
+            alarms=detailed and state.phase is Phase.WATCHING,
+        )
         if dep.status in ("Succeeded", "Failed", "Stopped") and not detailed:
             dep, target = self.probe.deployment(observing)  # the end: read it all
             detailed = True

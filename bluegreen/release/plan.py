@@ -143,11 +143,16 @@ def alarm_override(spec: Spec) -> dict[str, Any] | None:
     }
 
 
-def plan_release(aws: Aws, spec: Spec, opts: DeployOptions) -> ReleasePlan:
-    """Preflight every input and the AWS setup, then return the plan. Writes nothing."""
+def plan_release(
+    aws: Aws, spec: Spec, opts: DeployOptions, *, live: LiveService | None = None
+) -> ReleasePlan:
+    """Preflight every input and the AWS setup, then return the plan. Writes nothing.
+
+    `live`: the service as the caller has just described it (else it is described here)."""
     from bluegreen.aws import ecs
 
-    live = ecs.describe_service(aws, spec.cluster, spec.service)
+    if live is None:
+        live = ecs.describe_service(aws, spec.cluster, spec.service)
     strategy = strategy_for(live, spec)
     if strategy != "codedeploy":  # pragma: no cover - strategy_for raises for the others
         raise PreflightError(f"no release strategy {strategy}")
