@@ -1,0 +1,134 @@
+"""Shared monitor reads: one BatchGetDeployments / DescribeAlarms per tick for a fan-out."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bluegreen.aws.session import Aws
+from bluegreen.errors import ExitCode, Throttled
+from bluegreen.release.fanout import ReleaseRequest, Runner, fan_out, prepare_release
+from bluegreen.release.follow import CancelFlag, Coalescer, SharedReads
+from bluegreen.release.spec import Spec, load_spec
+from bluegreen.sandbox.stack import StackResult
+from tests.perf_fanout.conftest import Requests
+from tests.perf_fanout.test_preflight import Out
+
+
+def test_callers_waiting_behind_a_batch_share_the_next_one() -> None:
+    release = threading.Event()
+    batches: list[list[str]] = []
+
+    def fetch(keys: list[str]) -> dict[str, str]:
+        batches.append(keys)
+        if len(batches) == 1:
+            release.wait(5)
+        return {k: k.upper() for k in keys if k != "gone"}
+
+    reads: Coalescer[str, str] = Coalescer(fetch, gather=0.0)
+    answers: dict[str, dict[str, str]] = {}
+
+    def ask(key: str) -> None:
+        answers[key] = reads.get([key])
+
+    first = threading.Thread(target=ask, args=("a",))
+    first.start()
+    while not batches:
+        time.sleep(0.001)
+    others = [threading.Thread(target=ask, args=(k,)) for k in ("b", "c", "gone")]
+    for t in others:
+        t.start()
+    time.sleep(0.05)  # all three are waiting behind the first batch
+    release.set()
+    for t in [first, *others]:
+        t.join(5)
+    assert batches[0] == ["a"]
+    assert sorted(batches[1]) == ["b", "c", "gone"]
+    assert len(batches) == 2
+    assert answers == {"a": {"a": "A"}, "b": {"b": "B"}, "c": {"c": "C"}, "gone": {}}
+
+
+def test_an_error_reaches_every_caller_of_the_batch() -> None:
+    def fetch(keys: list[str]) -> dict[str, str]:
+        raise Throttled("slow down")
+
+    reads: Coalescer[str, str] = Coalescer(fetch, gather=0.02)
+    errors: list[BaseException] = []
+
+    def ask(key: str) -> None:
+        try:
+            reads.get([key])
+        except Throttled as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=ask, args=(k,)) for k in "abc"]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(5)
+    assert len(errors) == 3
+    assert reads.calls < 3  # the gather window put at least two in one batch
+
+
+def test_sleeps_end_on_the_common_grid() -> None:
+    now = [10.03]
+    slept: list[float] = []
+
+    class Flag(CancelFlag):
+        def sleep(self, seconds: float) -> None:
+            slept.append(seconds)
+
+    shared = SharedReads(Aws(region="us-east-1"), grid=0.2)
+    sleep = shared.sleeper(Flag(), lambda: now[0])
+    sleep(1.0)  # ends at 11.0, the grid point nearest 11.03
+    now[0] = 10.17
+    sleep(1.0)  # 11.2
+    now[0] = 10.31
+    sleep(0.0)  # 10.4 is nearest: never in the past, at most half a grid later
+    assert slept == pytest.approx([0.97, 1.03, 0.09])
+
+
+def _spec(stack: StackResult) -> Spec:
+    return load_spec(Path(stack.directory / "bluegreen.yaml"), None)
+
+
+def test_fan_out_monitors_share_batched_reads(stacks: list[StackResult]) -> None:
+    requests = Requests()
+    aws = requests.attach(Aws(region="us-east-1"))
+    shared = SharedReads(aws)
+    request = ReleaseRequest(
+        var_overrides={"log_level": "debug"}, deployment_config="CodeDeployDefault.ECSAllAtOnce"
+    )
+
+    def prepare(spec: Spec) -> Runner:
+        return prepare_release(spec, aws, request, cancel=CancelFlag(), shared=shared)
+
+    out = Out()
+    result = fan_out([_spec(s) for s in stacks], prepare, out, max_parallel=len(stacks))
+
+    assert result.exit_code == ExitCode.OK, result.lines()
+    ids = {o.deployment_id for o in result.results.values()}
+    assert len(ids) == len(stacks)
+    # No per-deployment GetDeployment: the monitors read through BatchGetDeployments ...
+    assert requests.counts["codedeploy:GetDeployment"] == 0
+    batches = [set(p["deploymentIds"]) for p in requests.of("codedeploy:BatchGetDeployments")]
+    assert batches
+    assert set().union(*batches) == ids
+    # ... and reads of the same moment are one call: fewer calls than deployment reads.
+    reads = sum(len(b) for b in batches)
+    assert max(len(b) for b in batches) == len(stacks)
+    assert len(batches) < reads
+    # The alarms of several services are read in one DescribeAlarms call.
+    alarm_calls = [set(p["AlarmNames"]) for p in requests.of("cloudwatch:DescribeAlarms")]
+    wanted = {a for s in stacks for a in _spec(s).rollback.alarms}
+    assert max(len(names) for names in alarm_calls) > len(wanted) // len(stacks)
+    # The caller's identity is read once for the whole fan-out.
+    assert requests.counts["sts:GetCallerIdentity"] == 1
+    # One DescribeServices per spec (the controller check and the plan share it).
+    assert requests.counts["ecs:DescribeServices"] == len(stacks)
+    finished: list[Any] = [o for o in out.objects if o.get("event") == "serviceResult"]
+    assert len(finished) == len(stacks)
