@@ -35,6 +35,12 @@ def appspec_templates_dir() -> Traversable:
 
 
 @cache
+def appspec_template(name: str) -> str:
+    """The source of `appspec_templates/<name>` (package data: read once per process)."""
+    return appspec_templates_dir().joinpath(name).read_text(encoding="utf-8")
+
+
+@cache
 def load_schema(name: str) -> dict[str, Any]:
     """Load `schemas/<name>.schema.json`."""
     text = schemas_dir().joinpath(f"{name}.schema.json").read_text(encoding="utf-8")

@@ -173,7 +173,7 @@ class _Compiled:
     render, so an edited file is compiled again and never served stale. Included templates are
     not cached (cache_size=0): jinja2 reads them from disk on every render."""
 
-    LIMIT = 2048  # compiled templates kept (least recently used dropped first)
+    LIMIT = 4096  # compiled templates kept (least recently used dropped first)
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -390,6 +390,8 @@ class _Templates:
         return self._render(template, name, extra)
 
     def render_string(self, source: str, where: Where, context: Mapping[str, Any]) -> str:
+        if "{" not in source and "\r" not in source:
+            return source  # no jinja2 syntax (it all starts with "{") and no newline to convert
         from jinja2 import TemplateSyntaxError
 
         try:
@@ -867,10 +869,10 @@ def _appspec(
         display = display_path(spec.appspec)
         text = templates.render_file(spec.appspec, extra)
     else:
-        from bluegreen.resources import appspec_templates_dir
+        from bluegreen.resources import appspec_template
 
         display = DEFAULT_APPSPEC
-        source = appspec_templates_dir().joinpath("ecs.yaml.j2").read_text(encoding="utf-8")
+        source = appspec_template("ecs.yaml.j2")
         text = templates.render_packaged(DEFAULT_APPSPEC, source, extra)
     is_json = display.endswith((".json.j2", ".json"))
     doc, lines = _parse_rendered(text, display, yaml=not is_json)

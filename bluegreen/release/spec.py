@@ -114,11 +114,16 @@ class Spec:
 # --- paths and positions ------------------------------------------------------------------------
 def display_path(path: Path) -> str:
     """A path as a user wants to read it: relative to the working folder when below it."""
+    return _display_path(str(path), os.getcwd())
+
+
+@lru_cache(maxsize=1024)
+def _display_path(path: str, cwd: str) -> str:
     try:
-        rel = os.path.relpath(path)
+        rel = os.path.relpath(path, cwd)
     except ValueError:  # pragma: no cover - another drive on Windows
-        return str(path)
-    return str(path) if rel.startswith("..") else rel
+        return path
+    return path if rel.startswith("..") else rel
 
 
 def json_path(path: Iterable[PathItem]) -> str:
@@ -238,7 +243,9 @@ def line_map(
 # numbers, non-string or duplicate keys, recursive aliases, directives, any parse error) is
 # left to the round-trip loader.
 _PLAIN_TAG, _QUOTED_TAG, _MAP_TAG, _SEQ_TAG = "!bg-plain", "!bg-quoted", "!bg-map", "!bg-seq"
-_CORE = "tag:yaml.org,2002:"
+_STR, _NULL, _BOOL, _INT, _FLOAT = (
+    f"tag:yaml.org,2002:{kind}" for kind in ("str", "null", "bool", "int", "float")
+)
 _SIMPLE_INT = re.compile(r"[-+]?(?:0|[1-9][0-9]*)")
 _SIMPLE_FLOAT = re.compile(r"[-+]?(?:0|[1-9][0-9]*)\.[0-9]+")
 _DIRECTIVE = re.compile(r"^%", re.MULTILINE)
@@ -276,8 +283,7 @@ def _fast_loader() -> tuple[type[Any], Callable[[str], str], Any] | None:
 
     @lru_cache(maxsize=4096)  # keys and small values repeat from document to document
     def resolve(value: str) -> str:
-        tag: str = resolver.resolve(RuamelScalar, value, (True, False))
-        return tag
+        return str(resolver.resolve(RuamelScalar, value, (True, False)))
 
     return Loader, resolve, Reader.NON_PRINTABLE
 
@@ -336,15 +342,15 @@ def _construct(node: Any, resolve: Callable[[str], str], open_nodes: set[int]) -
 
 def _scalar(value: str, resolve: Callable[[str], str]) -> Any:
     tag = resolve(value)
-    if tag == _CORE + "str":
+    if tag == _STR:
         return value
-    if tag == _CORE + "null":
+    if tag == _NULL:
         return None
-    if tag == _CORE + "bool":
+    if tag == _BOOL:
         return value.lower() == "true"
-    if tag == _CORE + "int" and _SIMPLE_INT.fullmatch(value):
+    if tag == _INT and _SIMPLE_INT.fullmatch(value):
         return int(value)
-    if tag == _CORE + "float" and _SIMPLE_FLOAT.fullmatch(value):
+    if tag == _FLOAT and _SIMPLE_FLOAT.fullmatch(value):
         return float(value)
     raise _Unsure
 
@@ -599,6 +605,27 @@ def _is_type(value: Any, kind: str) -> bool:
     raise _Unsupported(kind)
 
 
+# Types whose check is one isinstance (bool is an int, so "integer" and "number" are not here).
+_PLAIN_TYPES: dict[str, type] = {"object": dict, "array": list, "string": str, "boolean": bool}
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _all_of(checks: list[Check]) -> Check:
+    if len(checks) == 1:
+        return checks[0]
+
+    def check(value: Any) -> bool:
+        for one in checks:  # noqa: SIM110 - a loop: quicker than all() over a generator
+            if not one(value):
+                return False
+        return True
+
+    return check
+
+
 def _equal(one: Any, two: Any) -> bool:
     """jsonschema's equality: True is not 1, 1 is 1.0, containers compared item by item."""
     if one is two:
@@ -666,9 +693,7 @@ class _SchemaCompiler:
             checks.append(make(arg, schema))
         if "properties" in schema or "additionalProperties" in schema:
             checks.append(self._object(schema))
-        if len(checks) == 1:
-            return checks[0]
-        return lambda value: all(check(value) for check in checks)
+        return _all_of(checks)
 
     def _object(self, schema: dict[str, Any]) -> Check:
         properties = {k: self.compile(v) for k, v in schema.get("properties", {}).items()}
@@ -708,6 +733,9 @@ class _SchemaCompiler:
         wanted = [kinds] if isinstance(kinds, str) else list(kinds)
         for kind in wanted:
             _is_type(None, kind)  # unknown type names are unsupported
+        if len(wanted) == 1 and wanted[0] in _PLAIN_TYPES:
+            exact = _PLAIN_TYPES[wanted[0]]
+            return lambda value: isinstance(value, exact)
         return lambda value: any(_is_type(value, kind) for kind in wanted)
 
     def _required(self, names: Any, schema: dict[str, Any]) -> Check:
@@ -744,10 +772,10 @@ class _SchemaCompiler:
         return lambda value: not isinstance(value, dict) or len(value) <= limit
 
     def _minimum(self, limit: Any, schema: dict[str, Any]) -> Check:
-        return lambda value: not _is_type(value, "number") or value >= limit
+        return lambda value: not _is_number(value) or value >= limit
 
     def _maximum(self, limit: Any, schema: dict[str, Any]) -> Check:
-        return lambda value: not _is_type(value, "number") or value <= limit
+        return lambda value: not _is_number(value) or value <= limit
 
     def _items(self, items: Any, schema: dict[str, Any]) -> Check:
         if "prefixItems" in schema:
@@ -775,8 +803,7 @@ class _SchemaCompiler:
         return lambda value: not isinstance(value, dict) or all(each(k) for k in value)
 
     def _allOf(self, subs: Any, schema: dict[str, Any]) -> Check:
-        checks = [self.compile(sub) for sub in subs]
-        return lambda value: all(check(value) for check in checks)
+        return _all_of([self.compile(sub) for sub in subs])
 
     def _oneOf(self, subs: Any, schema: dict[str, Any]) -> Check:
         checks = [self.compile(sub) for sub in subs]
