@@ -368,7 +368,7 @@ def prepare_codedeploy(
         verify=request.verify,
         tag_as=request.tag_as,
     )
-    plan = plan_release(aws, spec, options, live=live)
+    plan = plan_release(aws, spec, options, live=live, shared=shared)
     if reuse is not None:
         plan = dataclasses.replace(plan, register=False, task_definition_arn=reuse)
     flag = cancel or CancelFlag()

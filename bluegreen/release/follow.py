@@ -50,6 +50,7 @@ THROTTLE_BACKOFF = 2.0
 MAX_READ_FAILURES = 5  # consecutive failed reads (not throttling) before giving up
 POLL_GRID = 0.2  # seconds: shared monitors wake on multiples of this (monitor.END_POLL)
 GATHER = 0.005  # seconds a batch leader waits for the other monitors woken on the same tick
+ELBV2_BATCH = 20  # names or ARNs per DescribeTargetGroups / DescribeListeners call
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -131,7 +132,8 @@ class SharedReads:
     """The reads the monitors of one fan-out (one region) share, and their common poll grid.
 
     One batch reads every deployment (BatchGetDeployments) and every alarm (DescribeAlarms)
-    that the monitors woken on the same tick asked for.
+    that the monitors woken on the same tick asked for. The preflights share their target
+    group, listener and alarm checks the same way (`preflight`).
     """
 
     def __init__(self, aws: Aws, *, grid: float = POLL_GRID, gather: float = GATHER) -> None:
@@ -153,7 +155,53 @@ class SharedReads:
         if names:
             for name, value in cloudwatch.alarm_states(self.aws, names).items():
                 found["alarm", name] = value
+        for kind, fetch in (("target_group", self._target_groups), ("listener", self._listeners)):
+            wanted = [name for k, name in keys if k == kind]
+            for start in range(0, len(wanted), ELBV2_BATCH):
+                for name in fetch(wanted[start : start + ELBV2_BATCH]):
+                    found[kind, name] = True
         return found
+
+    def _target_groups(self, names: list[str]) -> list[str]:
+        """The target groups that exist. A failed call (one missing name fails it all) is
+        retried one name at a time; a caller whose name is still absent asks on its own."""
+        from bluegreen.aws import elbv2
+        from bluegreen.errors import BluegreenError
+
+        try:
+            return list(elbv2.target_groups(self.aws, names))
+        except BluegreenError:
+            if len(names) == 1:
+                return []
+            return [n for one in names for n in self._target_groups([one])]
+
+    def _listeners(self, arns: list[str]) -> list[str]:
+        from bluegreen.aws import elbv2
+        from bluegreen.errors import BluegreenError
+
+        try:
+            return list(elbv2.listeners(self.aws, arns))
+        except BluegreenError:
+            if len(arns) == 1:
+                return []
+            return [a for one in arns for a in self._listeners([one])]
+
+    def preflight(
+        self, target_groups: Sequence[str], listeners: Sequence[str], alarms: Sequence[str]
+    ) -> list[str]:
+        """A plan's checks in one shared read: the target groups and listeners must exist
+        (else the same error as reading them alone), and the alarms that do not exist."""
+        from bluegreen.aws import elbv2
+
+        keys = [("target_group", n) for n in dict.fromkeys(target_groups)]
+        keys += [("listener", a) for a in dict.fromkeys(listeners)]
+        keys += [("alarm", n) for n in dict.fromkeys(alarms)]
+        found = self.reads.get(keys)
+        if any(("target_group", n) not in found for n in target_groups):
+            elbv2.target_groups(self.aws, list(target_groups))  # raises what is wrong
+        if any(("listener", a) not in found for a in listeners):
+            elbv2.listeners(self.aws, list(listeners))
+        return [n for n in alarms if ("alarm", n) not in found]
 
     def read(
         self, deployment_id: str | None, alarms: Sequence[str] = ()

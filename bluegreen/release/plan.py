@@ -20,6 +20,7 @@ from bluegreen.release.taskdef import same_task_definition
 if TYPE_CHECKING:
     from bluegreen.aws.codedeploy import DeploymentGroup
     from bluegreen.aws.session import Aws
+    from bluegreen.release.follow import SharedReads
     from bluegreen.release.render import LiveService
     from bluegreen.release.spec import Spec
     from bluegreen.release.tagging import TagPlan
@@ -144,11 +145,18 @@ def alarm_override(spec: Spec) -> dict[str, Any] | None:
 
 
 def plan_release(
-    aws: Aws, spec: Spec, opts: DeployOptions, *, live: LiveService | None = None
+    aws: Aws,
+    spec: Spec,
+    opts: DeployOptions,
+    *,
+    live: LiveService | None = None,
+    shared: SharedReads | None = None,
 ) -> ReleasePlan:
     """Preflight every input and the AWS setup, then return the plan. Writes nothing.
 
-    `live`: the service as the caller has just described it (else it is described here)."""
+    `live`: the service as the caller has just described it (else it is described here);
+    `shared`: a fan-out's shared reads, which check the target groups, listeners and alarms
+    of the preflights running side by side in a few calls."""
     from bluegreen.aws import ecs
 
     if live is None:
@@ -156,7 +164,7 @@ def plan_release(
     strategy = strategy_for(live, spec)
     if strategy != "codedeploy":  # pragma: no cover - strategy_for raises for the others
         raise PreflightError(f"no release strategy {strategy}")
-    return _plan_codedeploy(aws, spec, opts, live)
+    return _plan_codedeploy(aws, spec, opts, live, shared)
 
 
 def strategy_for(live: LiveService, spec: Spec) -> str:
@@ -179,7 +187,9 @@ def strategy_for(live: LiveService, spec: Spec) -> str:
     )
 
 
-def _plan_codedeploy(aws: Aws, spec: Spec, opts: DeployOptions, live: LiveService) -> ReleasePlan:
+def _plan_codedeploy(
+    aws: Aws, spec: Spec, opts: DeployOptions, live: LiveService, shared: SharedReads | None
+) -> ReleasePlan:
     from bluegreen.aws import cloudwatch, codedeploy, ecs, elbv2
     from bluegreen.aws.ecr import EcrResolver
     from bluegreen.release.render import render_release
@@ -209,10 +219,14 @@ def _plan_codedeploy(aws: Aws, spec: Spec, opts: DeployOptions, live: LiveServic
             hint="configure loadBalancerInfo.targetGroupPairInfoList with two target groups "
             "and a prodTrafficRoute",
         )
-    elbv2.target_groups(aws, list(group.target_groups))
-    elbv2.listeners(aws, [*group.prod_listeners, *group.test_listeners])
+    listeners = [*group.prod_listeners, *group.test_listeners]
     alarms = list(spec.rollback.alarms)
-    missing = cloudwatch.missing_alarms(aws, alarms)
+    if shared is not None:
+        missing = shared.preflight(list(group.target_groups), listeners, alarms)
+    else:
+        elbv2.target_groups(aws, list(group.target_groups))
+        elbv2.listeners(aws, listeners)
+        missing = cloudwatch.missing_alarms(aws, alarms)
     if missing:
         raise PreflightError(
             f"alarm {', '.join(missing)} does not exist",

@@ -132,3 +132,66 @@ def test_fan_out_monitors_share_batched_reads(stacks: list[StackResult]) -> None
     assert requests.counts["ecs:DescribeServices"] == len(stacks)
     finished: list[Any] = [o for o in out.objects if o.get("event") == "serviceResult"]
     assert len(finished) == len(stacks)
+
+
+def _checks(spec: Spec, aws: Aws) -> tuple[list[str], list[str], list[str]]:
+    from bluegreen.aws import codedeploy
+
+    group = codedeploy.deployment_group(
+        aws, spec.codedeploy.application, spec.codedeploy.deployment_group
+    )
+    listeners = [*group.prod_listeners, *group.test_listeners]
+    return list(group.target_groups), listeners, list(spec.rollback.alarms)
+
+
+def test_preflight_checks_of_several_specs_share_one_call_each(stacks: list[StackResult]) -> None:
+    requests = Requests()
+    aws = requests.attach(Aws(region="us-east-1"))
+    checks = [_checks(_spec(s), aws) for s in stacks]
+    shared = SharedReads(aws, gather=0.3)  # long enough for all three to join one batch
+    missing: dict[int, list[str]] = {}
+
+    def check(i: int) -> None:
+        missing[i] = shared.preflight(*checks[i])
+
+    requests.counts.clear()
+    threads = [threading.Thread(target=check, args=(i,)) for i in range(len(checks))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert missing == {i: [] for i in range(len(checks))}
+    assert requests.counts["elbv2:DescribeTargetGroups"] == 1
+    assert requests.counts["elbv2:DescribeListeners"] == 1
+    assert requests.counts["cloudwatch:DescribeAlarms"] == 1
+    names = requests.of("elbv2:DescribeTargetGroups")[0]["Names"]
+    assert sorted(names) == sorted(n for c in checks for n in c[0])
+
+
+def test_a_missing_resource_fails_only_the_spec_that_names_it(stacks: list[StackResult]) -> None:
+    from bluegreen.errors import ResourceNotFound
+
+    aws = Aws(region="us-east-1")
+    good, other = (_checks(_spec(s), aws) for s in stacks[:2])
+    shared = SharedReads(aws, gather=0.3)
+    outcome: dict[str, Any] = {}
+
+    def check(name: str, tgs: list[str], listeners: list[str], alarms: list[str]) -> None:
+        try:
+            outcome[name] = shared.preflight(tgs, listeners, alarms)
+        except ResourceNotFound as exc:
+            outcome[name] = exc
+
+    bad = (["no-such-tg", *other[0][1:]], other[1], [*other[2], "no-such-alarm"])
+    threads = [
+        threading.Thread(target=check, args=("good", *good)),
+        threading.Thread(target=check, args=("bad", *bad)),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert outcome["good"] == []
+    assert isinstance(outcome["bad"], ResourceNotFound)
+    assert "no-such-tg" in outcome["bad"].render()  # as reading them alone says it
+    assert shared.preflight([], bad[1], bad[2]) == ["no-such-alarm"]
