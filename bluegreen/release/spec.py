@@ -279,6 +279,13 @@ def _fast_loader() -> tuple[type[Any], Callable[[str], str], Any] | None:
                 return "!bg-unsure"
             return _MAP_TAG if kind is yaml.MappingNode else _SEQ_TAG
 
+        # no path-based resolvers here: skip PyYAML's bookkeeping for them on every node
+        def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+            return None
+
+        def ascend_resolver(self) -> None:
+            return None
+
     resolver = VersionedResolver()
 
     @lru_cache(maxsize=4096)  # keys and small values repeat from document to document
@@ -323,7 +330,14 @@ def _construct(node: Any, resolve: Callable[[str], str], open_nodes: set[int]) -
         raise _Unsure
     open_nodes.add(id(node))
     if tag == _SEQ_TAG:
-        result: Any = [_construct(item, resolve, open_nodes) for item in node.value]
+        result: Any = [
+            item.value
+            if item.tag == _QUOTED_TAG
+            else _scalar(item.value, resolve)
+            if item.tag == _PLAIN_TAG
+            else _construct(item, resolve, open_nodes)
+            for item in node.value
+        ]
     else:
         result = {}
         for key_node, value_node in node.value:
@@ -335,7 +349,13 @@ def _construct(node: Any, resolve: Callable[[str], str], open_nodes: set[int]) -
                 raise _Unsure
             if not isinstance(key, str) or key in result:
                 raise _Unsure
-            result[key] = _construct(value_node, resolve, open_nodes)
+            value_tag = value_node.tag  # scalars inline: one call fewer for most nodes
+            if value_tag == _QUOTED_TAG:
+                result[key] = value_node.value
+            elif value_tag == _PLAIN_TAG:
+                result[key] = _scalar(value_node.value, resolve)
+            else:
+                result[key] = _construct(value_node, resolve, open_nodes)
     open_nodes.discard(id(node))
     return result
 
