@@ -24,6 +24,7 @@ _DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
 _DOMAIN = re.compile(
     rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[0-9a-fA-F:.]+\])(?::[0-9]+)?"
 )
+_SPACE = re.compile(r"\s")  # what str.isspace() calls white space
 _TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 _DIGEST = re.compile(r"[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}")
 _ECR_HOST = re.compile(
@@ -98,7 +99,7 @@ def parse_image(ref: str, where: str = "") -> ImageRef:
     """Parse an image reference; ImageError (exit 2) naming the reference and the problem."""
     if not isinstance(ref, str) or not ref.strip():
         raise _fail(str(ref), "it is empty", where)
-    if ref != ref.strip() or any(c.isspace() for c in ref):
+    if _SPACE.search(ref):
         raise _fail(ref, "it contains whitespace", where)
     rest = ref
     digest: str | None = None

@@ -801,7 +801,15 @@ class _SchemaCompiler:
         if "prefixItems" in schema:
             raise _Unsupported("prefixItems")
         each = self.compile(items)
-        return lambda value: not isinstance(value, list) or all(each(v) for v in value)
+
+        def check(value: Any) -> bool:
+            if isinstance(value, list):
+                for item in value:  # a loop: quicker than all() over a generator
+                    if not each(item):
+                        return False
+            return True
+
+        return check
 
     def _uniqueItems(self, unique: Any, schema: dict[str, Any]) -> Check:
         if not unique:
