@@ -22,6 +22,7 @@ Reproduce with: `.venv/bin/python -m bench.render_bench [--runs 5] [--services 1
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 import tempfile
@@ -169,8 +170,40 @@ def render_all(specs: list[Path]) -> int:
     return rendered
 
 
+_COLD = """
+import json, sys, time
+from pathlib import Path
+from bench.render_bench import render_all
+specs = [Path(p) for p in json.loads(sys.stdin.read())]
+render_all(specs[:1])  # imports and packaged schemas loaded before any timing
+began = time.perf_counter()
+assert render_all(specs[1:]) == len(specs) - 1
+print(time.perf_counter() - began)
+"""
+
+
+def cold(warm_up: Path, specs: list[Path], runs: int) -> Stats:
+    """Each run in a fresh interpreter whose imports are loaded (by rendering one other
+    service first) but which has compiled none of these services' templates yet: what one
+    `validate` over the 1,000 pays."""
+    samples = []
+    payload = json.dumps([str(warm_up), *map(str, specs)])
+    for _ in range(runs):
+        done = subprocess.run(
+            [sys.executable, "-c", _COLD],
+            input=payload,
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=Path(__file__).resolve().parent.parent,
+        )
+        samples.append(float(done.stdout.strip().splitlines()[-1]))
+    return stats(samples)
+
+
 def in_process(specs: list[Path], runs: int) -> Stats:
-    render_all(specs[:1])  # imports and packaged schemas loaded before any timing
+    """Warm: the same process renders the same services again (compiled templates cached)."""
+    render_all(specs)  # every template compiled once before any timing
     samples = []
     for _ in range(runs):
         began = time.perf_counter()
@@ -229,15 +262,17 @@ def folder_supported(folder: Path) -> bool:
     return done.returncode == 0
 
 
-Measured = tuple[Stats, Stats, Stats | None, list[tuple[str, float]]]
+Measured = tuple[Stats, Stats, Stats, Stats | None, list[tuple[str, float]]]
 
 
 def measure(runs: int, count: int) -> Measured:
     with tempfile.TemporaryDirectory(prefix="bluegreen-render-") as tmp:
         folder = Path(tmp) / "services"
-        specs = generate(folder, count)
+        *specs, warm_up = generate(folder, count + 1)
+        first = cold(warm_up, specs, runs)
         inside = in_process(specs, runs)
-        shares = profile(specs[: min(count, 100)])
+        # a first pass over services of their own, so the profile shows template compilation
+        shares = profile(generate(Path(tmp) / "profiled", min(count, 100)))
         one = time_command(
             _cli("--config", str(specs[0]), "--env", ENV, "validate", "--offline"), runs
         )
@@ -246,7 +281,7 @@ def measure(runs: int, count: int) -> Measured:
             whole = time_command(
                 _cli("--config", str(folder), "--env", ENV, "validate", "--offline"), runs
             )
-    return inside, one, whole, shares
+    return first, inside, one, whole, shares
 
 
 def report(runs: int, count: int = 1000) -> str:
@@ -254,9 +289,10 @@ def report(runs: int, count: int = 1000) -> str:
 
 
 def section(runs: int, count: int = 1000) -> Section:
-    inside, one, whole, shares = measure(runs, count)
-    per = stats([inside.median / count])
-    goal = "met" if inside.median / count <= 0.001 else "NOT met"
+    first, inside, one, whole, shares = measure(runs, count)
+    per = stats([first.median / count])
+    warm_per = inside.median / count
+    goal = "met" if first.median / count <= 0.001 else "NOT met"
     lines = [
         f"## Render and validate {count:,} services",
         "",
@@ -264,9 +300,12 @@ def section(runs: int, count: int = 1000) -> Section:
         "",
         "| what | median | min | max | runs |",
         "|---|---|---|---|---|",
-        f"| in-process `load_spec` + `render_release`, all {count:,} (offline) | "
-        f"{inside.cells('s', 1.0)} |",
+        f"| in-process `load_spec` + `render_release`, all {count:,} (offline), first pass "
+        f"in a fresh process | {first.cells('s', 1.0)} |",
         f"| ... per service (median / {count:,}) | {per.median * 1000:.2f} ms | | | |",
+        f"| the same {count:,} again in the same process (compiled templates cached) | "
+        f"{inside.cells('s', 1.0)} |",
+        f"| ... per service (median / {count:,}) | {warm_per * 1000:.2f} ms | | | |",
         f"| one `bluegreen -c svc0001.yaml -e {ENV} validate --offline` process | {one.cells()} |",
     ]
     if whole is not None:
@@ -276,15 +315,17 @@ def section(runs: int, count: int = 1000) -> Section:
         )
     lines += [
         "",
-        f"Goal: 1,000 services rendered and validated in-process in ≤ 1 s — {goal}. "
-        "The in-process figure is the release API alone (spec schema and semantics, jinja2, "
+        f"Goal: 1,000 services rendered and validated in-process in ≤ 1 s — {goal} (judged "
+        "on the first pass, which compiles every service's own template; each service here "
+        "has its own template file). The in-process figures are the release API alone "
+        "(spec schema and semantics, jinja2, "
         "task-definition and AppSpec schemas), imports already loaded; image tags are not "
         "resolved to digests (offline). The process figure adds interpreter start-up, the "
         "CLI and the imports, paid once per `validate` invocation.",
     ]
     lines += [
         "",
-        f"Where the in-process time goes (cProfile over {min(count, 100)} services; "
+        f"Where a first pass's time goes (cProfile over {min(count, 100)} other services; "
         "cumulative shares, so nested rows overlap):",
         "",
         "| part | share |",
@@ -298,8 +339,9 @@ def section(runs: int, count: int = 1000) -> Section:
             "this build), so a CI loop over 1,000 specs pays the process figure 1,000 times."
         )
     headlines = [
-        f"Render + validate {count:,} services in-process: {inside.median:.1f} s median "
-        f"({per.median * 1000:.1f} ms each; goal ≤ 1 s per 1,000: {goal})",
+        f"Render + validate {count:,} services in-process: {first.median:.1f} s median for a "
+        f"first pass ({per.median * 1000:.1f} ms each; goal ≤ 1 s per 1,000: {goal}); "
+        f"{inside.median:.2f} s again with compiled templates cached",
         f"One `validate --offline` process: {one.median * 1000:.0f} ms median",
     ]
     return Section("\n".join([*lines, ""]), tuple(headlines))
