@@ -195,3 +195,54 @@ def test_a_missing_resource_fails_only_the_spec_that_names_it(stacks: list[Stack
     assert isinstance(outcome["bad"], ResourceNotFound)
     assert "no-such-tg" in outcome["bad"].render()  # as reading them alone says it
     assert shared.preflight([], bad[1], bad[2]) == ["no-such-alarm"]
+
+
+def _loop(shared: SharedReads) -> Any:
+    from bluegreen.aws.codedeploy import DeploymentGroup
+    from bluegreen.release.follow import Loop, Probe
+    from bluegreen.release.monitor import MonitorConfig
+
+    group = DeploymentGroup(
+        "app", "dg", "ECS", "c", "s", ("a", "b"), ("l",), (), "CONTINUE_DEPLOYMENT", 0,
+        "TERMINATE", 5, None, True,
+    )  # fmt: skip
+    probe = Probe(shared.aws, group, shared=shared)
+    loop = Loop(probe=probe, config=MonitorConfig("d-1", 0.0), sink=lambda e, s: None)
+    loop.sleep = shared.sleeper(loop.cancel, loop.clock)
+    return loop
+
+
+def test_a_wait_ends_on_the_tick_after_the_status_changed() -> None:
+    statuses = iter(["InProgress", "InProgress", "Succeeded"])
+    glances: list[float] = []
+
+    def fetch(keys: list[tuple[str, str]]) -> dict[tuple[str, str], Any]:
+        glances.append(time.monotonic())
+        return {("deployment", "d-1"): {"deploymentId": "d-1", "status": next(statuses)}}
+
+    shared = SharedReads(Aws(region="us-east-1"), grid=0.02, gather=0.0)
+    shared.reads = Coalescer(fetch, gather=0.0)
+    began = time.monotonic()
+    _loop(shared)._wait(5.0, "d-1", "InProgress")
+    assert len(glances) == 3  # one read per tick, for the whole fan-out
+    assert time.monotonic() - began < 1.0  # not the 5 s asked for
+
+
+def test_a_wait_without_change_lasts_its_time_and_cancel_ends_it() -> None:
+    reads: list[float] = []
+
+    def fetch(keys: list[tuple[str, str]]) -> dict[tuple[str, str], Any]:
+        reads.append(time.monotonic())
+        return {("deployment", "d-1"): {"deploymentId": "d-1", "status": "InProgress"}}
+
+    shared = SharedReads(Aws(region="us-east-1"), grid=0.02, gather=0.0)
+    shared.reads = Coalescer(fetch, gather=0.0)
+    loop = _loop(shared)
+    began = time.monotonic()
+    loop._wait(0.3, "d-1", "InProgress")
+    assert time.monotonic() - began == pytest.approx(0.3, abs=0.1)
+    assert len(reads) >= 5
+    loop.cancel.set()
+    began = time.monotonic()
+    loop._wait(5.0, "d-1", "InProgress")
+    assert time.monotonic() - began < 0.5
