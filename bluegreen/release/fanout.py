@@ -378,9 +378,7 @@ def prepare_codedeploy(
 
         out.emit(plan.to_json(), "\n".join(plan.lines()))
         if request.dry_run:
-            return Outcome(
-                "", "DryRun", False, ExitCode.OK, "dry run: nothing was changed", None, None
-            )
+            return Outcome.dry_run()
 
         def notify(event: Event) -> None:
             out.emit(event.json(), event.text)

@@ -134,6 +134,19 @@ class Outcome:
     rollback_deployment_id: str | None = None
     task_definition_arn: str | None = None
 
+    @classmethod
+    def dry_run(cls, task_definition_arn: str | None = None) -> Outcome:
+        """The outcome of a `--dry-run`: nothing started, nothing changed, exit 0."""
+        return cls(
+            "",
+            "DryRun",
+            False,
+            ExitCode.OK,
+            "dry run: nothing was changed",
+            None,
+            task_definition_arn,
+        )
+
     def result(self) -> dict[str, Any]:
         """The pinned JSON result line."""
         return {

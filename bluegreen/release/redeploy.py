@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from bluegreen.errors import ExitCode, PreflightError
+from bluegreen.errors import PreflightError
 from bluegreen.release.journal import Journal, journal_path
 from bluegreen.release.monitor import Outcome
 from bluegreen.release.rolling import (
@@ -77,15 +77,7 @@ def redeploy(
         f"({int(service.get('desiredCount', 0) or 0)} tasks)",
     )
     if request.dry_run:
-        return Outcome(
-            "",
-            "DryRun",
-            False,
-            ExitCode.OK,
-            "dry run: nothing was changed",
-            None,
-            live.task_definition_arn,
-        )
+        return Outcome.dry_run(live.task_definition_arn)
     return update_and_watch(
         aws,
         out,

@@ -878,15 +878,7 @@ def apply(
     loop = loop or Loop()
     emit_plan(out, p)
     if request.dry_run:
-        return Outcome(
-            "",
-            "DryRun",
-            False,
-            ExitCode.OK,
-            "dry run: nothing was changed",
-            None,
-            p.reuse_task_definition,
-        )
+        return Outcome.dry_run(p.reuse_task_definition)
     journal = journal or Journal(journal_path(spec.path))
     if p.tags is not None:
         # --tag-as: the first write, checked while planning; also when nothing else changes,

@@ -127,6 +127,7 @@ def stack(module_stack: Stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("BLUEGREEN_JOURNAL", str(tmp_path / "journal.jsonl"))
     yield s
     s.spec.write_text(spec_text)
+    sandbox_call(s.sandbox, "faults", method="DELETE")  # a fault must not outlive its test
     cd = s.client("codedeploy")
     active = cd.list_deployments(
         applicationName=s.result.application,
