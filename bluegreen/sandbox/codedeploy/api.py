@@ -107,6 +107,21 @@ class CodeDeployApi:
             )
         return group
 
+    def _ecs_config(self, state: RegionState, config_name: Any) -> DeploymentConfig:
+        """The named deployment config, which must exist and be for the ECS platform."""
+        config = state.configs.get(config_name)
+        if config is None:
+            raise ApiError(
+                "DeploymentConfigDoesNotExistException",
+                f"Deployment config {config_name} does not exist.",
+            )
+        if config.compute_platform != "ECS":
+            raise ApiError(
+                "InvalidDeploymentConfigNameException",
+                f"The deployment config {config_name} is not for the ECS compute platform.",
+            )
+        return config
+
     def _deployment(self, state: RegionState, body: JsonDict) -> Deployment:
         deployment_id = _required(
             body, "deploymentId", "DeploymentIdRequiredException", "deployment ID"
@@ -315,17 +330,7 @@ class CodeDeployApi:
             "deploymentConfigName",
             current.deployment_config_name if current else DEFAULT_ECS_CONFIG,
         )
-        config = state.configs.get(config_name)
-        if config is None:
-            raise ApiError(
-                "DeploymentConfigDoesNotExistException",
-                f"Deployment config {config_name} does not exist.",
-            )
-        if config.compute_platform != "ECS":
-            raise ApiError(
-                "InvalidDeploymentConfigNameException",
-                f"The deployment config {config_name} is not for the ECS compute platform.",
-            )
+        self._ecs_config(state, config_name)
         style = pick("deploymentStyle", current.deployment_style if current else None)
         if style != {"deploymentType": "BLUE_GREEN", "deploymentOption": "WITH_TRAFFIC_CONTROL"}:
             raise ApiError(
@@ -450,17 +455,7 @@ class CodeDeployApi:
         group = self._group(state, app.name, body.get("deploymentGroupName"))
         revision, appspec = parse_revision(body.get("revision"))
         config_name = body.get("deploymentConfigName") or group.deployment_config_name
-        config = state.configs.get(config_name)
-        if config is None:
-            raise ApiError(
-                "DeploymentConfigDoesNotExistException",
-                f"Deployment config {config_name} does not exist.",
-            )
-        if config.compute_platform != "ECS":
-            raise ApiError(
-                "InvalidDeploymentConfigNameException",
-                f"The deployment config {config_name} is not for the ECS compute platform.",
-            )
+        self._ecs_config(state, config_name)
         description = body.get("description")
         if description is not None and len(description) > 512:
             raise ApiError("DescriptionTooLongException", "The description is too long.")
