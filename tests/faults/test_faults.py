@@ -9,11 +9,8 @@ The sandbox clock runs 600x (tests/conftest.py), so a 60-minute canary bakes in 
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -22,10 +19,10 @@ from typing import Any
 
 import boto3
 
-from tests.release.conftest import Ran, Stack
+from tests.helpers import records as journal_records
+from tests.release.conftest import Ran, Stack, active, result_of, spawn
 
 LONG_CANARY = "canary:10%/60m"  # 6 s of wall time at 600x: room to act mid-canary
-ACTIVE = ["Created", "Queued", "InProgress", "Baking", "Ready"]
 
 # "500 ms" of API latency, scaled 10:1 so a release of a few hundred calls stays fast; every call
 # still really waits this long on the wire (and 50 ms of wall time is 30 s on the 600x clock).
@@ -58,37 +55,8 @@ def fault(cli: Callable[..., Ran], *args: str) -> None:
     assert ran.code == 0, ran.stderr
 
 
-def spawn(stack: Stack, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "bluegreen", *args],
-        cwd=stack.dir,
-        env=dict(os.environ),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-        text=True,
-    )
-
-
-def last_json(stdout: str) -> dict[str, Any]:
-    return dict(json.loads(stdout.strip().splitlines()[-1]))
-
-
 def journal() -> list[dict[str, Any]]:
-    path = Path(os.environ["BLUEGREEN_JOURNAL"])
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-def active(stack: Stack) -> list[str]:
-    return list(
-        stack.client("codedeploy").list_deployments(
-            applicationName=stack.result.application,
-            deploymentGroupName=stack.result.deployment_group,
-            includeOnlyStatuses=ACTIVE,
-        )["deployments"]
-    )
+    return journal_records(Path(os.environ["BLUEGREEN_JOURNAL"]))
 
 
 def assert_production_on(stack: Stack, task_definition: str, deployment_id: str) -> None:
@@ -280,7 +248,7 @@ def test_sigterm_mid_canary_exits_130_with_production_back_on_blue(stack: Stack)
     finally:
         proc.kill()
     assert proc.returncode == 130, err
-    result = last_json(out)
+    result = result_of(out)
     assert (result["exitCode"], result["rolledBack"]) == (130, True)
     assert result["taskDefinitionArn"] != blue
     assert_production_on(stack, blue, result["deploymentId"])

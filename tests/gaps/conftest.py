@@ -3,12 +3,8 @@ and the CLI run in this process; everything against the `aws_env` sandbox."""
 
 from __future__ import annotations
 
-import io
-import json
 import subprocess
 from collections.abc import Callable
-from contextlib import redirect_stderr, redirect_stdout
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,26 +12,8 @@ import pytest
 
 from bluegreen.aws.session import Aws
 from bluegreen.sandbox.server import SandboxServer
+from tests.helpers import Ran, run_cli
 from tests.parity.conftest import Stack
-
-
-@dataclass
-class Ran:
-    code: int
-    stdout: str
-    stderr: str
-
-    @property
-    def lines(self) -> list[dict[str, Any]]:
-        return [json.loads(line) for line in self.stdout.splitlines() if line.strip()]
-
-    @property
-    def result(self) -> dict[str, Any]:
-        return self.lines[-1]
-
-    def events(self, kind: str) -> list[dict[str, Any]]:
-        return [o for o in self.lines if o.get("event") == kind]
-
 
 Cli = Callable[..., Ran]
 
@@ -43,15 +21,7 @@ Cli = Callable[..., Ran]
 @pytest.fixture
 def cli() -> Cli:
     """Run `bluegreen ARGS` in this process (stdin is not a TTY)."""
-    from bluegreen.cli.app import run
-
-    def invoke(*args: str) -> Ran:
-        out, err = io.StringIO(), io.StringIO()
-        with redirect_stdout(out), redirect_stderr(err):
-            code = run(list(args))
-        return Ran(code, out.getvalue(), err.getvalue())
-
-    return invoke
+    return run_cli
 
 
 @pytest.fixture
@@ -59,12 +29,6 @@ def journal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "journal.jsonl"
     monkeypatch.setenv("BLUEGREEN_JOURNAL", str(path))
     return path
-
-
-def records(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 @pytest.fixture

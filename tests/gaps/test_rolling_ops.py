@@ -6,7 +6,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from tests.gaps.conftest import Cli, records
+from tests.gaps.conftest import Cli
+from tests.helpers import records
 from tests.parity.conftest import REGISTRY, Stack
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tests.gaps.conftest import Cli, ecr_tag_digest, git, records
+from tests.gaps.conftest import Cli, ecr_tag_digest, git
+from tests.helpers import records
 from tests.parity.conftest import REGISTRY, Stack
 
 TWO_CONTAINERS = """{

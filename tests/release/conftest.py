@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import io
 import json
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from bluegreen.aws.session import Aws
 from bluegreen.sandbox.server import SandboxServer
 from bluegreen.sandbox.stack import StackResult, create_stack, image_manifest
 from tests.conftest import SANDBOX_TIME_SCALE, sandbox_call
+from tests.helpers import Ran, run_cli
 
 
 @dataclass
@@ -139,6 +140,9 @@ def stack(module_stack: Stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     wait_idle(s, timeout=20)
 
 
+ACTIVE = ["Created", "Queued", "InProgress", "Baking", "Ready"]
+
+
 def wait_idle(s: Stack, timeout: float = 20.0) -> None:
     cd = s.client("codedeploy")
     deadline = time.monotonic() + timeout
@@ -146,7 +150,7 @@ def wait_idle(s: Stack, timeout: float = 20.0) -> None:
         active = cd.list_deployments(
             applicationName=s.result.application,
             deploymentGroupName=s.result.deployment_group,
-            includeOnlyStatuses=["Created", "Queued", "InProgress", "Baking", "Ready"],
+            includeOnlyStatuses=ACTIVE,
         )["deployments"]
         if not active:
             return
@@ -154,30 +158,36 @@ def wait_idle(s: Stack, timeout: float = 20.0) -> None:
     raise AssertionError(f"deployments still active: {active}")
 
 
-@dataclass
-class Ran:
-    code: int
-    stdout: str
-    stderr: str
-
-    @property
-    def lines(self) -> list[dict[str, Any]]:
-        return [json.loads(line) for line in self.stdout.splitlines() if line.strip()]
-
-    @property
-    def result(self) -> dict[str, Any]:
-        return self.lines[-1]
-
-
 @pytest.fixture
 def cli() -> Callable[..., Ran]:
     """Run `bluegreen ARGS` in this process (stdin is not a TTY: cancel means rollback)."""
-    from bluegreen.cli.app import run
+    return run_cli
 
-    def invoke(*args: str) -> Ran:
-        out, err = io.StringIO(), io.StringIO()
-        with redirect_stdout(out), redirect_stderr(err):
-            code = run(list(args))
-        return Ran(code, out.getvalue(), err.getvalue())
 
-    return invoke
+def active(stack: Stack) -> list[str]:
+    """The stack's deployments that are still in flight."""
+    return list(
+        stack.client("codedeploy").list_deployments(
+            applicationName=stack.result.application,
+            deploymentGroupName=stack.result.deployment_group,
+            includeOnlyStatuses=ACTIVE,
+        )["deployments"]
+    )
+
+
+def spawn(stack: Stack, *args: str) -> subprocess.Popen[str]:
+    """Start `python -m bluegreen ARGS` in the stack's folder as a real subprocess."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "bluegreen", *args],
+        cwd=stack.dir,
+        env=dict(os.environ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+
+
+def result_of(stdout: str) -> dict[str, Any]:
+    """The last JSON line of a command's stdout: its result."""
+    return dict(json.loads(stdout.strip().splitlines()[-1]))

@@ -6,22 +6,18 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.conftest import sandbox_call
-from tests.release.conftest import Ran, Stack, wait_idle
+from tests.release.conftest import Ran, Stack, active, result_of, spawn, wait_idle
 from tests.release.test_deploy_sandbox import LONG_CANARY, canary_live, events
 
 SHORT_CANARY = "canary:10%/20m"  # 2 s of real time at 600x
-
-ACTIVE = ["Created", "Queued", "InProgress", "Baking", "Ready"]
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None:
@@ -33,16 +29,6 @@ def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None:
     raise AssertionError("condition never held")
 
 
-def active(stack: Stack) -> list[str]:
-    return list(
-        stack.client("codedeploy").list_deployments(
-            applicationName=stack.result.application,
-            deploymentGroupName=stack.result.deployment_group,
-            includeOnlyStatuses=ACTIVE,
-        )["deployments"]
-    )
-
-
 def status_of(stack: Stack, dep: str) -> str:
     info = stack.client("codedeploy").get_deployment(deploymentId=dep)["deploymentInfo"]
     return str(info["status"])
@@ -50,22 +36,6 @@ def status_of(stack: Stack, dep: str) -> str:
 
 def on_blue(stack: Stack, before: str) -> bool:
     return stack.live_task_definition() == before and max(stack.prod_weights().values()) >= 1
-
-
-def spawn(stack: Stack, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "bluegreen", *args],
-        cwd=stack.dir,
-        env=dict(os.environ),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-        text=True,
-    )
-
-
-def result_of(stdout: str) -> dict[str, Any]:
-    return dict(json.loads(stdout.strip().splitlines()[-1]))
 
 
 # --- verify ---------------------------------------------------------------------------------------
