@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -31,27 +32,21 @@ def history(
         return
     aws, _spec, target, journal = load_target(opts)
     rows = load_history(aws, target, journal, limit)
-    out = opts.out()
-    if opts.json:
-        for row in rows:
-            out.json({"event": "deployment", **row})
-        return
-    if not rows:
-        out.text(f"no deployments on {target.application}/{target.group_name}")
-        return
-    for row in rows:
-        head = f"{row['deploymentId']}  {row['status'] or '?':<10} {row['created'] or '':<32}"
-        out.text(f"{head} {row['who'] or ''}")
-        if row.get("taskDefinitionArn"):
-            out.text(f"    task definition {row['taskDefinitionArn']}")
-        for name, ref in sorted((row.get("images") or {}).items()):
-            out.text(f"    image {name}: {ref}")
-        if row.get("rollbackOf"):
-            out.text(f"    rollback of {row['rollbackOf']}")
-        if row.get("rollbackDeploymentId"):
-            out.text(f"    rolled back by {row['rollbackDeploymentId']}")
-        if row.get("error"):
-            out.text(f"    error: {row['error']}")
+    none = f"no deployments on {target.application}/{target.group_name}"
+    _print_rows(opts, rows, none, "", _codedeploy_lines)
+
+
+def _codedeploy_lines(row: dict[str, Any]) -> list[str]:
+    """The text lines under a CodeDeploy deployment's head line."""
+    lines = []
+    if row.get("taskDefinitionArn"):
+        lines.append(f"task definition {row['taskDefinitionArn']}")
+    lines += _images_and_origin(row)
+    if row.get("rollbackDeploymentId"):
+        lines.append(f"rolled back by {row['rollbackDeploymentId']}")
+    if row.get("error"):
+        lines.append(f"error: {row['error']}")
+    return lines
 
 
 def _rolling_history(opts: Options, aws: Aws, spec: Spec, limit: int) -> None:
@@ -59,29 +54,51 @@ def _rolling_history(opts: Options, aws: Aws, spec: Spec, limit: int) -> None:
     from bluegreen.release.rolling import revision
     from bluegreen.release.rolling_ops import history as rolling_history
 
+    def lines(row: dict[str, Any]) -> list[str]:
+        prev = row.get("previousTaskDefinitionArn")
+        change = f"{revision(prev)} -> " if prev else ""
+        out = [f"task definition {change}{revision(row.get('taskDefinitionArn'))}"]
+        out += _images_and_origin(row)
+        if row.get("result"):
+            out.append(f"{row['result']}")
+        return out
+
     rows = rolling_history(aws, spec, Journal(journal_path(spec.path)), limit)
+    _print_rows(opts, rows, f"no rolling releases of {spec.cluster}/{spec.service}", "-", lines)
+
+
+def _images_and_origin(row: dict[str, Any]) -> list[str]:
+    """The image lines of a row, then the deployment it rolled back, if any."""
+    lines = [f"image {name}: {ref}" for name, ref in sorted((row.get("images") or {}).items())]
+    if row.get("rollbackOf"):
+        lines.append(f"rollback of {row['rollbackOf']}")
+    return lines
+
+
+def _print_rows(
+    opts: Options,
+    rows: list[dict[str, Any]],
+    none: str,
+    no_id: str,
+    lines: Callable[[dict[str, Any]], list[str]],
+) -> None:
+    """History rows as JSON objects, or as text: `none` when there are none, else per row a head
+    line (id, or `no_id` without one; status; creation time; who) and its `lines`, indented."""
     out = opts.out()
     if opts.json:
         for row in rows:
             out.json({"event": "deployment", **row})
         return
     if not rows:
-        out.text(f"no rolling releases of {spec.cluster}/{spec.service}")
+        out.text(none)
         return
     for row in rows:
         head = (
-            f"{row['deploymentId'] or '-'}  {row['status'] or '?':<10} {row['created'] or '':<32}"
+            f"{row['deploymentId'] or no_id}  {row['status'] or '?':<10} {row['created'] or '':<32}"
         )
         out.text(f"{head} {row['who'] or ''}")
-        prev = row.get("previousTaskDefinitionArn")
-        change = f"{revision(prev)} -> " if prev else ""
-        out.text(f"    task definition {change}{revision(row.get('taskDefinitionArn'))}")
-        for name, ref in sorted((row.get("images") or {}).items()):
-            out.text(f"    image {name}: {ref}")
-        if row.get("rollbackOf"):
-            out.text(f"    rollback of {row['rollbackOf']}")
-        if row.get("result"):
-            out.text(f"    {row['result']}")
+        for line in lines(row):
+            out.text(f"    {line}")
 
 
 def register(app: typer.Typer) -> None:
