@@ -99,18 +99,17 @@ def diff_release(
 ) -> DiffResult:
     """Render the release as `deploy` would (digests resolved) and compare it with the task
     definition the service runs now. Reads only."""
-    from bluegreen.aws.ecr import EcrResolver
     from bluegreen.aws.ecs import describe_service, describe_task_definition
-    from bluegreen.release.render import render_release
+    from bluegreen.release.render import render_for_deploy
 
     live = describe_service(aws, spec.cluster, spec.service)
-    rendered = render_release(
+    rendered = render_for_deploy(
         spec,
+        aws,
+        live,
         image_overrides=image_overrides,
         var_overrides=var_overrides,
         vars_files=vars_files,
-        resolver=EcrResolver(aws) if spec.pin_digests else None,
-        live=live,
     )
     current: dict[str, Any] | None = None
     if live.task_definition_arn:

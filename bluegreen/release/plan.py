@@ -191,8 +191,7 @@ def _plan_codedeploy(
     aws: Aws, spec: Spec, opts: DeployOptions, live: LiveService, shared: SharedReads | None
 ) -> ReleasePlan:
     from bluegreen.aws import cloudwatch, codedeploy, ecs, elbv2
-    from bluegreen.aws.ecr import EcrResolver
-    from bluegreen.release.render import render_release
+    from bluegreen.release.render import render_for_deploy
 
     cd = spec.codedeploy
     app_where = f"CodeDeploy application {cd.application}"
@@ -264,13 +263,13 @@ def _plan_codedeploy(
         routing = TrafficRouting.from_aws(existing)
 
     # rendering (images resolved to digests)
-    rendered = render_release(
+    rendered = render_for_deploy(
         spec,
+        aws,
+        live,
         image_overrides=opts.image_overrides,
         var_overrides=opts.var_overrides,
         vars_files=opts.vars_files,
-        resolver=EcrResolver(aws) if spec.pin_digests else None,
-        live=live,
     )
     from bluegreen.release.tagging import plan_tags
 

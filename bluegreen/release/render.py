@@ -58,6 +58,8 @@ from bluegreen.release.taskdef import READ_ONLY_FIELDS
 if TYPE_CHECKING:
     from jinja2 import Environment, Template
 
+    from bluegreen.aws.session import Aws
+
 PLACEHOLDER_TASK_DEFINITION = "<TASK_DEFINITION>"
 DEFAULT_APPSPEC = "appspec_templates/ecs.yaml.j2"
 
@@ -674,6 +676,29 @@ def render_release(
         problems += check_semantics(spec, doc, appspec, td_where)
     raise_problems(problems, subject=f"{spec.display} and its templates")
     return Rendered(task_definition=doc, appspec=appspec, images=final_images, notices=notices)
+
+
+def render_for_deploy(
+    spec: Spec,
+    aws: Aws,
+    live: LiveService,
+    *,
+    image_overrides: Mapping[str, str] | None,
+    var_overrides: Mapping[str, str] | None,
+    vars_files: Sequence[Path],
+) -> Rendered:
+    """Render the release as a deploy does: against the live service, with images pinned to
+    their ECR digests when the spec asks for that (`pin_digests`)."""
+    from bluegreen.aws.ecr import EcrResolver
+
+    return render_release(
+        spec,
+        image_overrides=image_overrides,
+        var_overrides=var_overrides,
+        vars_files=vars_files,
+        resolver=EcrResolver(aws) if spec.pin_digests else None,
+        live=live,
+    )
 
 
 def _variables(

@@ -784,8 +784,7 @@ def plan(
 ) -> RollingPlan:
     """Render, resolve and preflight: everything up to the first write (no writes here)."""
     from bluegreen.aws import ecs
-    from bluegreen.aws.ecr import EcrResolver
-    from bluegreen.release.render import render_release
+    from bluegreen.release.render import render_for_deploy
 
     where = f"{spec.cluster}/{spec.service}"
     if service is None:
@@ -798,13 +797,13 @@ def plan(
             f"the service uses the {controller} deployment controller, not ECS rolling updates",
             where=where,
         )
-    rendered = render_release(
+    rendered = render_for_deploy(
         spec,
+        aws,
+        live,
         image_overrides=request.image_overrides,
         var_overrides=request.var_overrides,
         vars_files=request.vars_files,
-        resolver=EcrResolver(aws) if spec.pin_digests else None,
-        live=live,
     )
     check_headroom(service, where=where)
     from bluegreen.release.tagging import plan_tags
