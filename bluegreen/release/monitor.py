@@ -437,6 +437,11 @@ def detail_interval(state: State, obs: Observation) -> float:
     return 0.0
 
 
+def _verify_event(deployment_id: str, status: str, text: str) -> Event:
+    """The `verify` event: the verify step of `deployment_id` is now `status`."""
+    return Event("verify", {"deploymentId": deployment_id, "status": status}, text)
+
+
 def step(state: State, obs: Observation) -> tuple[State, list[Event], Decision]:
     """Advance the monitor by one observation."""
     if state.phase is Phase.DONE:
@@ -492,20 +497,12 @@ def step(state: State, obs: Observation) -> tuple[State, list[Event], Decision]:
         if obs.verify_result is not None and obs.verify_result[0]:
             state = replace(state, verify=VerifyState.PASSED)
             events.append(
-                Event(
-                    "verify",
-                    {"deploymentId": original, "status": "passed"},
-                    f"  verify passed: {obs.verify_result[1]}",
-                )
+                _verify_event(original, "passed", f"  verify passed: {obs.verify_result[1]}")
             )
         elif state.verify is VerifyState.PENDING and _test_traffic_on_green(state, obs):
             state = replace(state, verify=VerifyState.RUNNING)
             events.append(
-                Event(
-                    "verify",
-                    {"deploymentId": original, "status": "running"},
-                    "  test traffic on green: running verify",
-                )
+                _verify_event(original, "running", "  test traffic on green: running verify")
             )
             actions.append(RunVerify(original))
         if obs.status == "Ready" and not state.approved:
@@ -554,10 +551,8 @@ def _step_terminal(
         if state.verify is VerifyState.PENDING:
             state = replace(state, verify=VerifyState.RUNNING)
             events.append(
-                Event(
-                    "verify",
-                    {"deploymentId": original, "status": "running"},
-                    "  deployment complete: running verify against green",
+                _verify_event(
+                    original, "running", "  deployment complete: running verify against green"
                 )
             )
             return state, events, Decision((RunVerify(original),), FAST_POLL, observe=original)
@@ -567,9 +562,9 @@ def _step_terminal(
             passed, detail = obs.verify_result
             state = replace(state, verify=VerifyState.PASSED if passed else VerifyState.FAILED)
             events.append(
-                Event(
-                    "verify",
-                    {"deploymentId": original, "status": "passed" if passed else "failed"},
+                _verify_event(
+                    original,
+                    "passed" if passed else "failed",
                     f"  verify {'passed' if passed else 'failed'}: {detail}",
                 )
             )
