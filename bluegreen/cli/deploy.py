@@ -94,7 +94,7 @@ def deploy(
 
     from bluegreen.cli.diff import pairs
     from bluegreen.cli.live import Reporter, asker, cancel_on_signals, resolve_on_cancel
-    from bluegreen.release.deploy import FollowSettings, apply, follow
+    from bluegreen.release.deploy import FollowSettings, apply
     from bluegreen.release.follow import CancelFlag
     from bluegreen.release.journal import Journal, journal_path
     from bluegreen.release.monitor import Outcome
@@ -192,11 +192,7 @@ def deploy(
             cancel=cancel,
             ask=asker(reporter) if cancel_mode == "ask" else None,
         )
-        reporter.start_live()
-        try:
-            outcome = follow(aws, settings, reporter.sink, journal)
-        finally:
-            reporter.stop_live()
+        outcome = reporter.follow(aws, settings, journal)
     reporter.finish(outcome)
 
 

@@ -14,8 +14,11 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from types import FrameType
 
+    from bluegreen.aws.session import Aws
     from bluegreen.cli.context import Options, Out
+    from bluegreen.release.deploy import FollowSettings
     from bluegreen.release.follow import CancelFlag
+    from bluegreen.release.journal import Journal
     from bluegreen.release.monitor import Event, Outcome, State
 
 BAR = 30
@@ -69,6 +72,16 @@ class Reporter:
         if self._live is not None:
             self._live.stop()
             self._live = None
+
+    def follow(self, aws: Aws, settings: FollowSettings, journal: Journal | None) -> Outcome:
+        """Follow the deployment to its end, with the live view shown while it runs."""
+        from bluegreen.release.deploy import follow
+
+        self.start_live()
+        try:
+            return follow(aws, settings, self.sink, journal)
+        finally:
+            self.stop_live()
 
     def _render(self) -> Any:
         from rich.table import Table

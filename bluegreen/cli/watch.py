@@ -30,7 +30,6 @@ def watch(
     same live view, alarm and metric checks and exit codes as `deploy`."""
     from bluegreen.cli.live import Reporter, cancel_on_signals, resolve_on_cancel
     from bluegreen.cli.release_common import load_target
-    from bluegreen.release.deploy import follow
     from bluegreen.release.follow import CancelFlag
     from bluegreen.release.operations import find_deployment, follow_settings
     from bluegreen.release.spec import parse_duration
@@ -46,11 +45,7 @@ def watch(
     cancel = CancelFlag()
     settings.cancel = cancel
     with cancel_on_signals(cancel):
-        reporter.start_live()
-        try:
-            outcome = follow(aws, settings, reporter.sink, journal)
-        finally:
-            reporter.stop_live()
+        outcome = reporter.follow(aws, settings, journal)
     reporter.finish(outcome)
 
 
