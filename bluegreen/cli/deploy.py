@@ -92,15 +92,13 @@ def deploy(
     """
     import time
 
-    from bluegreen.cli.diff import pairs
     from bluegreen.cli.live import Reporter, asker, cancel_on_signals, resolve_on_cancel
     from bluegreen.release.deploy import FollowSettings, apply
     from bluegreen.release.follow import CancelFlag
     from bluegreen.release.journal import Journal, journal_path
     from bluegreen.release.monitor import Outcome
-    from bluegreen.release.plan import DeployOptions, plan_release
-    from bluegreen.release.spec import load_spec, parse_duration
-    from bluegreen.release.verify import split_command
+    from bluegreen.release.plan import plan_release
+    from bluegreen.release.spec import load_spec
 
     opts = options(ctx)
     from bluegreen.cli import multi
@@ -129,15 +127,7 @@ def deploy(
         return  # release windows, rolling updates and several specs: cli/multi.py
     spec = load_spec(opts.config, opts.env)
     cancel_mode = resolve_on_cancel(on_cancel)
-    options_ = DeployOptions(
-        image_overrides=pairs(image, "--image"),
-        var_overrides=pairs(var, "--var"),
-        vars_files=tuple(vars_file or ()),
-        deployment_config=deployment_config,
-        timeout_seconds=parse_duration(timeout, "--timeout") if timeout else None,
-        verify=split_command(verify) if verify else None,
-        tag_as=tag_as,
-    )
+    options_ = request.deploy_options()
     aws = opts.aws(spec.region)
     reporter = Reporter(opts, verb="deploy")
     out = opts.out()

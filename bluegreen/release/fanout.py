@@ -30,6 +30,7 @@ from bluegreen.release.monitor import Outcome
 if TYPE_CHECKING:
     from bluegreen.aws.session import Aws
     from bluegreen.release.follow import CancelFlag, SharedReads
+    from bluegreen.release.plan import DeployOptions
     from bluegreen.release.render import LiveService
     from bluegreen.release.rolling import Loop, Output
     from bluegreen.release.spec import Spec
@@ -294,6 +295,20 @@ class ReleaseRequest:
     on_cancel: str = "rollback"  # rollback | detach on SIGINT/SIGTERM
     tag_as: str | None = None  # --tag-as: a tag, or git-sha
 
+    def deploy_options(self) -> DeployOptions:
+        """What a CodeDeploy plan takes of this request."""
+        from bluegreen.release.plan import DeployOptions
+
+        return DeployOptions(
+            image_overrides=self.image_overrides,
+            var_overrides=self.var_overrides,
+            vars_files=self.vars_files,
+            deployment_config=self.deployment_config,
+            timeout_seconds=self.timeout_seconds,
+            verify=self.verify,
+            tag_as=self.tag_as,
+        )
+
 
 def controller_of(aws: Aws, spec: Spec) -> str:
     from bluegreen.aws import ecs
@@ -357,18 +372,9 @@ def prepare_codedeploy(
     from bluegreen.release.deploy import FollowSettings, apply, follow, who
     from bluegreen.release.follow import CancelFlag
     from bluegreen.release.journal import Journal, journal_path
-    from bluegreen.release.plan import DeployOptions, plan_release
+    from bluegreen.release.plan import plan_release
 
-    options = DeployOptions(
-        image_overrides=request.image_overrides,
-        var_overrides=request.var_overrides,
-        vars_files=request.vars_files,
-        deployment_config=request.deployment_config,
-        timeout_seconds=request.timeout_seconds,
-        verify=request.verify,
-        tag_as=request.tag_as,
-    )
-    plan = plan_release(aws, spec, options, live=live, shared=shared)
+    plan = plan_release(aws, spec, request.deploy_options(), live=live, shared=shared)
     if reuse is not None:
         plan = dataclasses.replace(plan, register=False, task_definition_arn=reuse)
     flag = cancel or CancelFlag()
