@@ -29,6 +29,10 @@ app = typer.Typer(
     help="The offline AWS (moto + bluegreen's CodeDeploy engine) for rehearsals and tests.",
     no_args_is_help=True,
 )
+# The AWS service a fault applies to (throttle, latency).
+FaultServiceOpt = Annotated[
+    str | None, typer.Option(help="ecs, codedeploy, elbv2, cloudwatch, …; default all.")
+]
 fault_app = typer.Typer(
     name="fault",
     help="Inject faults into the running sandbox named by AWS_ENDPOINT_URL.",
@@ -295,9 +299,7 @@ def describe_fault(fault: dict[str, Any]) -> str:
 def throttle(
     ctx: typer.Context,
     rate: Annotated[float, typer.Option(help="Share of requests throttled, in (0, 1].")],
-    service: Annotated[
-        str | None, typer.Option(help="ecs, codedeploy, elbv2, cloudwatch, …; default all.")
-    ] = None,
+    service: FaultServiceOpt = None,
     count: Annotated[
         int | None, typer.Option(help="Throttle only this many requests, then stop.")
     ] = None,
@@ -319,9 +321,7 @@ def throttle(
 def latency(
     ctx: typer.Context,
     ms: Annotated[int, typer.Option(help="Milliseconds added to each request.")],
-    service: Annotated[
-        str | None, typer.Option(help="ecs, codedeploy, elbv2, cloudwatch, …; default all.")
-    ] = None,
+    service: FaultServiceOpt = None,
 ) -> None:
     """Delay every request by a fixed number of milliseconds."""
     if ms < 0 or ms > 600_000:
