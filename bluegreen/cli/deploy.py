@@ -154,17 +154,7 @@ def deploy(
         if no_wait:
             if plan.verify:
                 out.warn("--no-wait: the verify command does not run (nobody watches the shift)")
-            reporter.finish(
-                Outcome(
-                    started.deployment_id,
-                    "Created",
-                    False,
-                    0,
-                    f"started; follow it with `bluegreen watch {started.deployment_id}`",
-                    None,
-                    started.task_definition_arn,
-                )
-            )
+            reporter.finish(Outcome.started(started.deployment_id, started.task_definition_arn))
             return
         remaining = plan.timeout_seconds - (time.monotonic() - started_at)
         settings = FollowSettings(

@@ -407,15 +407,7 @@ def prepare_codedeploy(
             caller=who if shared is None else shared.who,
         )
         if not request.wait:
-            return Outcome(
-                started.deployment_id,
-                "Created",
-                False,
-                ExitCode.OK,
-                f"started; follow it with `bluegreen watch {started.deployment_id}`",
-                None,
-                started.task_definition_arn,
-            )
+            return Outcome.started(started.deployment_id, started.task_definition_arn)
         settings = FollowSettings(
             deployment_id=started.deployment_id,
             group=plan.group,

@@ -147,6 +147,19 @@ class Outcome:
             task_definition_arn,
         )
 
+    @classmethod
+    def started(cls, deployment_id: str, task_definition_arn: str | None) -> Outcome:
+        """The outcome of `--no-wait`: the deployment is created and left running, exit 0."""
+        return cls(
+            deployment_id,
+            "Created",
+            False,
+            ExitCode.OK,
+            f"started; follow it with `bluegreen watch {deployment_id}`",
+            None,
+            task_definition_arn,
+        )
+
     def result(self) -> dict[str, Any]:
         """The pinned JSON result line."""
         return {
