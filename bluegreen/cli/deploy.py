@@ -156,19 +156,12 @@ def deploy(
                 out.warn("--no-wait: the verify command does not run (nobody watches the shift)")
             reporter.finish(Outcome.started(started.deployment_id, started.task_definition_arn))
             return
-        remaining = plan.timeout_seconds - (time.monotonic() - started_at)
-        settings = FollowSettings(
-            deployment_id=started.deployment_id,
-            group=plan.group,
-            task_definition_arn=started.task_definition_arn,
-            alarms=plan.alarms,
-            checks=spec.rollback.metrics,
-            timeout_seconds=max(1.0, remaining),
-            routing=plan.routing,
-            verify=plan.verify,
-            verify_timeout=plan.verify_timeout,
+        settings = FollowSettings.for_release(
+            plan,
+            spec,
+            started,
+            started_at,
             on_cancel="rollback" if cancel_mode == "ask" else cancel_mode,
-            rollback_on_failure=bool(plan.auto_rollback.get("enabled")),
             cancel=cancel,
             ask=asker(reporter) if cancel_mode == "ask" else None,
         )

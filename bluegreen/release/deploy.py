@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from bluegreen.aws.session import Aws
     from bluegreen.release.metrics import Check
     from bluegreen.release.plan import ReleasePlan
+    from bluegreen.release.spec import Spec
 
 QUEUE_POLL = 2.0
 Notify = Callable[[Event], None]
@@ -285,6 +286,38 @@ class FollowSettings:
     on_end: Callable[[Any], None] | None = None
     requested_stop: tuple[bool, str] | None = None  # (rollback, reason) asked before following
     shared: SharedReads | None = None  # a fan-out's batched reads and common poll grid
+
+    @classmethod
+    def for_release(
+        cls,
+        plan: ReleasePlan,
+        spec: Spec,
+        started: Started,
+        started_at: float,
+        *,
+        on_cancel: str,
+        cancel: CancelFlag,
+        ask: Callable[[], str] | None = None,
+        shared: SharedReads | None = None,
+    ) -> FollowSettings:
+        """Follow a deployment just started from `plan` (at `started_at`, monotonic): its
+        alarms, metric checks, routing and verify, within what is left of its timeout."""
+        return cls(
+            deployment_id=started.deployment_id,
+            group=plan.group,
+            task_definition_arn=started.task_definition_arn,
+            alarms=plan.alarms,
+            checks=spec.rollback.metrics,
+            timeout_seconds=max(1.0, plan.timeout_seconds - (time.monotonic() - started_at)),
+            routing=plan.routing,
+            verify=plan.verify,
+            verify_timeout=plan.verify_timeout,
+            on_cancel=on_cancel,
+            rollback_on_failure=bool(plan.auto_rollback.get("enabled")),
+            cancel=cancel,
+            ask=ask,
+            shared=shared,
+        )
 
 
 def follow(aws: Aws, settings: FollowSettings, sink: Sink, journal: J.Journal | None) -> Outcome:

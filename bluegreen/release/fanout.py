@@ -408,20 +408,8 @@ def prepare_codedeploy(
         )
         if not request.wait:
             return Outcome.started(started.deployment_id, started.task_definition_arn)
-        settings = FollowSettings(
-            deployment_id=started.deployment_id,
-            group=plan.group,
-            task_definition_arn=started.task_definition_arn,
-            alarms=plan.alarms,
-            checks=spec.rollback.metrics,
-            timeout_seconds=max(1.0, plan.timeout_seconds - (time.monotonic() - started_at)),
-            routing=plan.routing,
-            verify=plan.verify,
-            verify_timeout=plan.verify_timeout,
-            on_cancel=request.on_cancel,
-            rollback_on_failure=bool(plan.auto_rollback.get("enabled")),
-            cancel=flag,
-            shared=shared,
+        settings = FollowSettings.for_release(
+            plan, spec, started, started_at, on_cancel=request.on_cancel, cancel=flag, shared=shared
         )
         return follow(aws, settings, sink, journal)
 
