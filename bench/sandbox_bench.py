@@ -31,22 +31,13 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import Stats, machine, stats
+from bluegreen.release.taskdef import READ_ONLY_FIELDS
 
 CANARY = "CodeDeployDefault.ECSCanary10Percent5Minutes"
 ALL_AT_ONCE = "CodeDeployDefault.ECSAllAtOnce"
 TIME_SCALE = 60.0
 POLL_SECONDS = 0.05
 DEPLOY_TIMEOUT = 120.0
-READ_ONLY = (
-    "taskDefinitionArn",
-    "revision",
-    "status",
-    "requiresAttributes",
-    "compatibilities",
-    "registeredAt",
-    "registeredBy",
-    "deregisteredAt",
-)
 
 
 # --- 1. start-up ---------------------------------------------------------------------------
@@ -124,7 +115,7 @@ def new_revision(aws: Any, cluster: str, service: str, build: str) -> str:
     ecs = aws.ecs()
     current = ecs.describe_services(cluster=cluster, services=[service])["services"][0]
     td = ecs.describe_task_definition(taskDefinition=current["taskDefinition"])["taskDefinition"]
-    for key in READ_ONLY:
+    for key in READ_ONLY_FIELDS:
         td.pop(key, None)
     container = td["containerDefinitions"][0]
     env = [e for e in container.get("environment", []) if e["name"] != "BUILD"]

@@ -205,12 +205,7 @@ class CodeDeployApi:
     def op_CreateDeploymentConfig(
         self, state: RegionState, region: str, body: JsonDict
     ) -> JsonDict:
-        name = _required(
-            body,
-            "deploymentConfigName",
-            "DeploymentConfigNameRequiredException",
-            "deployment config name",
-        )
+        name = _config_name(body)
         if name in state.configs:
             raise ApiError(
                 "DeploymentConfigAlreadyExistsException",
@@ -240,12 +235,7 @@ class CodeDeployApi:
         return {"deploymentConfigId": config.id}
 
     def op_GetDeploymentConfig(self, state: RegionState, region: str, body: JsonDict) -> JsonDict:
-        name = _required(
-            body,
-            "deploymentConfigName",
-            "DeploymentConfigNameRequiredException",
-            "deployment config name",
-        )
+        name = _config_name(body)
         config = state.configs.get(name)
         if config is None:
             raise ApiError(
@@ -260,12 +250,7 @@ class CodeDeployApi:
     def op_DeleteDeploymentConfig(
         self, state: RegionState, region: str, body: JsonDict
     ) -> JsonDict:
-        name = _required(
-            body,
-            "deploymentConfigName",
-            "DeploymentConfigNameRequiredException",
-            "deployment config name",
-        )
+        name = _config_name(body)
         config = state.configs.get(name)
         if config is None:
             return {}
@@ -717,3 +702,14 @@ class CodeDeployApi:
 
 def _arn(region: str, resource: str) -> str:
     return f"arn:aws:codedeploy:{region}:{ACCOUNT_ID}:{resource}"
+
+
+def _config_name(body: JsonDict) -> str:
+    """The deploymentConfigName of a config operation (required by all of them)."""
+    name: str = _required(
+        body,
+        "deploymentConfigName",
+        "DeploymentConfigNameRequiredException",
+        "deployment config name",
+    )
+    return name
