@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from types import CodeType
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bluegreen.errors import (
@@ -171,16 +172,26 @@ def _rendering(git: _Git) -> Iterator[None]:
 
 class _Compiled:
     """Jinja2 environments (one per template folder) and compiled templates, kept for the
-    process. A template is found by its file name *and* its source text, read anew on every
-    render, so an edited file is compiled again and never served stale. Included templates are
-    not cached (cache_size=0): jinja2 reads them from disk on every render."""
+    process.
 
-    LIMIT = 4096  # compiled templates kept (least recently used dropped first)
+    A template file is found by its file name *and* its source text, read anew on every render,
+    so an edited file is compiled again and never served stale. Compilation (jinja2 parsing,
+    Python code generation, Python's compile) is shared between files with the same source: the
+    code is compiled once per source and copied under each file's name, so tracebacks, and the
+    file:line in our messages, still name the file being rendered. A thousand services that
+    each keep a copy of one template compile it once.
+
+    Included templates are not cached (cache_size=0): jinja2 reads them from disk on every
+    render."""
+
+    LIMIT = 4096  # compiled templates, and compiled sources, kept (least recently used first out)
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._environments: dict[str, Environment] = {}
         self._templates: OrderedDict[tuple[Environment, str | None, str], Template] = OrderedDict()
+        self._code: OrderedDict[tuple[Environment, str], CodeType] = OrderedDict()
+        self._pieces: OrderedDict[tuple[Environment, str], _Pieces | None] = OrderedDict()
 
     def environment(self, folder: Path) -> Environment:
         key = str(folder)
@@ -197,26 +208,91 @@ class _Compiled:
     ) -> Template:
         """The compiled template; TemplateSyntaxError as jinja2 raises it."""
         key = (env, filename, source)  # the environment: one per folder, kept for the process
-        with self._lock:
-            found = self._templates.get(key)
-            if found is not None:
-                self._templates.move_to_end(key)
-                return found
-        if filename is None:
-            template = env.from_string(source)
-        else:
-            code = env.compile(source, name=name, filename=filename)
-            template = env.template_class.from_code(env, code, env.make_globals(None))
-        with self._lock:
-            self._templates[key] = template
-            while len(self._templates) > self.LIMIT:
-                self._templates.popitem(last=False)
+        found: Template | None = self._get(self._templates, key)
+        if found is not None:
+            return found
+        code = self._get(self._code, (env, source))
+        if code is None:
+            code = env.compile(source)  # named "<template>" until copied under a file's name
+            self._put(self._code, (env, source), code)
+        if filename is not None:
+            code = _renamed(code, filename)
+        template = env.template_class.from_code(env, code, env.make_globals(None))
+        template.name = name
+        self._put(self._templates, key, template)
         return template
+
+    def pieces(self, env: Environment, source: str) -> _Pieces | None:
+        """A one-line string template as literal text and `{{ expression }}` templates, or None
+        when it holds more than expressions (statements, comments, raw blocks) or does not lex:
+        then it is compiled whole. Each expression is compiled once for every string it appears
+        in, so `registry/svc0001:{{ vars.release }}` and `registry/svc0002:{{ vars.release }}`
+        share one compiled template; their literal text is written as jinja2 writes data."""
+        key = (env, source)
+        with self._lock:
+            if key in self._pieces:
+                self._pieces.move_to_end(key)
+                return self._pieces[key]
+        pieces = _split_expressions(env, source)
+        self._put(self._pieces, key, pieces)
+        return pieces
+
+    def _get(self, table: OrderedDict[Any, Any], key: Any) -> Any:
+        with self._lock:
+            found = table.get(key)
+            if found is not None:
+                table.move_to_end(key)
+            return found
+
+    def _put(self, table: OrderedDict[Any, Any], key: Any, value: Any) -> None:
+        with self._lock:
+            table[key] = value
+            while len(table) > self.LIMIT:
+                table.popitem(last=False)
 
     def clear(self) -> None:
         with self._lock:
             self._environments.clear()
             self._templates.clear()
+            self._code.clear()
+            self._pieces.clear()
+
+
+def _renamed(code: CodeType, filename: str) -> CodeType:
+    """The compiled template module with every function in it belonging to `filename`."""
+    consts = tuple(
+        _renamed(const, filename) if isinstance(const, CodeType) else const
+        for const in code.co_consts
+    )
+    return code.replace(co_filename=filename, co_consts=consts)
+
+
+# literal text, or the source of one `{{ expression }}`
+_Pieces = tuple[tuple[bool, str], ...]
+
+
+def _split_expressions(env: Environment, source: str) -> _Pieces | None:
+    from jinja2 import TemplateSyntaxError
+
+    pieces: list[tuple[bool, str]] = []
+    expression: list[str] | None = None
+    try:
+        for _, kind, value in env.lex(source):
+            if expression is None:
+                if kind == "data":
+                    pieces.append((False, value))
+                elif kind == "variable_begin":
+                    expression = []
+                else:  # a statement, comment, raw block or line statement
+                    return None
+            elif kind == "variable_end":
+                pieces.append((True, "{{" + "".join(expression) + "}}"))
+                expression = None
+            else:
+                expression.append(value)
+    except TemplateSyntaxError:
+        return None
+    return tuple(pieces) if expression is None else None
 
 
 COMPILED = _Compiled()
@@ -340,7 +416,7 @@ class _Templates:
     """Renders the spec's templates with one context, turning failures into TemplateErrors."""
 
     def __init__(self, spec: Spec, context: dict[str, Any]) -> None:
-        self.folder = spec.path.resolve().parent
+        self.folder = spec.folder
         self.git = _Git(self.folder)
         self.env = COMPILED.environment(self.folder)
         self.context = context
@@ -397,12 +473,22 @@ class _Templates:
         from jinja2 import TemplateSyntaxError
 
         try:
-            template = COMPILED.template(self.env, source, None, None)
+            pieces = COMPILED.pieces(self.env, source)
+            parts: list[Template | str]
+            if pieces is None:
+                parts = [COMPILED.template(self.env, source, None, None)]
+            else:
+                parts = [
+                    COMPILED.template(self.env, text, None, None) if expression else text
+                    for expression, text in pieces
+                ]
         except TemplateSyntaxError as exc:
             raise TemplateError(f"template syntax error: {exc.message}", where=where()) from None
         try:
             with _rendering(self.git):
-                return template.render(dict(context))
+                return "".join(
+                    part if isinstance(part, str) else part.render(dict(context)) for part in parts
+                )
         except _GitUnavailable as exc:
             raise self._git_error(exc, where()) from None
         except Exception as exc:

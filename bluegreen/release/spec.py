@@ -99,6 +99,7 @@ class Spec:
     timeout_seconds: float | None
     vars: dict[str, Any]
     windows: dict[str, Any] | None
+    folder: Path  # the spec file's folder, symlinks resolved: relative paths start here
     # JSON path -> line in the spec file (env-merged); built on first use (see LazyLines)
     lines: Mapping[JsonPath, int] | None = None
 
@@ -265,7 +266,6 @@ def _fast_loader() -> tuple[type[Any], Callable[[str], str], Any] | None:
         CSafeLoader: Any = yaml.CSafeLoader
     except (ImportError, AttributeError):  # pragma: no cover - no PyYAML, or no libyaml in it
         return None
-    from ruamel.yaml.nodes import ScalarNode as RuamelScalar
     from ruamel.yaml.reader import Reader
     from ruamel.yaml.resolver import VersionedResolver
 
@@ -286,11 +286,25 @@ def _fast_loader() -> tuple[type[Any], Callable[[str], str], Any] | None:
         def ascend_resolver(self) -> None:
             return None
 
+    # The YAML 1.2 implicit resolvers, by first character, taken once from the round-trip
+    # loader's resolver and matched as its resolve() matches them (without its per-call lookups
+    # of the document's YAML version: a document with a %YAML directive never comes here).
     resolver = VersionedResolver()
+    table = resolver.versioned_resolver
+    anywhere = tuple(table.get(None, ()))
+    by_first = {  # (tag, the pattern's match: taken out of ruamel's lazily compiled wrapper)
+        first: tuple((str(tag), regexp.match) for tag, regexp in (*rules, *anywhere))
+        for first, rules in table.items()
+        if first is not None
+    }
+    fallback = tuple((str(tag), regexp.match) for tag, regexp in anywhere)
 
     @lru_cache(maxsize=4096)  # keys and small values repeat from document to document
     def resolve(value: str) -> str:
-        return str(resolver.resolve(RuamelScalar, value, (True, False)))
+        for tag, match in by_first.get(value[:1], fallback):
+            if match(value):
+                return tag
+        return _STR
 
     return Loader, resolve, Reader.NON_PRINTABLE
 
@@ -1071,6 +1085,7 @@ def _typed(
         timeout_seconds=timeout_seconds,
         vars=dict(data.get("vars") or {}),
         windows=data.get("windows"),
+        folder=folder,
         lines=lines,
     )
     raise_problems(problems, subject=display_path(path))

@@ -324,3 +324,142 @@ def test_git_values_come_from_the_folder_of_each_render(tmp_path: Path) -> None:
     ).stdout.strip()
     rendered = render_release(load_spec(path, "prod"))
     assert rendered.task_definition["family"] == f"svc0001-{newer[:7]}-prod"
+
+
+# --- compiled code shared between files, string templates split into expressions -----------
+def test_files_with_one_source_compile_once_and_keep_their_own_names(tmp_path: Path) -> None:
+    COMPILED.clear()
+    specs = generate(tmp_path / "services", 3)
+    rendered = [render_release(load_spec(path, "prod")) for path in specs]
+    assert [r.task_definition["family"] for r in rendered] == [
+        "svc0001-prod",
+        "svc0002-prod",
+        "svc0003-prod",
+    ]
+    source = (tmp_path / "services" / "taskdefs" / "svc0001.json.j2").read_text()
+    assert [key for key in COMPILED._code if key[1] == source] != []
+    assert len([key for key in COMPILED._code if key[1] == source]) == 1
+
+    # one broken source in every file: each failure names its own file and the line
+    broken = source.replace('"awslogs-stream-prefix": "app"', '"x": {{ vars.nowhere }}')
+    line = next(i for i, row in enumerate(broken.splitlines(), 1) if "vars.nowhere" in row)
+    for path in specs:
+        (path.parent / "taskdefs" / f"{path.stem}.json.j2").write_text(broken)
+    for path in reversed(specs):
+        with pytest.raises(BluegreenError) as caught:
+            render_release(load_spec(path, "prod"))
+        [problem] = flatten(caught.value)
+        assert problem.where is not None
+        assert problem.where.endswith(f"taskdefs/{path.stem}.json.j2:{line}")
+        assert "nowhere" in str(problem)
+    assert len([key for key in COMPILED._code if key[1] == broken]) == 1
+
+
+STRING_TEMPLATES = [
+    "",
+    "plain text, no template",
+    "registry/app:{{ vars.release }}",
+    "{{ vars.release }}",
+    "a {{ vars.release }} b {{ service | upper }} c",
+    "{{- vars.release }}  x  {{ vars.release -}}  \n  y",
+    "  {{- service -}}  ",
+    "{{ 'a}}b' }}{{ \"{{\" }}",
+    "line one\nline two {{ service }}\n",
+    "trailing newline kept\n",
+    "carriage\r\nreturns {{ service }}\r\n",
+    "a}}b {c} {{ '{' }}",
+    "{% if service %}yes{% endif %}",
+    "{# a comment #}{{ service }}",
+    "{% raw %}{{ kept }}{% endraw %}",
+    "{{ vars.nowhere }}",
+    "x {{ service }} {{ vars.nowhere.deeper }}",
+    "{{ }}",
+    "{{ service ",
+    "{{ service }} {{ ) }}",
+    "{{ service.__class__ }}",
+    "{{ vars.items | list | length }}",
+    "{{ vars['release'] ~ '-' ~ region }}",
+]
+
+
+def _whole(text: str, folder: Path, context: dict[str, Any]) -> tuple[bool, str]:
+    """What jinja2 gives for the string compiled whole, in the renderer's environment."""
+    try:
+        return True, COMPILED.environment(folder).from_string(text).render(context)
+    except Exception as exc:  # every failure: the renderer turns each into a TemplateError
+        return False, type(exc).__name__
+
+
+def _split(text: str, spec_path: Path, context: dict[str, Any]) -> tuple[bool, str]:
+    from bluegreen.errors import TemplateError
+    from bluegreen.release.render import _Templates
+
+    templates = _Templates(load_spec(spec_path, "prod"), context)
+    try:
+        return True, templates.render_string(text, lambda: "spec.yaml:1", context)
+    except TemplateError as exc:
+        return False, str(exc)
+
+
+@pytest.fixture(scope="module")
+def one_spec(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    [path] = generate(tmp_path_factory.mktemp("strings") / "services", 1)
+    return path
+
+
+CONTEXT: dict[str, Any] = {
+    "vars": {"release": "2.1.0", "items": [1, 2]},
+    "service": "web",
+    "region": "eu-west-1",
+}
+
+
+@pytest.mark.parametrize("text", STRING_TEMPLATES)
+def test_a_string_template_renders_as_jinja2_renders_it_whole(text: str, one_spec: Path) -> None:
+    whole = _whole(text, one_spec.parent.resolve(), CONTEXT)
+    split = _split(text, one_spec, CONTEXT)
+    assert split[0] == whole[0], (text, whole, split)
+    if whole[0]:
+        assert split[1] == whole[1]
+
+
+def test_string_templates_share_the_compiled_expression(one_spec: Path) -> None:
+    COMPILED.clear()
+    for index in range(20):
+        assert _split(f"registry/svc{index:04d}:{{{{ vars.release }}}}", one_spec, CONTEXT) == (
+            True,
+            f"registry/svc{index:04d}:2.1.0",
+        )
+    assert [key[1] for key in COMPILED._code] == ["{{ vars.release }}"]
+
+
+def test_the_scalar_resolver_is_the_round_trip_loaders() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+    from ruamel.yaml.nodes import ScalarNode
+    from ruamel.yaml.resolver import VersionedResolver
+
+    from bluegreen.release.spec import _fast_loader
+
+    parts = _fast_loader()
+    if parts is None:
+        pytest.skip("PyYAML with libyaml is not installed")
+    fast = parts[1]
+    slow = VersionedResolver()
+
+    def expected(value: str) -> str:
+        return str(slow.resolve(ScalarNode, value, (True, False)))
+
+    corpus = ["", "~", "-", "+", ".", "=", "<<", "!x", "&a", "*a", "0o7", "0x1f", "1_000"]
+    corpus += [".inf", "-.Inf", ".nan", "1e3", "1.5e-3", "Yes", "no", "on", "null", "NULL"]
+    corpus += ["2001-12-14", "2001-12-14t21:59:43.10-05:00", "True", "tRue", "+1", "-0", "007"]
+    corpus += ["1.", ".5", "12:30", "0b101", "svc0001", "nul", "false", "FALSE", "1.0e+3"]
+    for value in corpus:
+        assert fast(value) == expected(value), value
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.text(alphabet="0123456789+-._eE:xobtTfFnNuUlLrsyY~<=!&* ", max_size=12))
+    def agree(value: str) -> None:
+        assert fast(value) == expected(value)
+
+    agree()
