@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from bluegreen.cli.context import options
 from bluegreen.cli.options import (
+    ConfigsOpt,
     DryRunOpt,
     ImageOpt,
     NoWaitOpt,
@@ -59,12 +59,7 @@ def deploy(
     queue: Annotated[
         bool, typer.Option("--queue", help="Wait for an active deployment to end first.")
     ] = False,
-    config: Annotated[
-        list[Path] | None,
-        typer.Option(
-            "--config", "-c", help="Spec file or folder of specs; repeat to release several."
-        ),
-    ] = None,
+    config: ConfigsOpt = None,
     max_parallel: Annotated[
         int, typer.Option("--max-parallel", help="Releases at a time with several specs.")
     ] = 4,

@@ -41,3 +41,11 @@ WaitForWindowOpt = Annotated[
     bool,
     typer.Option("--wait-for-window", help="Outside the release window: wait until it opens."),
 ]
+ConfigsOpt = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--config",
+        "-c",
+        help="Spec file or folder of specs; repeat for several (default: the global --config).",
+    ),
+]

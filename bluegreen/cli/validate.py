@@ -8,9 +8,12 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from bluegreen.cli.context import options
-from bluegreen.cli.options import ImageOpt, OfflineOpt, VarOpt, VarsFileOpt
+from bluegreen.cli.options import ConfigsOpt, ImageOpt, OfflineOpt, VarOpt, VarsFileOpt
 
 if TYPE_CHECKING:
+    from bluegreen.cli.context import Options
+    from bluegreen.cli.render import Flags
+    from bluegreen.errors import BluegreenError
     from bluegreen.release.render import Rendered
     from bluegreen.release.spec import Spec
 
@@ -21,33 +24,71 @@ def validate(
     var: VarOpt = None,
     vars_file: VarsFileOpt = None,
     offline: OfflineOpt = False,
+    config: ConfigsOpt = None,
 ) -> None:
     """Check the spec file and its templates: schema, unknown keys, durations, template
     rendering, the task definition and AppSpec schemas, image references (and their tags in
     ECR), container names, the load balancer's container port, Fargate cpu/memory sizes,
     essential containers, hook names. Lists every problem found and exits 2 when there are
     any. Reads AWS (live service, ECR) unless --offline; never writes.
+
+    With several specs (-c repeated, or a folder) every spec is checked in this one process,
+    each problem names its file, and the exit is 2 when any spec has one.
     """
-    from bluegreen.cli.render import load, parse_flags, render_spec
+    from bluegreen.cli.render import parse_flags
     from bluegreen.errors import UsageError
     from bluegreen.release import flatten, raise_problems
+    from bluegreen.release.fanout import spec_files
 
     opts = options(ctx)
-    out = opts.out()
     flags = parse_flags(image, var)
-    problems: list[Any] = list(flags.problems)
+    paths = list(config or [opts.config])
+    if len(paths) == 1 and not paths[0].is_dir():
+        _validate_one(opts, paths[0], flags, vars_file, offline)
+        return
     try:
-        spec = load(opts)
+        files = spec_files(paths)
     except UsageError as exc:
-        raise_problems([*problems, *flatten(exc)], subject=str(opts.config))
+        raise_problems([*flags.problems, *flatten(exc)], subject=", ".join(map(str, paths)))
         raise  # pragma: no cover - raise_problems raised
+    _validate_many(opts, files, flags, vars_file, offline)
+
+
+def _checked(
+    opts: Options, path: Path, flags: Flags, vars_file: list[Path] | None, offline: bool
+) -> tuple[Spec | None, Rendered | None, list[BluegreenError]]:
+    """(spec, rendered, problems) for one spec file: every problem found, none raised."""
+    from dataclasses import replace
+
+    from bluegreen.cli.render import render_spec
+    from bluegreen.errors import UsageError
+    from bluegreen.release import flatten
+    from bluegreen.release.spec import load_spec
+
+    problems: list[BluegreenError] = list(flags.problems)
     try:
-        rendered = render_spec(opts, spec, flags, vars_file, offline) if not problems else None
+        spec = load_spec(path, opts.env)
     except UsageError as exc:
-        problems += flatten(exc)
-        rendered = None
-    if problems or rendered is None:
-        raise_problems(problems, subject=spec.display)
+        return None, None, [*problems, *flatten(exc)]
+    if opts.region:
+        spec = replace(spec, region=opts.region)
+    if problems:
+        return spec, None, problems
+    try:
+        return spec, render_spec(opts, spec, flags, vars_file, offline), []
+    except UsageError as exc:
+        return spec, None, flatten(exc)
+
+
+def _validate_one(
+    opts: Options, path: Path, flags: Flags, vars_file: list[Path] | None, offline: bool
+) -> None:
+    from bluegreen.release import raise_problems
+
+    out = opts.out()
+    spec, rendered, problems = _checked(opts, path, flags, vars_file, offline)
+    if spec is None or rendered is None:
+        raise_problems(problems, subject=spec.display if spec else str(path))
         return  # pragma: no cover - raise_problems raised
     for notice in rendered.notices:
         out.warn(notice)
@@ -57,6 +98,52 @@ def validate(
         return
     for check in checks:
         out.text(f"ok  {check}")
+
+
+def _validate_many(
+    opts: Options, files: list[Path], flags: Flags, vars_file: list[Path] | None, offline: bool
+) -> None:
+    """A line per valid spec as it is checked, then every problem of every spec (exit 2) or
+    the count of valid specs."""
+    from bluegreen.release import raise_problems
+    from bluegreen.release.spec import display_path
+
+    out = opts.out()
+    raise_problems(flags.problems, subject="--image/--var")  # the same for every spec: once
+    problems: list[BluegreenError] = []
+    notices: list[str] = []  # a notice a spec (offline tags, say) is noise when listed 1,000 times
+    invalid = 0
+    for path in files:
+        spec, rendered, found = _checked(opts, path, flags, vars_file, offline)
+        if spec is None or rendered is None:
+            invalid += 1
+            problems += found
+            continue
+        notices += [f"{spec.display}: {notice}" for notice in rendered.notices]
+        checks = findings(spec, rendered, vars_file, offline)
+        if opts.json:
+            out.json(
+                {
+                    "valid": True,
+                    "spec": spec.display,
+                    "env": spec.env,
+                    "checks": checks,
+                    "notices": rendered.notices,
+                }
+            )
+        else:
+            out.text(f"ok  {display_path(path)}: {spec.cluster}/{spec.service}")
+    if opts.verbose or len(notices) <= 3:
+        for notice in notices:
+            out.warn(notice)
+    else:
+        out.warn(f"{len(notices)} notices, the first: {notices[0]} (-v lists every one)")
+    valid = len(files) - invalid
+    summary = f"{len(files)} specs: {valid} valid, {invalid} with problems"
+    if problems:
+        out.text(summary)
+        raise_problems(problems, subject=f"{invalid} of {len(files)} specs")
+    out.emit({"valid": True, "specs": len(files)}, summary)
 
 
 def findings(

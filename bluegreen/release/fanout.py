@@ -60,11 +60,10 @@ def spec_files(paths: Sequence[Path]) -> list[Path]:
             files.extend(found)
         else:
             files.append(path)
-    unique: list[Path] = []
+    unique: dict[Path, Path] = {}  # the same file named twice (or by a folder too): once
     for f in files:
-        if f.resolve() not in {u.resolve() for u in unique}:
-            unique.append(f)
-    return unique
+        unique.setdefault(f.resolve(), f)
+    return list(unique.values())
 
 
 def collect_specs(paths: Sequence[Path], env: str | None) -> list[Spec]:
