@@ -17,6 +17,16 @@ from bluegreen.sandbox.server import SandboxServer
 SANDBOX_TIME_SCALE = 600.0
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Compiled templates are cached in a folder of this run's, never the user's ~/.cache
+    (subprocesses inherit it)."""
+    import tempfile
+
+    from bluegreen.release.render import CACHE_ENV_VAR
+
+    os.environ[CACHE_ENV_VAR] = tempfile.mkdtemp(prefix="bluegreen-test-templates-")
+
+
 def sandbox_call(
     server: SandboxServer, path: str, body: object | None = None, method: str = "POST"
 ) -> dict[str, Any]:

@@ -11,10 +11,12 @@ accepts and the deploy step replaces with the ARN it registered.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import re
+import stat
 import subprocess
 import threading
 import traceback
@@ -57,7 +59,7 @@ from bluegreen.release.spec import (
 from bluegreen.release.taskdef import READ_ONLY_FIELDS
 
 if TYPE_CHECKING:
-    from jinja2 import Environment, Template
+    from jinja2 import BytecodeCache, Environment, Template
 
     from bluegreen.aws.session import Aws
 
@@ -213,7 +215,7 @@ class _Compiled:
             return found
         code = self._get(self._code, (env, source))
         if code is None:
-            code = env.compile(source)  # named "<template>" until copied under a file's name
+            code = DISK.code(env, source)  # named "<template>" until copied under a file's name
             self._put(self._code, (env, source), code)
         if filename is not None:
             code = _renamed(code, filename)
@@ -256,6 +258,87 @@ class _Compiled:
             self._templates.clear()
             self._code.clear()
             self._pieces.clear()
+
+
+CACHE_ENV_VAR = "BLUEGREEN_TEMPLATE_CACHE"
+# What, besides the source, the compiled code depends on: the environment's compile-time settings
+# (see _environment; bump the last field when they change) and the jinja2 release.
+_CODE_FLAVOUR = "sandboxed;strict-undefined;autoescape-off;keep-trailing-newline;1"
+
+
+class _DiskCode:
+    """Compiled template code kept on disk between runs, in jinja2's own bytecode cache format
+    (FileSystemBytecodeCache: the file names the source's digest and holds its checksum, the
+    jinja2 bytecode version and the Python version; a mismatch or an unreadable entry is
+    compiled again, and writes are atomic renames).
+
+    The folder is `$BLUEGREEN_TEMPLATE_CACHE`, else `$XDG_CACHE_HOME/bluegreen/templates`, else
+    `~/.cache/bluegreen/templates`; `BLUEGREEN_TEMPLATE_CACHE=off` turns the cache off. Loading
+    cached code runs it, so a folder that is not the user's own, or that others may write to,
+    is not used (nor is one that cannot be created: the cache is an optimisation, never a
+    reason to fail)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._opened: dict[str, BytecodeCache | None] = {}
+
+    def code(self, env: Environment, source: str) -> CodeType:
+        """The compiled code of `source`: from disk when cached, else compiled (and cached)."""
+        cache = self._cache()
+        if cache is None:
+            return env.compile(source)
+        try:
+            bucket = cache.get_bucket(env, code_key(source), None, source)
+        except Exception:  # a damaged entry (the format has many ways to fail): compile anew
+            bucket = None
+        if bucket is not None and isinstance(bucket.code, CodeType):
+            return bucket.code
+        code: CodeType = env.compile(source)
+        if bucket is not None:
+            bucket.code = code
+            with contextlib.suppress(OSError):
+                cache.set_bucket(bucket)
+        return code
+
+    def _cache(self) -> BytecodeCache | None:
+        setting = os.environ.get(CACHE_ENV_VAR)
+        if setting is not None and setting.strip().lower() in ("", "off", "0", "no", "false"):
+            return None
+        if setting:
+            folder = Path(setting).expanduser()
+        else:
+            base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+            folder = Path(base) / "bluegreen" / "templates"
+        key = str(folder)
+        with self._lock:
+            if key not in self._opened:
+                self._opened[key] = _open_code_cache(folder)
+            return self._opened[key]
+
+
+def code_key(source: str) -> str:
+    """The name of a source's entry in the on-disk cache."""
+    import jinja2
+
+    return hashlib.sha256(f"{_CODE_FLAVOUR};{jinja2.__version__}\0{source}".encode()).hexdigest()
+
+
+def _open_code_cache(folder: Path) -> BytecodeCache | None:
+    from jinja2 import FileSystemBytecodeCache
+
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        found = folder.lstat()
+    except (OSError, RuntimeError):  # RuntimeError: no home folder to expand
+        return None
+    if not stat.S_ISDIR(found.st_mode) or found.st_mode & 0o022:
+        return None  # a symlink, or a folder others may write code into
+    if hasattr(os, "getuid") and found.st_uid != os.getuid():
+        return None
+    return FileSystemBytecodeCache(str(folder), "%s.jinja2")
+
+
+DISK = _DiskCode()
 
 
 def _renamed(code: CodeType, filename: str) -> CodeType:

@@ -463,3 +463,76 @@ def test_the_scalar_resolver_is_the_round_trip_loaders() -> None:
         assert fast(value) == expected(value)
 
     agree()
+
+
+# --- compiled code on disk between runs -----------------------------------------------------
+@pytest.fixture
+def code_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    from bluegreen.release.render import CACHE_ENV_VAR
+
+    folder = tmp_path / "code-cache"
+    monkeypatch.setenv(CACHE_ENV_VAR, str(folder))
+    COMPILED.clear()
+    return folder
+
+
+def _plant(folder: Path, source: str, code_source: str) -> None:
+    """An entry for `source` in the on-disk cache whose code was compiled from `code_source`."""
+    from jinja2 import FileSystemBytecodeCache
+
+    from bluegreen.release.render import code_key
+
+    env = COMPILED.environment(folder)
+    cache = FileSystemBytecodeCache(str(folder), "%s.jinja2")
+    bucket = cache.get_bucket(env, code_key(source), None, source)
+    bucket.code = env.compile(code_source)
+    cache.set_bucket(bucket)
+
+
+def test_compiled_code_comes_from_the_disk_cache(code_cache: Path, tmp_path: Path) -> None:
+    [path] = generate(tmp_path / "services", 1)
+    template = tmp_path / "services" / "taskdefs" / "svc0001.json.j2"
+    source = template.read_text()
+    assert render_release(load_spec(path, "prod")).task_definition["family"] == "svc0001-prod"
+    assert code_cache.stat().st_mode & 0o777 == 0o700
+    entries = set(code_cache.iterdir())
+    assert len(entries) >= 2  # the task definition, the AppSpec, the image's expression
+
+    # a new process would find the entry: shown by an entry whose code renders another family
+    _plant(code_cache, source, source.replace('"family": "{{ service }}', '"family": "cached'))
+    COMPILED.clear()
+    assert render_release(load_spec(path, "prod")).task_definition["family"] == "cached-prod"
+
+
+def test_a_damaged_entry_is_compiled_again_and_rewritten(code_cache: Path, tmp_path: Path) -> None:
+    [path] = generate(tmp_path / "services", 1)
+    first = render_release(load_spec(path, "prod")).task_definition
+    for entry in code_cache.iterdir():
+        entry.write_bytes(b"j2 not a cache entry")
+    COMPILED.clear()
+    assert render_release(load_spec(path, "prod")).task_definition == first
+    assert all(e.read_bytes() != b"j2 not a cache entry" for e in code_cache.iterdir())
+
+
+def test_a_folder_others_may_write_to_is_not_used(code_cache: Path, tmp_path: Path) -> None:
+    code_cache.mkdir(mode=0o700)
+    code_cache.chmod(0o777)
+    [path] = generate(tmp_path / "services", 1)
+    source = (tmp_path / "services" / "taskdefs" / "svc0001.json.j2").read_text()
+    _plant(code_cache, source, source.replace('"family": "{{ service }}', '"family": "planted'))
+    planted = set(code_cache.iterdir())
+    COMPILED.clear()
+    assert render_release(load_spec(path, "prod")).task_definition["family"] == "svc0001-prod"
+    assert set(code_cache.iterdir()) == planted  # nothing read, nothing written
+
+
+def test_the_cache_can_be_turned_off(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code_cache: Path
+) -> None:
+    from bluegreen.release.render import CACHE_ENV_VAR
+
+    monkeypatch.setenv(CACHE_ENV_VAR, "off")
+    [path] = generate(tmp_path / "services", 1)
+    assert render_release(load_spec(path, "prod")).task_definition["family"] == "svc0001-prod"
+    assert not code_cache.exists()
+    assert not (tmp_path / "off").exists()
