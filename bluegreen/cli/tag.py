@@ -64,6 +64,17 @@ def tag(
         if not ref.is_ecr:
             raise UsageError(f"{ref} is not in a private ECR registry", where=f"--image {name}")
     aws = opts.aws(region)
+    from bluegreen.release.tagging import check_tags
+
+    # every image found and free to take the tag (or --force) before the first write
+    check_tags(
+        aws,
+        parsed,
+        as_tag,
+        where="--as",
+        hint="choose another tag, or move it with --force",
+        force=force,
+    )
     results = []
     for name, ref in parsed.items():
         done = retag(aws, ref, as_tag, force=force)

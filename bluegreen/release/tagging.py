@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bluegreen.errors import ImageError, UsageError
+from bluegreen.errors import BluegreenError, ImageError, UsageError
 from bluegreen.release import journal as J
 
 if TYPE_CHECKING:
     from bluegreen.aws.session import Aws
+    from bluegreen.release.images import ImageRef
 
 GIT_SHA = "git-sha"
 WHERE = "--tag-as"
@@ -120,29 +121,61 @@ def plan_tags(
     """Check TAG against every ECR image of the release (reads only); None without --tag-as."""
     if value is None:
         return None
-    from bluegreen.aws import ecr
     from bluegreen.release.images import parse_image
 
     if not value.strip():
         raise UsageError("--tag-as needs a tag (or git-sha)", where=WHERE)
     tag, source, notices = resolve_tag(value.strip(), folder)
-    resolver = ecr.EcrResolver(aws)
-    items: list[TagItem] = []
+    ecr_images: dict[str, ImageRef] = {}
     skipped: list[str] = []
-    conflicts: list[str] = []
     for container, text in sorted(images.items()):
         ref = parse_image(text, where=f"image {container}")
-        if not ref.is_ecr:
-            skipped.append(container)
-            notices.append(
-                f"image {container} ({ref}) is not in a private ECR registry: not tagged"
-            )
+        if ref.is_ecr:
+            ecr_images[container] = ref
             continue
-        parse_image(f"{ref.name}:{tag}", where=WHERE)  # the tag's grammar (exit 2)
-        pinned = resolver.resolve(ref, f"image {container}")
+        skipped.append(container)
+        notices.append(f"image {container} ({ref}) is not in a private ECR registry: not tagged")
+    items = check_tags(
+        aws,
+        ecr_images,
+        tag,
+        where=WHERE,
+        hint="choose another tag, or move it first with `bluegreen tag --force`",
+    )
+    return TagPlan(tag, source, items, tuple(skipped), tuple(notices))
+
+
+def check_tags(
+    aws: Aws,
+    images: Mapping[str, ImageRef],
+    tag: str,
+    *,
+    where: str,
+    hint: str,
+    force: bool = False,
+) -> tuple[TagItem, ...]:
+    """Each ECR image pinned to its digest, with whether `tag` already names it (reads only).
+    Every problem of every image (the tag's grammar, an image not found, the tag naming
+    another image unless `force`) is raised together, so that no image gets the tag while
+    another cannot."""
+    from bluegreen.aws import ecr
+    from bluegreen.release import flatten, raise_problems
+    from bluegreen.release.images import parse_image
+
+    resolver = ecr.EcrResolver(aws)
+    items: list[TagItem] = []
+    problems: list[BluegreenError] = []
+    conflicts: list[str] = []
+    for container, ref in images.items():
+        try:
+            parse_image(f"{ref.name}:{tag}", where=where)  # the tag's grammar (exit 2)
+            pinned = resolver.resolve(ref, f"image {container}")
+        except UsageError as exc:
+            problems += flatten(exc)
+            continue
         assert pinned.digest is not None
         current = ecr.tag_digest(aws, pinned, tag)
-        if current is not None and current != pinned.digest:
+        if current is not None and current != pinned.digest and not force:
             conflicts.append(
                 f"{ref.name}:{tag} already names {current}, not {pinned.digest} (image {container})"
             )
@@ -156,12 +189,15 @@ def plan_tags(
             )
         )
     if conflicts:
-        raise ImageError(
-            f"tag {tag!r} already names another image: " + "; ".join(conflicts),
-            where=WHERE,
-            hint="choose another tag, or move it first with `bluegreen tag --force`",
+        problems.append(
+            ImageError(
+                f"tag {tag!r} already names another image: " + "; ".join(conflicts),
+                where=where,
+                hint=hint,
+            )
         )
-    return TagPlan(tag, source, tuple(items), tuple(skipped), tuple(notices))
+    raise_problems(problems, subject=f"tag {tag!r}")
+    return tuple(items)
 
 
 Emit = Callable[[dict[str, Any], str], None]

@@ -43,8 +43,9 @@ def test_tag_naming_another_image_needs_force(
     code = run(["tag", "--image", f"web={REPO}:v2", "--as", "v1"])
     assert code == 2
     assert capsys.readouterr().err == (
-        f"error: {REPO}:v1: tag 'v1' already names another image ({old}), not {new}\n"
-        "  hint: pass --force to move the tag, or choose another tag\n"
+        f"error: --as: tag 'v1' already names another image: {REPO}:v1 already names {old}, "
+        f"not {new} (image web)\n"
+        "  hint: choose another tag, or move it with --force\n"
     )
     assert digest_of("v1") == old
     assert run(["-o", "json", "tag", "--image", f"web={REPO}@{new}", "--as", "v1", "--force"]) == 0
@@ -63,6 +64,27 @@ def test_tag_naming_another_image_needs_force(
         ],
     }
     assert digest_of("v1") == new
+
+
+def test_no_image_is_tagged_while_another_cannot_be(
+    service: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two images: the first is free to take the tag, the second's tag names another image and
+    a third is missing; both problems are reported and neither repository is written to."""
+    boto3.client("ecr").create_repository(repositoryName="api")
+    api = push_image("v1", repository="api")
+    push_image("v2", repository="api")
+    assert run(["tag", "--image", f"api={REGISTRY}/api:v2", "--as", "live"]) == 0
+    capsys.readouterr()
+    argv = ["tag", "--image", f"web={REPO}:v1", "--image", f"api={REGISTRY}/api:v1"]
+    argv += ["--image", f"gone={REGISTRY}/api:nope", "--as", "live"]
+    assert run(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: 2 problems in tag 'live':")
+    assert f"{REGISTRY}/api:live already names" in err
+    assert f"not {api} (image api)" in err
+    assert "not found in ECR" in err
+    assert digest_of("live") is None  # web was free, and still has no such tag
 
 
 def test_container_alone_takes_the_spec_image(
