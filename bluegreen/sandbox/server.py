@@ -91,10 +91,25 @@ def _json_response(
     return [data]
 
 
-def throttling_response(environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
-    """The throttling error each protocol's clients expect (botocore retries all of them)."""
+def throttling_response(
+    environ: dict[str, Any], start_response: StartResponse, service: str | None = None
+) -> list[bytes]:
+    """The throttling error each protocol's clients expect (botocore retries all of them).
+    EC2 answers RequestLimitExceeded in its own error document
+    (https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html)."""
     content_type = environ.get("CONTENT_TYPE", "")
     message = "Rate exceeded"
+    request_id = secrets.token_hex(16)
+    if service == "ec2":
+        body = (
+            "<Response><Errors><Error><Code>RequestLimitExceeded</Code>"
+            "<Message>Request limit exceeded.</Message></Error></Errors>"
+            f"<RequestID>{request_id}</RequestID></Response>"
+        ).encode()
+        start_response(
+            "400 Bad Request", [("Content-Type", "text/xml"), ("Content-Length", str(len(body)))]
+        )
+        return [body]
     if "json" in content_type:
         query_compatible = environ.get("HTTP_X_AMZN_QUERY_MODE", "").lower() == "true"
         if query_compatible:  # awsQueryCompatible services (CloudWatch): query error code
@@ -111,7 +126,6 @@ def throttling_response(environ: dict[str, Any], start_response: StartResponse) 
             {"__type": "ThrottlingException", "message": message},
             content_type,
         )
-    request_id = secrets.token_hex(16)
     xml = (
         '<ErrorResponse xmlns="http://webservices.amazon.com/AWSFault/2005-15-09">'
         "<Error><Type>Sender</Type><Code>Throttling</Code>"
@@ -304,7 +318,7 @@ class SandboxServer:
             if delay:
                 time.sleep(delay / 1000)
             if self.faults.should_throttle(service):
-                return throttling_response(environ, start_response)
+                return throttling_response(environ, start_response, service)
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         if target == ECS_CREATE_SERVICE_TARGET:
             raw = _read_body(environ)

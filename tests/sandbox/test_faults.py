@@ -29,14 +29,15 @@ def fault(server: SandboxServer, **body: Any) -> str:
         ("codedeploy", "codedeploy", lambda c: c.list_applications(), "ThrottlingException"),
         ("elbv2", "elbv2", lambda c: c.describe_load_balancers(), "Throttling"),
         ("cloudwatch", "cloudwatch", lambda c: c.describe_alarms(), "Throttling"),
-        ("ec2", "ec2", lambda c: c.describe_vpcs(), "Throttling"),
+        ("ec2", "ec2", lambda c: c.describe_vpcs(), "RequestLimitExceeded"),
     ],
 )
 def test_throttling_error_per_protocol(
     aws_env: SandboxServer, service: str, client: str, call: Any, code: str
 ) -> None:
     """https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html — throttling
-    errors (ThrottlingException for JSON services, Throttling for query/XML services) are the
+    errors (ThrottlingException for JSON services, Throttling for query/XML services,
+    RequestLimitExceeded for EC2: ec2/latest/devguide/ec2-api-throttling.html) are the
     transient errors SDKs retry; with no retries left the caller sees them, HTTP 400."""
     fault(aws_env, kind="throttle", service=service, rate=1.0)
     with pytest.raises(ClientError) as info:
