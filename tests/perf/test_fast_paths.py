@@ -536,3 +536,44 @@ def test_the_cache_can_be_turned_off(
     assert render_release(load_spec(path, "prod")).task_definition["family"] == "svc0001-prod"
     assert not code_cache.exists()
     assert not (tmp_path / "off").exists()
+
+
+FRAGMENTS = [
+    "x",
+    " ",
+    "\n",
+    "{",
+    "}",
+    "{{",
+    "}}",
+    "{%",
+    "%}",
+    "{#",
+    "#}",
+    "-",
+    "'",
+    "{{ service }}",
+    "{{- service }}",
+    "{{ service -}}",
+    "{{ '}}' }}",
+    "{{ vars.release | upper }}",
+    "{{ vars.nowhere }}",
+    "{% if service %}y{% endif %}",
+    "{# c #}",
+]
+
+
+def test_string_templates_agree_with_jinja2_on_any_mix(one_spec: Path) -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(st.sampled_from(FRAGMENTS), max_size=8).map("".join))
+    def agree(text: str) -> None:
+        whole = _whole(text, one_spec.parent.resolve(), CONTEXT)
+        split = _split(text, one_spec, CONTEXT)
+        assert split[0] == whole[0], (text, whole, split)
+        if whole[0]:
+            assert split[1] == whole[1], text
+
+    agree()
