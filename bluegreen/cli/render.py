@@ -12,6 +12,7 @@ from bluegreen.cli.context import Options, options
 from bluegreen.cli.options import ImageOpt, OfflineOpt, VarOpt, VarsFileOpt
 
 if TYPE_CHECKING:
+    from bluegreen.aws.session import Aws
     from bluegreen.release.render import Rendered
     from bluegreen.release.spec import Spec
 
@@ -74,8 +75,10 @@ def render_spec(
     flags: Flags,
     vars_files: list[Path] | None,
     offline: bool,
+    aws: Aws | None = None,
 ) -> Rendered:
-    """Render for the CLI: online reads (live service, ECR digests) unless offline."""
+    """Render for the CLI: online reads (live service, ECR digests) unless offline; through
+    `aws` when given, else the run's session."""
     from bluegreen.release.render import render_release
 
     if offline:
@@ -88,7 +91,7 @@ def render_spec(
     from bluegreen.aws.ecr import EcrResolver
     from bluegreen.aws.ecs import describe_service
 
-    aws = opts.aws(spec.region)
+    aws = aws or opts.aws(spec.region)
     live = describe_service(aws, spec.cluster, spec.service)
     return render_release(
         spec,

@@ -11,6 +11,7 @@ from bluegreen.cli.context import options
 from bluegreen.cli.options import ConfigsOpt, ImageOpt, OfflineOpt, VarOpt, VarsFileOpt
 
 if TYPE_CHECKING:
+    from bluegreen.aws.session import Aws
     from bluegreen.cli.context import Options
     from bluegreen.cli.render import Flags
     from bluegreen.errors import BluegreenError
@@ -55,9 +56,15 @@ def validate(
 
 
 def _checked(
-    opts: Options, path: Path, flags: Flags, vars_file: list[Path] | None, offline: bool
+    opts: Options,
+    path: Path,
+    flags: Flags,
+    vars_file: list[Path] | None,
+    offline: bool,
+    sessions: dict[str | None, Aws] | None = None,
 ) -> tuple[Spec | None, Rendered | None, list[BluegreenError]]:
-    """(spec, rendered, problems) for one spec file: every problem found, none raised."""
+    """(spec, rendered, problems) for one spec file: every problem found, none raised. With
+    `sessions`, AWS is read through one session per region (specs may live in several)."""
     from dataclasses import replace
 
     from bluegreen.cli.render import render_spec
@@ -74,8 +81,13 @@ def _checked(
         spec = replace(spec, region=opts.region)
     if problems:
         return spec, None, problems
+    aws = None
+    if sessions is not None and not offline:
+        from bluegreen.cli.multi import aws_for
+
+        aws = aws_for(opts, spec, sessions)
     try:
-        return spec, render_spec(opts, spec, flags, vars_file, offline), []
+        return spec, render_spec(opts, spec, flags, vars_file, offline, aws), []
     except UsageError as exc:
         return spec, None, flatten(exc)
 
@@ -112,9 +124,10 @@ def _validate_many(
     raise_problems(flags.problems, subject="--image/--var")  # the same for every spec: once
     problems: list[BluegreenError] = []
     notices: list[str] = []  # a notice a spec (offline tags, say) is noise when listed 1,000 times
+    sessions: dict[str | None, Aws] = {}
     invalid = 0
     for path in files:
-        spec, rendered, found = _checked(opts, path, flags, vars_file, offline)
+        spec, rendered, found = _checked(opts, path, flags, vars_file, offline, sessions)
         if spec is None or rendered is None:
             invalid += 1
             problems += found

@@ -117,3 +117,21 @@ def test_several_specs_are_checked_against_aws_without_a_write(
         assert "images: 2 container image(s), 2 pinned by digest" in line["checks"]
     assert lines[-1] == {"valid": True, "specs": 2}
     world.assert_no_writes()
+
+
+def test_each_spec_is_read_in_its_own_region(
+    example: Path, world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The copy lives in eu-west-1, where the sandbox has no such service: its reads go there
+    (one session per region), so it fails while the us-east-1 spec passes."""
+    other = tmp_path / "other"
+    shutil.copytree(example, other)
+    spec = other / "bluegreen.yaml"
+    spec.write_text(spec.read_text().replace("region: us-east-1", "region: eu-west-1"))
+    argv = ["validate", "-c", "bluegreen.yaml", "-c", str(spec)]
+    code = run(argv)
+    out, err = capsys.readouterr()
+    assert code != 0, out
+    assert out.startswith("ok  bluegreen.yaml: web-cluster/web\n")
+    assert "eu-west-1" in err or "not found" in err, err
+    world.assert_no_writes()
