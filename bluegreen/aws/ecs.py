@@ -90,6 +90,18 @@ def describe_service_raw(aws: Aws, cluster: str, service: str) -> dict[str, Any]
     return svc
 
 
+def describe_services_raw(aws: Aws, cluster: str, services: list[str]) -> dict[str, Any]:
+    """DescribeServices' records of up to 10 services of one cluster, by service name (the
+    ones not found, or INACTIVE, are left out)."""
+    with aws_errors(resource=f"{cluster}/{','.join(services)}"):
+        resp = aws.ecs().describe_services(cluster=cluster, services=services)
+    return {
+        str(s.get("serviceName")): _plain(s)
+        for s in resp.get("services", [])
+        if s.get("status") != "INACTIVE"
+    }
+
+
 def latest_task_definition(aws: Aws, family: str) -> dict[str, Any] | None:
     """The latest ACTIVE revision of a family, or None when the family has none."""
     from bluegreen.aws.errors import is_aws_exception, translate

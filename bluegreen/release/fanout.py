@@ -328,7 +328,7 @@ def prepare_release(
 
     The service's deployment controller chooses the strategy: ECS → a rolling update,
     CODE_DEPLOY → a CodeDeploy blue/green deployment watched by the monitor. `shared`: the
-    reads a fan-out's monitors share (CodeDeploy only).
+    reads a fan-out's monitors and rolling watches share.
     """
     from bluegreen.aws import ecs
     from bluegreen.release import rolling
@@ -348,9 +348,15 @@ def prepare_release(
             tag_as=request.tag_as,
         )
         p = rolling.plan(spec, aws, rolling_request)
+        watch_loop = loop
+        if shared is not None and cancel is not None:
+            # the fan-out's watches wake on one grid and read their services in one batch
+            base = loop or rolling.Loop()
+            sleep = shared.sleeper(cancel, base.clock, cadence=base.poll)
+            watch_loop = dataclasses.replace(base, describe=shared.service, sleep=sleep)
 
         def run_rolling(out: Output) -> Outcome:
-            return rolling.apply(p, spec, aws, out, rolling_request, loop=loop)
+            return rolling.apply(p, spec, aws, out, rolling_request, loop=watch_loop)
 
         return run_rolling
     return prepare_codedeploy(spec, aws, request, cancel=cancel, shared=shared, live=live)

@@ -51,6 +51,7 @@ MAX_READ_FAILURES = 5  # consecutive failed reads (not throttling) before giving
 POLL_GRID = 0.2  # seconds: shared monitors wake on multiples of this (monitor.END_POLL)
 GATHER = 0.005  # seconds a batch leader waits for the other monitors woken on the same tick
 ELBV2_BATCH = 20  # names or ARNs per DescribeTargetGroups / DescribeListeners call
+ECS_BATCH = 10  # services per DescribeServices call (the API's limit)
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -131,9 +132,10 @@ class Coalescer(Generic[K, V]):
 class SharedReads:
     """The reads the monitors of one fan-out (one region) share, and their common poll grid.
 
-    One batch reads every deployment (BatchGetDeployments) and every alarm (DescribeAlarms)
-    that the monitors woken on the same tick asked for. The preflights share their target
-    group, listener and alarm checks the same way (`preflight`).
+    One batch reads every deployment (BatchGetDeployments), every alarm (DescribeAlarms) and
+    every rolling service (DescribeServices, per cluster) that the monitors woken on the same
+    tick asked for. The preflights share their target group, listener and alarm checks the
+    same way (`preflight`).
     """
 
     def __init__(self, aws: Aws, *, grid: float = POLL_GRID, gather: float = GATHER) -> None:
@@ -155,6 +157,18 @@ class SharedReads:
         if names:
             for name, value in cloudwatch.alarm_states(self.aws, names).items():
                 found["alarm", name] = value
+        by_cluster: dict[str, list[str]] = {}
+        for kind, name in keys:
+            if kind == "service":
+                cluster, _, service = name.partition("\0")
+                by_cluster.setdefault(cluster, []).append(service)
+        for cluster, services in by_cluster.items():
+            from bluegreen.aws import ecs
+
+            for start in range(0, len(services), ECS_BATCH):
+                batch = services[start : start + ECS_BATCH]
+                for service, record in ecs.describe_services_raw(self.aws, cluster, batch).items():
+                    found["service", f"{cluster}\0{service}"] = record
         for kind, fetch in (("target_group", self._target_groups), ("listener", self._listeners)):
             wanted = [name for k, name in keys if k == kind]
             for start in range(0, len(wanted), ELBV2_BATCH):
@@ -221,6 +235,17 @@ class SharedReads:
             raise ResourceNotFound(f"deployment {deployment_id} not found")
         return dict(info), states
 
+    def service(self, cluster: str, service: str) -> dict[str, Any]:
+        """A rolling service's DescribeServices record, read in the tick's batch; the same
+        ResourceNotFound as reading it alone when it is gone."""
+        from bluegreen.aws import ecs
+
+        found = self.reads.get([("service", f"{cluster}\0{service}")])
+        record = found.get(("service", f"{cluster}\0{service}"))
+        if record is None:
+            return ecs.describe_service_raw(self.aws, cluster, service)  # raises what is wrong
+        return dict(record)
+
     def who(self, aws: Aws) -> str:
         """The caller's identity, read once for the whole fan-out."""
         from bluegreen.release.deploy import who
@@ -230,13 +255,20 @@ class SharedReads:
                 self._caller = who(aws)
             return self._caller
 
-    def sleeper(self, cancel: CancelFlag, clock: Callable[[], float]) -> Callable[[float], None]:
+    def sleeper(
+        self, cancel: CancelFlag, clock: Callable[[], float], *, cadence: float | None = None
+    ) -> Callable[[float], None]:
         """A sleep that ends on the common grid nearest to `seconds` from now (never before
-        now), so the monitors' next reads coincide and share one call."""
+        now), so the monitors' next reads coincide and share one call.
+
+        With a `cadence` (watches that read every `cadence` seconds), a sleep at least that
+        long ends on the nearest multiple of the cadence instead: watches that started at
+        different moments of a second still read on the same ticks."""
 
         def sleep(seconds: float) -> None:
             now = clock()
-            wake = math.floor((now + max(0.0, seconds)) / self.grid + 0.5) * self.grid
+            unit = cadence if cadence is not None and seconds >= cadence else self.grid
+            wake = math.floor((now + max(0.0, seconds)) / unit + 0.5) * unit
             cancel.sleep(max(0.0, wake - now))
 
         return sleep

@@ -699,6 +699,9 @@ class Loop:
     poll: float = FAST_POLL  # upper bound of one sleep
     cancelled: Callable[[], bool] = lambda: False  # a signal asked to stop watching
     rest: Callable[[float], None] = time.sleep  # the sleep once a cancel has been seen
+    # where the watch reads the service (cluster, service): a fan-out's shared batch; None,
+    # a DescribeServices call of its own
+    describe: Callable[[str, str], dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True)
@@ -1061,7 +1064,10 @@ def watch(
     state = initial_state(config)
     cancel = False
     while True:
-        svc = ecs.describe_service_raw(aws, cluster, service)
+        if loop.describe is not None:
+            svc = loop.describe(cluster, service)
+        else:
+            svc = ecs.describe_service_raw(aws, cluster, service)
         cancel = cancel or loop.cancelled()
         obs = observation_from(svc, loop.clock(), since=since, cancel=cancel)
         state, events, decision = step(state, obs)

@@ -92,6 +92,28 @@ def test_sleeps_end_on_the_common_grid() -> None:
     assert slept == pytest.approx([0.97, 1.03, 0.09])
 
 
+def test_sleeps_of_a_cadence_end_on_its_multiples() -> None:
+    """Rolling watches read every second: started at different moments of a second, they
+    still wake on the same whole seconds (shorter sleeps keep to the grid)."""
+    now = [10.03]
+    slept: list[float] = []
+
+    class Flag(CancelFlag):
+        def sleep(self, seconds: float) -> None:
+            slept.append(seconds)
+
+    shared = SharedReads(Aws(region="us-east-1"), grid=0.2)
+    sleep = shared.sleeper(Flag(), lambda: now[0], cadence=1.0)
+    sleep(1.0)  # 11.0
+    now[0] = 10.43
+    sleep(1.0)  # 11.0 as well, not 11.4
+    now[0] = 10.61
+    sleep(1.0)  # 12.0: the whole second nearest 11.61
+    now[0] = 10.31
+    sleep(0.3)  # below the cadence: the grid point nearest 10.61, 10.6
+    assert slept == pytest.approx([0.97, 0.57, 1.39, 0.29])
+
+
 def _spec(stack: StackResult) -> Spec:
     return load_spec(Path(stack.directory / "bluegreen.yaml"), None)
 

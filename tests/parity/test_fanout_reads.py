@@ -1,0 +1,44 @@
+"""A fan-out of rolling services reads them in shared DescribeServices batches."""
+
+from __future__ import annotations
+
+from bluegreen.errors import ExitCode
+from bluegreen.release import rolling
+from bluegreen.release.fanout import ReleaseRequest, Runner, fan_out, prepare_release
+from bluegreen.release.follow import CancelFlag, SharedReads
+from bluegreen.release.spec import Spec, load_spec
+from tests.conftest import sandbox_call
+from tests.parity.conftest import Recorder, Stack
+from tests.perf_fanout.conftest import Requests
+
+
+def test_rolling_watches_of_a_fan_out_share_describe_services(stack: Stack) -> None:
+    stack.push("v2")
+    names = ("a", "b", "c")
+    for name in names:
+        stack.service("apps", name)
+        stack.spec("apps", name, name=f"{name}.yaml")
+    # rollouts of 3 s (a 20x clock, not the tests' 600x: 60 simulated seconds), so the watches
+    # overlap
+    sandbox_call(stack.sandbox, "settings", {"timeScale": 20})
+    requests = Requests()
+    aws = requests.attach(stack.aws)
+    shared = SharedReads(aws)
+    cancel = CancelFlag()
+    loop = rolling.Loop(sleep=cancel.sleep, cancelled=lambda: cancel.is_set)
+    request = ReleaseRequest(timeout_seconds=30)
+
+    def prepare(spec: Spec) -> Runner:
+        return prepare_release(spec, aws, request, loop=loop, cancel=cancel, shared=shared)
+
+    specs = [load_spec(stack.folder / f"{name}.yaml") for name in names]
+    result = fan_out(specs, prepare, Recorder(), max_parallel=len(specs))
+
+    assert result.exit_code == ExitCode.OK, result.lines()
+    calls = [list(p["services"]) for p in requests.of("ecs:DescribeServices")]
+    for name in names:
+        assert stack.describe("apps", name)["taskDefinition"].endswith(f"/{name}:2")
+    # the watches woke together and read their services in one call (all three at least once;
+    # a watch that started a tick later or ended a tick sooner is missing from some)
+    batched = [sorted(c) for c in calls if len(c) > 1]
+    assert sorted(names) in batched, batched
