@@ -225,7 +225,7 @@ class _Compiled:
         return template
 
     def pieces(self, env: Environment, source: str) -> _Pieces | None:
-        """A one-line string template as literal text and `{{ expression }}` templates, or None
+        """A string template as literal text and `{{ expression }}` templates, or None
         when it holds more than expressions (statements, comments, raw blocks) or does not lex:
         then it is compiled whole. Each expression is compiled once for every string it appears
         in, so `registry/svc0001:{{ vars.release }}` and `registry/svc0002:{{ vars.release }}`
@@ -354,7 +354,44 @@ def _renamed(code: CodeType, filename: str) -> CodeType:
 _Pieces = tuple[tuple[bool, str], ...]
 
 
+# `{{ expression }}` with nothing inside that jinja2's lexer could read another way: no quotes
+# (a string may hold "}}"), no braces, no whitespace-control signs.
+_PLAIN_EXPRESSION = re.compile(r"\{\{([^{}'\"+\-]*)\}\}")
+_OPENERS = ("{{", "{%", "{#")
+
+
 def _split_expressions(env: Environment, source: str) -> _Pieces | None:
+    simple = _split_plain(source)
+    if simple is not None:
+        return simple
+    return _split_lexed(env, source)
+
+
+def _split_plain(source: str) -> _Pieces | None:
+    """The split without the lexer, for the common string: literal text (holding no
+    opening delimiter, nor a "{" just before one) around plain `{{ expression }}`s; None for
+    anything else, and for text jinja2 would change (a carriage return)."""
+    if "\r" in source:
+        return None
+    pieces: list[tuple[bool, str]] = []
+    at = 0
+    for match in _PLAIN_EXPRESSION.finditer(source):
+        text = source[at : match.start()]
+        if any(opener in text for opener in _OPENERS) or text.endswith("{"):
+            return None
+        if text:
+            pieces.append((False, text))
+        pieces.append((True, match.group(0)))
+        at = match.end()
+    rest = source[at:]
+    if any(opener in rest for opener in _OPENERS):
+        return None
+    if rest:
+        pieces.append((False, rest))
+    return tuple(pieces)
+
+
+def _split_lexed(env: Environment, source: str) -> _Pieces | None:
     from jinja2 import TemplateSyntaxError
 
     pieces: list[tuple[bool, str]] = []
