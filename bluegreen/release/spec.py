@@ -127,6 +127,22 @@ def _display_path(path: str, cwd: str) -> str:
     return path if rel.startswith("..") else rel
 
 
+def resolved(path: Path) -> Path:
+    """`path.resolve()`, with the resolution of its folder kept for the process: the specs and
+    templates of one folder resolve it once, then each file costs one check that it is not a
+    link itself (a link, or a name such as `..`, is resolved in full)."""
+    text = os.fspath(path)
+    parent, name = os.path.split(text)
+    if name in ("", ".", "..") or os.path.islink(text):
+        return path.resolve()
+    return Path(os.path.join(_real_folder(os.getcwd(), parent), name))
+
+
+@lru_cache(maxsize=1024)
+def _real_folder(cwd: str, folder: str) -> str:
+    return os.path.realpath(os.path.join(cwd, folder))
+
+
 def json_path(path: Iterable[PathItem]) -> str:
     out = ""
     for item in path:
@@ -982,7 +998,7 @@ def _typed(
     lines: Mapping[JsonPath, int],
 ) -> Spec:
     problems: list[BluegreenError] = []
-    folder = path.resolve().parent
+    folder = resolved(path).parent
     cluster = str(data["cluster"])
     service = str(data["service"])
     cluster_name = cluster.rsplit("/", 1)[-1]
@@ -1074,8 +1090,8 @@ def _typed(
         region=data.get("region"),
         cluster=cluster,
         service=service,
-        task_definition=(folder / str(data["task_definition"])).resolve(),
-        appspec=(folder / str(appspec)).resolve() if appspec else None,
+        task_definition=resolved(folder / str(data["task_definition"])),
+        appspec=resolved(folder / str(appspec)) if appspec else None,
         images={str(k): str(v) for k, v in (data.get("images") or {}).items()},
         pin_digests=bool(data.get("pin_digests", True)),
         load_balancer=load_balancer,

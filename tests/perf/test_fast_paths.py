@@ -577,3 +577,34 @@ def test_string_templates_agree_with_jinja2_on_any_mix(one_spec: Path) -> None:
             assert split[1] == whole[1], text
 
     agree()
+
+
+# --- paths resolved with their folder's resolution kept -------------------------------------
+def test_resolved_paths_are_what_path_resolve_gives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bluegreen.release.spec import resolved
+
+    real = tmp_path / "real"
+    (real / "sub").mkdir(parents=True)
+    (real / "spec.yaml").write_text("x")
+    (real / "sub" / "td.json.j2").write_text("x")
+    (tmp_path / "linked").symlink_to(real)  # a folder that is a link
+    (real / "alias.yaml").symlink_to(real / "sub" / "td.json.j2")  # a file that is a link
+    monkeypatch.chdir(tmp_path / "linked")
+    cases = [
+        real / "spec.yaml",
+        tmp_path / "linked" / "spec.yaml",
+        tmp_path / "linked" / "sub" / "td.json.j2",
+        tmp_path / "linked" / "sub" / ".." / "spec.yaml",
+        tmp_path / "linked" / "alias.yaml",
+        tmp_path / "linked" / "missing.yaml",
+        Path("spec.yaml"),
+        Path("sub/td.json.j2"),
+        Path("sub/.."),
+        Path("."),
+    ]
+    for path in cases:
+        assert resolved(path) == path.resolve(), path
+    for path in cases:  # again, from the kept folder resolutions
+        assert resolved(path) == path.resolve(), path
