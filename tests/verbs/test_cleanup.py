@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import boto3
@@ -39,6 +40,19 @@ def revisions(service: dict[str, Any]) -> dict[str, Any]:
     ecs.create_service(
         cluster="web-cluster", serviceName="other", taskDefinition=ARN.format(2), desiredCount=1
     )
+    # until the rollout to web:5 has ended, web:1 is still in use by the draining deployment
+    # (and cleanup rightly keeps it): wait for the steady state a live service would be in
+    deadline = time.monotonic() + 10
+    while (
+        len(
+            ecs.describe_services(cluster="web-cluster", services=["web"])["services"][0][
+                "deployments"
+            ]
+        )
+        > 1
+    ):
+        assert time.monotonic() < deadline, "web did not finish its rollout to web:5"
+        time.sleep(0.02)
     return service
 
 
