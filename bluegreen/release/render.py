@@ -304,11 +304,14 @@ class _DiskCode:
         setting = os.environ.get(CACHE_ENV_VAR)
         if setting is not None and setting.strip().lower() in ("", "off", "0", "no", "false"):
             return None
-        if setting:
-            folder = Path(setting).expanduser()
-        else:
-            base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-            folder = Path(base) / "bluegreen" / "templates"
+        try:
+            if setting:
+                folder = Path(setting).expanduser()
+            else:
+                base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+                folder = Path(base) / "bluegreen" / "templates"
+        except RuntimeError:  # no home folder to find: no cache
+            return None
         key = str(folder)
         with self._lock:
             if key not in self._opened:
@@ -329,7 +332,7 @@ def _open_code_cache(folder: Path) -> BytecodeCache | None:
     try:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         found = folder.lstat()
-    except (OSError, RuntimeError):  # RuntimeError: no home folder to expand
+    except OSError:
         return None
     if not stat.S_ISDIR(found.st_mode) or found.st_mode & 0o022:
         return None  # a symlink, or a folder others may write code into

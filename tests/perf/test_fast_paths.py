@@ -608,3 +608,21 @@ def test_resolved_paths_are_what_path_resolve_gives(
         assert resolved(path) == path.resolve(), path
     for path in cases:  # again, from the kept folder resolutions
         assert resolved(path) == path.resolve(), path
+
+
+def test_no_home_folder_means_no_cache_and_no_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bluegreen.release.render import CACHE_ENV_VAR
+
+    monkeypatch.delenv(CACHE_ENV_VAR, raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.delenv("HOME", raising=False)
+
+    def no_home(cls: type[Path]) -> Path:
+        raise RuntimeError("Could not determine home directory.")  # what pathlib raises
+
+    monkeypatch.setattr(Path, "home", classmethod(no_home))
+    COMPILED.clear()
+    [path] = generate(tmp_path / "services", 1)
+    assert render_release(load_spec(path, "prod")).task_definition["family"] == "svc0001-prod"
