@@ -268,3 +268,42 @@ def test_a_wait_without_change_lasts_its_time_and_cancel_ends_it() -> None:
     began = time.monotonic()
     loop._wait(5.0, "d-1", "InProgress")
     assert time.monotonic() - began < 0.5
+
+
+def test_the_sandbox_engine_reads_the_alarms_of_all_deployments_in_one_call(
+    stacks: list[StackResult], aws_env: Any
+) -> None:
+    """Three deployments watched by the sandbox's CodeDeploy engine at once: each tick reads the
+    alarms of all of them in one DescribeAlarms, not one call per deployment."""
+    engine = aws_env.codedeploy.engine
+    calls: list[list[str]] = []
+    real = engine.actions
+
+    def counting(region: str) -> Any:
+        actions = real(region)
+        read = actions.alarms_in_alarm
+
+        def alarms_in_alarm(names: list[str]) -> list[str]:
+            calls.append(list(names))
+            return read(names)  # the real read, through moto
+
+        actions.alarms_in_alarm = alarms_in_alarm
+        return actions
+
+    engine.actions = counting
+    aws = Aws(region="us-east-1")
+    shared = SharedReads(aws)
+    request = ReleaseRequest(
+        var_overrides={"log_level": "debug"}, deployment_config="CodeDeployDefault.ECSAllAtOnce"
+    )
+
+    def prepare(spec: Spec) -> Runner:
+        return prepare_release(spec, aws, request, cancel=CancelFlag(), shared=shared)
+
+    specs = [_spec(s) for s in stacks]
+    result = fan_out(specs, prepare, Out(), max_parallel=len(stacks))
+    assert result.exit_code == ExitCode.OK, result.lines()
+    wanted = {a for s in specs for a in s.rollback.alarms}
+    assert wanted
+    assert calls
+    assert max(len(set(c)) for c in calls) == len(wanted), calls  # all of them in one call

@@ -14,6 +14,7 @@ import math
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from bluegreen.sandbox.clock import SandboxClock
@@ -47,6 +48,18 @@ HOOK_PHASES = {
     Phase.BEFORE_ALLOW_TRAFFIC: (Phase.ALLOW_TRAFFIC, "BeforeAllowTraffic"),
     Phase.AFTER_ALLOW_TRAFFIC: (Phase.TERMINATION_WAIT, "AfterAllowTraffic"),
 }
+
+
+@dataclass(frozen=True)
+class AlarmPoll:
+    """One tick's read of a region's alarms: the deployments it was read for, the alarms
+    found in ALARM, or the error the read ended in."""
+
+    due: frozenset[str]
+    firing: frozenset[str]
+    error: Exception | None
+
+
 ROLLBACK_EVENTS = ("BeforeAllowTraffic", "AllowTraffic", "AfterAllowTraffic")
 
 
@@ -81,14 +94,16 @@ class Engine:
     # --- driving --------------------------------------------------------------------------------
     def tick(self, states: dict[str, RegionState]) -> None:
         for state in states.values():
-            for deployment in list(state.deployments.values()):
+            deployments = [d for d in state.deployments.values() if d.active]
+            poll = self._poll_alarms(deployments)
+            for deployment in deployments:
                 if deployment.active:
-                    self.step(state, deployment)
+                    self.step(state, deployment, poll)
 
-    def step(self, state: RegionState, d: Deployment) -> None:
+    def step(self, state: RegionState, d: Deployment, poll: AlarmPoll | None = None) -> None:
         try:
             if d.phase is not Phase.ROLLBACK and d.phase is not Phase.CREATED:
-                self._watch_alarms(state, d)
+                self._watch_alarms(state, d, poll or self._poll_alarms([d]))
             if d.active:
                 self._advance(state, d)
             self._publish(d)
@@ -455,21 +470,45 @@ class Engine:
         self.end(state, d, "Succeeded")
 
     # --- alarms -------------------------------------------------------------------------------
-    def _watch_alarms(self, state: RegionState, d: Deployment) -> None:
-        config = d.override_alarms if d.override_alarms is not None else d.alarm_configuration
-        if not config.get("enabled") or not config.get("alarms"):
-            return
+    def _poll_alarms(self, deployments: list[Deployment]) -> AlarmPoll:
+        """One DescribeAlarms (per 100 names) for the alarms of every deployment of a region
+        that is due for a poll, instead of a call per deployment."""
         wall = time.monotonic()
-        if wall - d.last_alarm_poll < ALARM_POLL_WALL_SECONDS:
-            return
-        d.last_alarm_poll = wall
-        names = [a["name"] for a in config["alarms"]]
+        due: set[str] = set()
+        names: dict[str, None] = {}
+        region = None
+        for d in deployments:
+            if d.phase is Phase.ROLLBACK or d.phase is Phase.CREATED:
+                continue
+            config = d.override_alarms if d.override_alarms is not None else d.alarm_configuration
+            if not config.get("enabled") or not config.get("alarms"):
+                continue
+            if wall - d.last_alarm_poll < ALARM_POLL_WALL_SECONDS:
+                continue
+            d.last_alarm_poll = wall
+            due.add(d.id)
+            names.update(dict.fromkeys(a["name"] for a in config["alarms"]))
+            region = d.region
+        if region is None:
+            return AlarmPoll(frozenset(), frozenset(), None)
+        firing: set[str] = set()
+        wanted = list(names)
         try:
-            firing = self.actions(d.region).alarms_in_alarm(names)
-        except Exception:
+            for start in range(0, len(wanted), 100):  # DescribeAlarms takes 100 names a call
+                firing.update(self.actions(region).alarms_in_alarm(wanted[start : start + 100]))
+        except Exception as exc:  # each deployment decides (ignorePollAlarmFailure)
+            return AlarmPoll(frozenset(due), frozenset(), exc)
+        return AlarmPoll(frozenset(due), frozenset(firing), None)
+
+    def _watch_alarms(self, state: RegionState, d: Deployment, poll: AlarmPoll) -> None:
+        if d.id not in poll.due:
+            return  # no alarms, or not due for a poll yet
+        config = d.override_alarms if d.override_alarms is not None else d.alarm_configuration
+        if poll.error is not None:
             if config.get("ignorePollAlarmFailure"):
                 return
-            raise
+            raise poll.error
+        firing = [a["name"] for a in config["alarms"] if a["name"] in poll.firing]
         if firing:
             self.end(
                 state,
