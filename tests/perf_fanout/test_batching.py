@@ -74,36 +74,37 @@ def test_an_error_reaches_every_caller_of_the_batch() -> None:
     assert reads.calls < 3  # the gather window put at least two in one batch
 
 
+class RecordedSleeps(CancelFlag):
+    """A cancel flag whose sleeps are recorded instead of slept."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.slept: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+
+
 def test_sleeps_end_on_the_common_grid() -> None:
     now = [10.03]
-    slept: list[float] = []
-
-    class Flag(CancelFlag):
-        def sleep(self, seconds: float) -> None:
-            slept.append(seconds)
-
+    flag = RecordedSleeps()
     shared = SharedReads(Aws(region="us-east-1"), grid=0.2)
-    sleep = shared.sleeper(Flag(), lambda: now[0])
+    sleep = shared.sleeper(flag, lambda: now[0])
     sleep(1.0)  # ends at 11.0, the grid point nearest 11.03
     now[0] = 10.17
     sleep(1.0)  # 11.2
     now[0] = 10.31
     sleep(0.0)  # 10.4 is nearest: never in the past, at most half a grid later
-    assert slept == pytest.approx([0.97, 1.03, 0.09])
+    assert flag.slept == pytest.approx([0.97, 1.03, 0.09])
 
 
 def test_sleeps_of_a_cadence_end_on_its_multiples() -> None:
     """Rolling watches read every second: started at different moments of a second, they
     still wake on the same whole seconds (shorter sleeps keep to the grid)."""
     now = [10.03]
-    slept: list[float] = []
-
-    class Flag(CancelFlag):
-        def sleep(self, seconds: float) -> None:
-            slept.append(seconds)
-
+    flag = RecordedSleeps()
     shared = SharedReads(Aws(region="us-east-1"), grid=0.2)
-    sleep = shared.sleeper(Flag(), lambda: now[0], cadence=1.0)
+    sleep = shared.sleeper(flag, lambda: now[0], cadence=1.0)
     sleep(1.0)  # 11.0
     now[0] = 10.43
     sleep(1.0)  # 11.0 as well, not 11.4
@@ -111,7 +112,7 @@ def test_sleeps_of_a_cadence_end_on_its_multiples() -> None:
     sleep(1.0)  # 12.0: the whole second nearest 11.61
     now[0] = 10.31
     sleep(0.3)  # below the cadence: the grid point nearest 10.61, 10.6
-    assert slept == pytest.approx([0.97, 0.57, 1.39, 0.29])
+    assert flag.slept == pytest.approx([0.97, 0.57, 1.39, 0.29])
 
 
 def _spec(stack: StackResult) -> Spec:
