@@ -59,13 +59,13 @@ def parse_flags(image: list[str] | None, var: list[str] | None) -> Flags:
     return flags
 
 
-def load(opts: Options) -> Spec:
-    """The spec named by --config/--env, with --region applied."""
+def load(opts: Options, path: Path | None = None) -> Spec:
+    """The spec at `path` (default: --config) for --env, with --region applied."""
     from dataclasses import replace
 
     from bluegreen.release.spec import load_spec
 
-    spec = load_spec(opts.config, opts.env)
+    spec = load_spec(path or opts.config, opts.env)
     return replace(spec, region=opts.region) if opts.region else spec
 
 

@@ -65,20 +65,15 @@ def _checked(
 ) -> tuple[Spec | None, Rendered | None, list[BluegreenError]]:
     """(spec, rendered, problems) for one spec file: every problem found, none raised. With
     `sessions`, AWS is read through one session per region (specs may live in several)."""
-    from dataclasses import replace
-
-    from bluegreen.cli.render import render_spec
+    from bluegreen.cli.render import load, render_spec
     from bluegreen.errors import UsageError
     from bluegreen.release import flatten
-    from bluegreen.release.spec import load_spec
 
     problems: list[BluegreenError] = list(flags.problems)
     try:
-        spec = load_spec(path, opts.env)
+        spec = load(opts, path)
     except UsageError as exc:
         return None, None, [*problems, *flatten(exc)]
-    if opts.region:
-        spec = replace(spec, region=opts.region)
     if problems:
         return spec, None, problems
     aws = None
