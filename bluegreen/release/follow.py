@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -129,6 +129,20 @@ class Coalescer(Generic[K, V]):
             self._cond.notify_all()
 
 
+def _existing(read: Callable[[list[str]], Iterable[str]], names: list[str]) -> list[str]:
+    """The names that exist, by `read` (DescribeTargetGroups, DescribeListeners). A failed call
+    (one missing name fails it all) is retried one name at a time; a caller whose name is still
+    absent asks on its own."""
+    from bluegreen.errors import BluegreenError
+
+    try:
+        return list(read(names))
+    except BluegreenError:
+        if len(names) == 1:
+            return []
+        return [n for one in names for n in _existing(read, [one])]
+
+
 class SharedReads:
     """The reads the monitors of one fan-out (one region) share, and their common poll grid.
 
@@ -177,28 +191,14 @@ class SharedReads:
         return found
 
     def _target_groups(self, names: list[str]) -> list[str]:
-        """The target groups that exist. A failed call (one missing name fails it all) is
-        retried one name at a time; a caller whose name is still absent asks on its own."""
         from bluegreen.aws import elbv2
-        from bluegreen.errors import BluegreenError
 
-        try:
-            return list(elbv2.target_groups(self.aws, names))
-        except BluegreenError:
-            if len(names) == 1:
-                return []
-            return [n for one in names for n in self._target_groups([one])]
+        return _existing(lambda some: elbv2.target_groups(self.aws, some), names)
 
     def _listeners(self, arns: list[str]) -> list[str]:
         from bluegreen.aws import elbv2
-        from bluegreen.errors import BluegreenError
 
-        try:
-            return list(elbv2.listeners(self.aws, arns))
-        except BluegreenError:
-            if len(arns) == 1:
-                return []
-            return [a for one in arns for a in self._listeners([one])]
+        return _existing(lambda some: elbv2.listeners(self.aws, some), arns)
 
     def preflight(
         self, target_groups: Sequence[str], listeners: Sequence[str], alarms: Sequence[str]
