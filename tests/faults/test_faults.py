@@ -109,21 +109,24 @@ def deploy_args(stack: Stack, tag: str, *extra: str) -> list[str]:
 
 
 # --- throttling and latency -----------------------------------------------------------------------
+# one cheap read on each of five services, to see a fault bite
+PROBE_READS = {
+    "ecs": "list_clusters",
+    "elbv2": "describe_load_balancers",
+    "codedeploy": "list_applications",
+    "cloudwatch": "describe_alarms",
+    "ecr": "describe_repositories",
+}
+
+
 def throttled_share(stack: Stack) -> float:
     """Share of 40 single-attempt reads (8 on each of five services) answered with throttling."""
     from botocore.config import Config
     from botocore.exceptions import ClientError
 
-    reads = {
-        "ecs": "list_clusters",
-        "elbv2": "describe_load_balancers",
-        "codedeploy": "list_applications",
-        "cloudwatch": "describe_alarms",
-        "ecr": "describe_repositories",
-    }
     once = Config(retries={"mode": "standard", "max_attempts": 1})
     codes: list[str] = []
-    for service, operation in reads.items():
+    for service, operation in PROBE_READS.items():
         client = boto3.client(  # type: ignore[call-overload]
             service, endpoint_url=stack.sandbox.url, region_name="us-east-1", config=once
         )
@@ -164,14 +167,7 @@ def test_release_completes_with_latency_on_every_call(
 ) -> None:
     stack.push("f2")
     fault(cli, "latency", "--ms", str(SCALED_LATENCY_MS))
-    reads = {
-        "ecs": "list_clusters",
-        "elbv2": "describe_load_balancers",
-        "codedeploy": "list_applications",
-        "cloudwatch": "describe_alarms",
-        "ecr": "describe_repositories",
-    }
-    for service, operation in reads.items():
+    for service, operation in PROBE_READS.items():
         client = stack.client(service)
         started = time.monotonic()
         getattr(client, operation)()
