@@ -30,6 +30,7 @@ from typing import Any
 from bluegreen import __version__
 from bluegreen.errors import UsageError
 from bluegreen.sandbox.clock import SandboxClock
+from bluegreen.sandbox.corrections import EcsCorrections
 from bluegreen.sandbox.faults import FaultError, FaultRegistry
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -167,6 +168,7 @@ class SandboxServer:
         self.internal_token = secrets.token_hex(16)
         self._moto_app: WSGIApp = DomainDispatcherApplication(create_backend_app)
         self.rolling = RollingEngine(clock=self.clock, faults=self.faults)
+        self.corrections = EcsCorrections(self._moto_app, self.rolling.tick)
         self.codedeploy = CodeDeployService(
             clock=self.clock,
             faults=self.faults,
@@ -328,9 +330,7 @@ class SandboxServer:
             self.rolling.apply_noted()
             return answer
         if target == ECS_UPDATE_SERVICE_TARGET:
-            answer = list(self._moto_app(environ, start_response))
-            self.rolling.tick()  # the new deployment is visible to the very next call
-            return answer
+            return self.corrections.update_service(environ, start_response, _read_body(environ))
         if target.startswith(CODEDEPLOY_TARGET_PREFIX):
             operation = target[len(CODEDEPLOY_TARGET_PREFIX) :]
             body = _read_body(environ)

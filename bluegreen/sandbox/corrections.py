@@ -1,0 +1,130 @@
+"""A thin correcting layer over moto's ECS answers, where they differ from AWS's.
+
+Each correction intercepts one request (or post-processes moto's answer to it) and talks to
+moto only through its own HTTP application, in process, with the caller's signed environ: the
+layer adds no state of its own. The AWS page each correction follows is cited beside it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable, Iterable
+from typing import Any
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+StartResponse = Callable[..., Any]
+
+ECS_PREFIX = "AmazonEC2ContainerServiceV20141113."
+JSON_11 = "application/x-amz-json-1.1"
+
+
+class MotoAnswer:
+    """One answer of moto's application: status code, headers and body."""
+
+    def __init__(self, status: str, headers: list[tuple[str, str]], body: bytes) -> None:
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    @property
+    def code(self) -> int:
+        return int(self.status.split(" ", 1)[0])
+
+    def json(self) -> dict[str, Any]:
+        try:
+            decoded = json.loads(self.body or b"{}")
+        except ValueError:
+            return {}
+        return decoded if isinstance(decoded, dict) else {}
+
+    def send(self, start_response: StartResponse, body: bytes | None = None) -> list[bytes]:
+        data = self.body if body is None else body
+        headers = [(k, v) for k, v in self.headers if k.lower() != "content-length"]
+        headers.append(("Content-Length", str(len(data))))
+        start_response(self.status, headers)
+        return [data]
+
+
+def call_moto(
+    app: WSGIApp, environ: dict[str, Any], body: bytes, target: str | None = None
+) -> MotoAnswer:
+    """Run one request through moto's application with `environ`'s headers (its signature
+    included), the given body and, optionally, another X-Amz-Target."""
+    env = dict(environ)
+    env["wsgi.input"] = io.BytesIO(body)
+    env["CONTENT_LENGTH"] = str(len(body))
+    if target is not None:
+        env["HTTP_X_AMZ_TARGET"] = target
+    captured: dict[str, Any] = {}
+
+    def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
+        captured["status"], captured["headers"] = status, list(headers)
+
+    chunks = app(env, start)
+    try:
+        data = b"".join(chunks)
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
+    return MotoAnswer(captured.get("status", "500 Error"), captured.get("headers", []), data)
+
+
+def ecs_error(
+    start_response: StartResponse, code: str, message: str, status: int = 400
+) -> list[bytes]:
+    """An error in ECS's JSON 1.1 shape: `{"__type": code, "message": ...}`."""
+    data = json.dumps({"__type": code, "message": message}).encode()
+    start_response(
+        f"{status} Bad Request",
+        [("Content-Type", JSON_11), ("Content-Length", str(len(data)))],
+    )
+    return [data]
+
+
+def _json(raw: bytes) -> dict[str, Any]:
+    try:
+        decoded = json.loads(raw or b"{}")
+    except ValueError:
+        return {}
+    return decoded if isinstance(decoded, dict) else {}
+
+
+class EcsCorrections:
+    """ECS requests whose moto answers differ from AWS's, corrected."""
+
+    def __init__(self, moto_app: WSGIApp, after_update: Callable[[], None]) -> None:
+        self._moto = moto_app
+        self._after_update = after_update
+
+    def update_service(
+        self, environ: dict[str, Any], start_response: StartResponse, raw: bytes
+    ) -> list[bytes]:
+        """UpdateService answers the service as it is once the update has started: the
+        task definition as an ARN, the new deployment PRIMARY (rolloutState IN_PROGRESS) and
+        the one it replaces ACTIVE (awscli's own example, aws-cli
+        `awscli/examples/ecs/update-service.rst`; API reference:
+        https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_UpdateService.html).
+        moto answers the record before any deployment moved; so the engine takes its step and
+        the service is described afresh."""
+        answer = call_moto(self._moto, environ, raw)
+        if answer.code != 200:
+            return answer.send(start_response)
+        self._after_update()  # the new deployment is visible to the very next call
+        body = answer.json()
+        service = body.get("service")
+        if not isinstance(service, dict):
+            return answer.send(start_response)
+        fresh = call_moto(
+            self._moto,
+            environ,
+            json.dumps(
+                {"cluster": service.get("clusterArn"), "services": [service.get("serviceArn")]}
+            ).encode(),
+            ECS_PREFIX + "DescribeServices",
+        )
+        described = fresh.json().get("services") if fresh.code == 200 else None
+        if isinstance(described, list) and described:
+            body["service"] = described[0]
+        return answer.send(start_response, json.dumps(body).encode())

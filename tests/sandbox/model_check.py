@@ -1,0 +1,121 @@
+"""Hold the sandbox's raw answers to botocore's service model.
+
+`RawResponses` records every raw response body a boto3 client receives (botocore's
+`before-parse` event hands it over before parsing), and `check_shape` walks a decoded JSON
+answer against an operation's output shape: every member present is in the shape and has the
+shape's type (and enum value), every required member is there. A model mismatch is reported
+with its JSON path.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.model import OperationModel, Shape
+
+NUMBER_TYPES = {"integer": int, "long": int}
+
+
+def check_shape(shape: Shape, value: Any, path: str = "$") -> list[str]:
+    """Every mismatch between a decoded JSON value and a botocore shape, as readable lines."""
+    kind = shape.type_name
+    problems: list[str] = []
+    if kind == "structure":
+        if not isinstance(value, dict):
+            return [f"{path}: expected an object for {shape.name}, got {type(value).__name__}"]
+        members = shape.members  # type: ignore[attr-defined]
+        for key, item in value.items():
+            if key not in members:
+                problems.append(f"{path}.{key}: not a member of {shape.name}")
+                continue
+            if item is not None:
+                problems += check_shape(members[key], item, f"{path}.{key}")
+        for key in shape.required_members:
+            if key not in value:
+                problems.append(f"{path}.{key}: required member of {shape.name} missing")
+        return problems
+    if kind == "list":
+        if not isinstance(value, list):
+            return [f"{path}: expected a list, got {type(value).__name__}"]
+        member = shape.member  # type: ignore[attr-defined]
+        for index, item in enumerate(value):
+            problems += check_shape(member, item, f"{path}[{index}]")
+        return problems
+    if kind == "map":
+        if not isinstance(value, dict):
+            return [f"{path}: expected a map, got {type(value).__name__}"]
+        for key, item in value.items():
+            problems += check_shape(shape.key, key, f"{path}<key>")  # type: ignore[attr-defined]
+            problems += check_shape(shape.value, item, f"{path}[{key!r}]")  # type: ignore[attr-defined]
+        return problems
+    if kind == "string":
+        if not isinstance(value, str):
+            return [f"{path}: expected a string, got {type(value).__name__} {value!r}"]
+        enum = getattr(shape, "enum", None)
+        if enum and value not in enum:
+            return [f"{path}: {value!r} is not one of {shape.name}'s values {enum}"]
+        return []
+    if kind == "boolean":
+        return [] if isinstance(value, bool) else [f"{path}: expected a boolean, got {value!r}"]
+    if kind in NUMBER_TYPES:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        return [] if ok else [f"{path}: expected an integer, got {value!r}"]
+    if kind in ("double", "float"):
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        return [] if ok else [f"{path}: expected a number, got {value!r}"]
+    if kind == "timestamp":
+        # JSON protocols: epoch seconds (a number); botocore also parses ISO 8601 strings.
+        ok = isinstance(value, int | float | str) and not isinstance(value, bool)
+        return [] if ok else [f"{path}: expected a timestamp, got {value!r}"]
+    if kind == "blob":
+        return [] if isinstance(value, str) else [f"{path}: expected base64 text, got {value!r}"]
+    return []
+
+
+@dataclass
+class RawResponses:
+    """Raw JSON bodies received by the clients it is attached to, per operation name."""
+
+    seen: list[tuple[OperationModel, int, dict[str, str], bytes]] = field(default_factory=list)
+
+    def attach(self, client: Any) -> Any:
+        client.meta.events.register("before-parse", self._record)
+        return client
+
+    def _record(
+        self, operation_model: OperationModel, response_dict: dict[str, Any], **_: Any
+    ) -> None:
+        self.seen.append(
+            (
+                operation_model,
+                int(response_dict["status_code"]),
+                {k.lower(): v for k, v in response_dict["headers"].items()},
+                bytes(response_dict["body"]),
+            )
+        )
+
+    def last(self, operation: str) -> tuple[OperationModel, int, dict[str, str], bytes]:
+        for entry in reversed(self.seen):
+            if entry[0].name == operation:
+                return entry
+        raise AssertionError(f"no {operation} answer was recorded")
+
+    def check(self, operation: str) -> dict[str, Any]:
+        """The last answer to `operation`, after asserting it fits the output shape (or, for an
+        error, that its code is one the operation lists)."""
+        model, status, _, body = self.last(operation)
+        decoded: dict[str, Any] = json.loads(body or b"{}")
+        if status >= 400:
+            code = str(decoded.get("__type", "")).rsplit("#", 1)[-1]
+            listed = {error.name for error in model.error_shapes}
+            assert code in listed, f"{operation} answered {code!r}, not one of {sorted(listed)}"
+            return decoded
+        output = model.output_shape
+        if output is not None:
+            problems = check_shape(output, decoded)
+            assert not problems, f"{operation} answer does not fit the model:\n" + "\n".join(
+                problems
+            )
+        return decoded
