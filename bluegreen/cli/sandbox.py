@@ -20,6 +20,7 @@ import typer
 
 from bluegreen.cli.context import Out, options
 from bluegreen.errors import UsageError
+from bluegreen.sandbox import StackKind
 
 if TYPE_CHECKING:
     from bluegreen.sandbox.stack import SandboxControl
@@ -222,23 +223,41 @@ def stack(
         Path, typer.Option("--dir", help="Where to write bluegreen.yaml and taskdef.json.j2.")
     ] = Path("."),
     name: Annotated[str, typer.Option(help="Short name of the stack and its service.")] = "web",
+    kind: Annotated[
+        StackKind,
+        typer.Option(
+            help="codedeploy: CodeDeploy blue/green (CODE_DEPLOY controller); rolling: an "
+            "ECS-controller service with rolling updates."
+        ),
+    ] = StackKind.codedeploy,
 ) -> None:
     """Create a complete demo stack in the sandbox and write a ready bluegreen.yaml."""
     opts = options(ctx)
     out = opts.out()
     from bluegreen.sandbox.stack import create_stack
 
-    result = create_stack(opts.aws(), directory, name)
+    result = create_stack(opts.aws(), directory, name, kind=kind)
     repository = result.image.rsplit(":", 1)[0]
+    if kind is StackKind.rolling:
+        details = [
+            f"  service     {result.cluster}/{result.service} (ECS controller, rolling updates, "
+            "circuit breaker and alarms with rollback)",
+            f"  image       {result.image} in ECR repository {result.repository}",
+            "  listener    production :80 on the target group",
+        ]
+    else:
+        details = [
+            f"  service     {result.cluster}/{result.service} (CODE_DEPLOY controller)",
+            f"  codedeploy  {result.application} / {result.deployment_group}",
+            f"  image       {result.image} in ECR repository {result.repository}",
+            "  listeners   production :80 and test :8080, both on the blue target group",
+        ]
     out.emit(
         result.to_json(),
         "\n".join(
             [
                 f"created the demo stack {name!r} in the sandbox:",
-                f"  service     {result.cluster}/{result.service} (CODE_DEPLOY controller)",
-                f"  codedeploy  {result.application} / {result.deployment_group}",
-                f"  image       {result.image} in ECR repository {result.repository}",
-                "  listeners   production :80 and test :8080, both on the blue target group",
+                *details,
                 f"wrote {result.directory / 'bluegreen.yaml'} and taskdef.json.j2",
                 f"next: cd {result.directory} && bluegreen deploy --image web={repository}:<tag>",
             ]

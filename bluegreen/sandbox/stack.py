@@ -1,8 +1,11 @@
 """The client side of the sandbox: proving an endpoint is a sandbox, its control API, and the
 demo stack (`bluegreen sandbox stack`).
 
-The stack is a complete, realistic CodeDeploy blue/green setup for one ECS service, made with
-ordinary AWS calls through `bluegreen.aws.session.Aws`. Before its first write it proves that
+The stack is a complete, realistic setup for one ECS service, made with ordinary AWS calls
+through `bluegreen.aws.session.Aws`: by default CodeDeploy blue/green (two target groups, a
+production and a test listener, a deployment group); with `kind=rolling` an ECS-controller
+service updated in place (one target group behind the production listener, the deployment
+circuit breaker and the stack's alarms with rollback). Before its first write it proves that
 the endpoint is a bluegreen sandbox (`GET /_sandbox/info`) and that every client it will use
 talks to that endpoint, so it can never create anything in a real account.
 """
@@ -23,11 +26,16 @@ from typing import TYPE_CHECKING, Any
 
 from bluegreen.aws.errors import aws_errors
 from bluegreen.errors import AwsError, ResourceNotFound, UsageError
+from bluegreen.sandbox import StackKind
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch.type_defs import DimensionTypeDef
     from mypy_boto3_ec2.type_defs import TagTypeDef
-    from mypy_boto3_ecs.type_defs import LoadBalancerTypeDef, NetworkConfigurationTypeDef
+    from mypy_boto3_ecs.type_defs import (
+        DeploymentConfigurationTypeDef,
+        LoadBalancerTypeDef,
+        NetworkConfigurationTypeDef,
+    )
 
     from bluegreen.aws.session import Aws
 
@@ -215,6 +223,11 @@ class StackNames:
         return (f"{self.name}-blue", f"{self.name}-green")
 
     @property
+    def target_group(self) -> str:
+        """The one target group of a rolling stack."""
+        return f"{self.name}-tg"
+
+    @property
     def security_group(self) -> str:
         return f"{self.name}-sg"
 
@@ -250,14 +263,15 @@ def check_name(name: str) -> StackNames:
 class StackResult:
     cluster: str
     service: str
-    application: str
-    deployment_group: str
+    application: str | None  # None on a rolling stack (no CodeDeploy)
+    deployment_group: str | None
     repository: str
-    target_groups: tuple[str, str]
+    target_groups: tuple[str, ...]
     prod_listener: str
-    test_listener: str
+    test_listener: str | None
     directory: Path
     image: str
+    kind: StackKind = StackKind.codedeploy
 
     def to_json(self) -> dict[str, Any]:
         """The pinned `sandbox stack --output json` object."""
@@ -274,12 +288,19 @@ class StackResult:
 
 
 def create_stack(
-    aws: Aws, directory: Path, name: str = "web", environ: Mapping[str, str] | None = None
+    aws: Aws,
+    directory: Path,
+    name: str = "web",
+    environ: Mapping[str, str] | None = None,
+    kind: StackKind = StackKind.codedeploy,
 ) -> StackResult:
-    """Prove the endpoint is a sandbox, then build the stack and write the spec into `directory`.
+    """Prove the endpoint is a sandbox, then build the stack of `kind` and write the spec into
+    `directory`.
 
-    Nothing is written (neither AWS resources nor files) unless every check passes first.
+    Nothing is written (neither AWS resources nor files) unless every check passes first. A
+    stack name is taken whatever the kind: every name either kind uses must be free.
     """
+    kind = StackKind(kind)
     names = check_name(name)
     endpoint = endpoint_from_env(environ)
     SandboxControl(endpoint).info()
@@ -287,7 +308,7 @@ def create_stack(
     directory = directory.resolve()
     _check_directory(directory)
     _check_absent(aws, names)
-    return _Builder(aws, names, directory).build()
+    return _Builder(aws, names, directory, kind).build()
 
 
 _SERVICES = ("ec2", "ecs", "ecr", "elbv2", "iam", "sts", "cloudwatch", "codedeploy")
@@ -364,10 +385,15 @@ def _step(resource: str) -> Iterator[None]:
 
 
 class _Builder:
-    def __init__(self, aws: Aws, names: StackNames, directory: Path) -> None:
+    def __init__(self, aws: Aws, names: StackNames, directory: Path, kind: StackKind) -> None:
         self.aws = aws
         self.n = names
         self.directory = directory
+        self.kind = kind
+
+    @property
+    def rolling(self) -> bool:
+        return self.kind is StackKind.rolling
 
     def build(self) -> StackResult:
         n = self.n
@@ -391,21 +417,23 @@ class _Builder:
             taskdef_arn = self.aws.ecs().register_task_definition(**taskdef)["taskDefinition"][
                 "taskDefinitionArn"
             ]
-        self._service(taskdef_arn, tg_arns[0], subnets, security_group)
         self._alarms(alb_suffix, tg_suffixes[0])
-        self._codedeploy(codedeploy_role, prod, test)
+        self._service(taskdef_arn, tg_arns[0], subnets, security_group)
+        if codedeploy_role is not None and test is not None:
+            self._codedeploy(codedeploy_role, prod, test)
         self._write_files(n, image, region, execution_role, account)
         return StackResult(
             cluster=n.cluster,
             service=n.service,
-            application=n.application,
-            deployment_group=n.deployment_group,
+            application=None if self.rolling else n.application,
+            deployment_group=None if self.rolling else n.deployment_group,
             repository=n.repository,
             target_groups=tg_arns,
             prod_listener=prod,
             test_listener=test,
             directory=self.directory,
             image=image,
+            kind=self.kind,
         )
 
     def _network(self) -> tuple[list[str], str]:
@@ -458,7 +486,10 @@ class _Builder:
 
     def _load_balancer(
         self, subnets: list[str], sg: str
-    ) -> tuple[str, tuple[str, str], tuple[str, str], str, str]:
+    ) -> tuple[str, tuple[str, ...], tuple[str, ...], str, str | None]:
+        """The ALB, its target groups (blue and green; a rolling stack's one) and listeners
+        (production :80 and test :8080; a rolling stack has no test listener), all forwarding
+        to the first target group."""
         elb = self.aws.elbv2()
         with _step(f"load balancer {self.n.load_balancer}"):
             lb = elb.create_load_balancer(
@@ -472,7 +503,8 @@ class _Builder:
         alb_arn = lb["LoadBalancerArn"]
         vpc = lb["VpcId"]
         arns: list[str] = []
-        for tg_name in self.n.target_groups:
+        tg_names = (self.n.target_group,) if self.rolling else self.n.target_groups
+        for tg_name in tg_names:
             with _step(f"target group {tg_name}"):
                 tg = elb.create_target_group(
                     Name=tg_name,
@@ -488,9 +520,14 @@ class _Builder:
                     Matcher={"HttpCode": "200"},
                 )["TargetGroups"][0]
             arns.append(tg["TargetGroupArn"])
-        blue, green = arns
+        blue = arns[0]
+        ports = (
+            ((80, "production"),)
+            if self.rolling
+            else ((80, "production"), (CONTAINER_PORT, "test"))
+        )
         listeners: list[str] = []
-        for port, label in ((80, "production"), (CONTAINER_PORT, "test")):
+        for port, label in ports:
             with _step(f"{label} listener :{port} on {self.n.load_balancer}"):
                 listener = elb.create_listener(
                     LoadBalancerArn=alb_arn,
@@ -501,21 +538,26 @@ class _Builder:
             listeners.append(listener["ListenerArn"])
         return (
             _arn_suffix(alb_arn, "loadbalancer/"),
-            (blue, green),
-            (_arn_suffix(blue, ""), _arn_suffix(green, "")),
+            tuple(arns),
+            tuple(_arn_suffix(arn, "") for arn in arns),
             listeners[0],
-            listeners[1],
+            listeners[1] if len(listeners) > 1 else None,
         )
 
-    def _roles(self) -> tuple[str, str]:
-        """The CodeDeploy service role and the task execution role, each with an inline policy
-        of what it needs (the permissions of the AWS managed policies for these roles)."""
+    def _roles(self) -> tuple[str | None, str]:
+        """The CodeDeploy service role (not on a rolling stack) and the task execution role,
+        each with an inline policy of what it needs (the permissions of the AWS managed
+        policies for these roles)."""
         iam = self.aws.iam()
         arns: list[str] = []
-        for role, principal, actions in (
-            (self.n.codedeploy_role, "codedeploy.amazonaws.com", _CODEDEPLOY_ACTIONS),
-            (self.n.execution_role, "ecs-tasks.amazonaws.com", _EXECUTION_ACTIONS),
-        ):
+        wanted: list[tuple[str, str, tuple[str, ...]]] = [
+            (self.n.execution_role, "ecs-tasks.amazonaws.com", _EXECUTION_ACTIONS)
+        ]
+        if not self.rolling:
+            wanted.insert(
+                0, (self.n.codedeploy_role, "codedeploy.amazonaws.com", _CODEDEPLOY_ACTIONS)
+            )
+        for role, principal, actions in wanted:
             trust = {
                 "Version": "2012-10-17",
                 "Statement": [
@@ -540,7 +582,7 @@ class _Builder:
                     RoleName=role, PolicyName=role, PolicyDocument=json.dumps(policy)
                 )
             arns.append(arn)
-        return arns[0], arns[1]
+        return (None, arns[0]) if self.rolling else (arns[0], arns[1])
 
     def _repository(self) -> tuple[str, str]:
         ecr = self.aws.ecr()
@@ -581,6 +623,23 @@ class _Builder:
                 clusterName=n.cluster,
                 settings=[{"name": "containerInsights", "value": "disabled"}],
             )
+        if self.rolling:
+            with _step(f"ECS service {n.cluster}/{n.service}"):
+                ecs.create_service(
+                    cluster=n.cluster,
+                    serviceName=n.service,
+                    taskDefinition=taskdef_arn,
+                    loadBalancers=lbs,
+                    desiredCount=2,
+                    launchType="FARGATE",
+                    platformVersion="LATEST",
+                    deploymentController={"type": "ECS"},
+                    deploymentConfiguration=self._rolling_configuration(),
+                    networkConfiguration=network,
+                    healthCheckGracePeriodSeconds=30,
+                    schedulingStrategy="REPLICA",
+                )
+            return
         with _step(f"ECS service {n.cluster}/{n.service}"):
             ecs.create_service(
                 cluster=n.cluster,
@@ -609,6 +668,16 @@ class _Builder:
             ecs.update_service_primary_task_set(
                 cluster=n.cluster, service=n.service, primaryTaskSet=task_set["taskSetArn"]
             )
+
+    def _rolling_configuration(self) -> DeploymentConfigurationTypeDef:
+        """A rolling service's guards, as a careful team sets them: new tasks start before old
+        ones stop, and the circuit breaker and the stack's alarms both roll back."""
+        return {
+            "minimumHealthyPercent": 100,
+            "maximumPercent": 200,
+            "deploymentCircuitBreaker": {"enable": True, "rollback": True},
+            "alarms": {"alarmNames": list(self.n.alarms), "enable": True, "rollback": True},
+        }
 
     def _alarms(self, alb_suffix: str, blue_suffix: str) -> None:
         cw = self.aws.cloudwatch()
@@ -701,7 +770,9 @@ class _Builder:
             n, execution_role=execution_role, region=region, account=account
         )
         (self.directory / TASKDEF_FILE).write_text(template, encoding="utf-8")
-        (self.directory / SPEC_FILE).write_text(spec_text(n, image, region), encoding="utf-8")
+        (self.directory / SPEC_FILE).write_text(
+            spec_text(n, image, region, self.kind), encoding="utf-8"
+        )
 
 
 def _arn_suffix(arn: str, after: str) -> str:
@@ -800,9 +871,22 @@ def _yaml_str(value: str) -> str:
     return json.dumps(value)  # a JSON string is a valid YAML double-quoted scalar
 
 
-def spec_text(n: StackNames, image: str, region: str) -> str:
-    """`bluegreen.yaml` for the stack (docs/architecture.md, "The spec file")."""
+def spec_text(
+    n: StackNames, image: str, region: str, kind: StackKind = StackKind.codedeploy
+) -> str:
+    """`bluegreen.yaml` for the stack (docs/architecture.md, "The spec file"); a rolling
+    stack's has no `codedeploy:` block (its service's controller is ECS)."""
     alarms = ", ".join(_yaml_str(a) for a in n.alarms)
+    codedeploy = (
+        ""
+        if kind is StackKind.rolling
+        else f"""\
+codedeploy:
+  application: {_yaml_str(n.application)}
+  deployment_group: {_yaml_str(n.deployment_group)}
+  deployment_config: {DEPLOYMENT_CONFIG}
+"""
+    )
     return f"""\
 # Written by `bluegreen sandbox stack` for the demo stack {n.name!r} in the bluegreen sandbox.
 # Deploy a new build with, for example:
@@ -818,11 +902,7 @@ pin_digests: true
 load_balancer:
   container_name: {CONTAINER_NAME}
   container_port: {CONTAINER_PORT}
-codedeploy:
-  application: {_yaml_str(n.application)}
-  deployment_group: {_yaml_str(n.deployment_group)}
-  deployment_config: {DEPLOYMENT_CONFIG}
-rollback:
+{codedeploy}rollback:
   on_failure: true
   alarms: [{alarms}]
 vars:

@@ -15,6 +15,7 @@ from bluegreen.cli.app import run
 from bluegreen.release.spec import load_spec
 from bluegreen.resources import load_schema
 from bluegreen.sandbox.server import SandboxServer
+from bluegreen.sandbox.stack import image_manifest
 
 ACCOUNT = "123456789012"
 REPO_URI = f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/web"
@@ -388,3 +389,139 @@ def test_a_half_made_stack_is_refused(
     )
     assert boto3.client("ecs").list_clusters()["clusterArns"] == []
     assert list(tmp_path.iterdir()) == []
+
+
+# --- --kind rolling -------------------------------------------------------------------------------
+def test_a_rolling_stack_exists_as_described(
+    aws_env: SandboxServer, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    result = make_stack(capsys, tmp_path / "demo", "--name", "shop", "--kind", "rolling")
+    elbv2, ecs = boto3.client("elbv2"), boto3.client("ecs")
+    (tg,) = elbv2.describe_target_groups(Names=["shop-tg"])["TargetGroups"]
+    (lb,) = elbv2.describe_load_balancers(Names=["shop-alb"])["LoadBalancers"]
+    (listener,) = elbv2.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]
+    assert result == {
+        "cluster": "shop-cluster",
+        "service": "shop",
+        "application": None,
+        "deploymentGroup": None,
+        "repository": "shop",
+        "targetGroups": [tg["TargetGroupArn"]],
+        "listeners": {"prod": listener["ListenerArn"], "test": None},
+        "dir": str(tmp_path / "demo"),
+    }
+    # one target group behind the production listener, and nothing of a blue/green pair
+    assert listener["Port"] == 80
+    assert listener["DefaultActions"][0]["TargetGroupArn"] == tg["TargetGroupArn"]
+    assert (tg["TargetType"], tg["Port"], tg["VpcId"]) == ("ip", 8080, lb["VpcId"])
+    names = {t["TargetGroupName"] for t in elbv2.describe_target_groups()["TargetGroups"]}
+    assert names == {"shop-tg"}
+
+    # ECS: an ECS-controller service on the target group, the circuit breaker and the stack's
+    # alarms both rolling back, running the initial image pinned by digest
+    (service,) = ecs.describe_services(cluster="shop-cluster", services=["shop"])["services"]
+    assert service["deploymentController"] == {"type": "ECS"}
+    assert service["loadBalancers"] == [
+        {"targetGroupArn": tg["TargetGroupArn"], "containerName": "web", "containerPort": 8080}
+    ]
+    assert service.get("taskSets", []) == []
+    conf = service["deploymentConfiguration"]
+    assert conf["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}
+    assert (conf["minimumHealthyPercent"], conf["maximumPercent"]) == (100, 200)
+    assert conf["alarms"] == {
+        "alarmNames": ["shop-5xx", "shop-latency"],
+        "enable": True,
+        "rollback": True,
+    }
+    (deployment,) = service["deployments"]
+    assert deployment["status"] == "PRIMARY"
+    assert deployment["taskDefinition"] == service["taskDefinition"]
+    (image,) = boto3.client("ecr").describe_images(
+        repositoryName="shop", imageIds=[{"imageTag": "v1"}]
+    )["imageDetails"]
+    td = ecs.describe_task_definition(taskDefinition=service["taskDefinition"])["taskDefinition"]
+    (container,) = td["containerDefinitions"]
+    assert container["image"] == (
+        f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/shop@{image['imageDigest']}"
+    )
+    alarms = boto3.client("cloudwatch").describe_alarms(AlarmNames=["shop-5xx", "shop-latency"])
+    assert len(alarms["MetricAlarms"]) == 2
+
+    # no CodeDeploy: no application, no CodeDeploy role (the task execution role only)
+    codedeploy = boto3.client("codedeploy")
+    with pytest.raises(codedeploy.exceptions.ApplicationDoesNotExistException):
+        codedeploy.get_application(applicationName="AppECS-shop-cluster-shop")
+    roles = {r["RoleName"] for r in boto3.client("iam").list_roles()["Roles"]}
+    assert roles == {"shop-task-execution"}
+
+    # the spec: no codedeploy block, the stack's alarms, accepted by the project's loader
+    text = (tmp_path / "demo" / "bluegreen.yaml").read_text()
+    assert "codedeploy" not in text
+    spec = load_spec(tmp_path / "demo" / "bluegreen.yaml")
+    assert (spec.cluster, spec.service) == ("shop-cluster", "shop")
+    assert spec.rollback.alarms == ["shop-5xx", "shop-latency"]
+
+
+def test_a_rolling_stack_text_summary(
+    aws_env: SandboxServer, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    assert run(["sandbox", "stack", "--dir", str(tmp_path), "--kind", "rolling"]) == 0
+    assert capsys.readouterr().out == (
+        "created the demo stack 'web' in the sandbox:\n"
+        "  service     web-cluster/web (ECS controller, rolling updates, circuit breaker and "
+        "alarms with rollback)\n"
+        f"  image       {REPO_URI}:v1 in ECR repository web\n"
+        "  listener    production :80 on the target group\n"
+        f"wrote {tmp_path}/bluegreen.yaml and taskdef.json.j2\n"
+        f"next: cd {tmp_path} && bluegreen deploy --image web={REPO_URI}:<tag>\n"
+    )
+
+
+def test_the_rolling_stack_is_ready_for_a_rolling_release(
+    aws_env: SandboxServer,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    make_stack(capsys, tmp_path, "--kind", "rolling")
+    monkeypatch.setenv("BLUEGREEN_JOURNAL", str(tmp_path / "journal.jsonl"))
+    spec = str(tmp_path / "bluegreen.yaml")
+    assert run(["--config", spec, "validate"]) == 0
+    boto3.client("ecr").put_image(
+        repositoryName="web", imageManifest=image_manifest("v2"), imageTag="v2"
+    )
+    capsys.readouterr()
+    assert run(["--config", spec, "-o", "json", "deploy", "--image", f"web={REPO_URI}:v2"]) == 0
+    capsys.readouterr()
+    (service,) = boto3.client("ecs").describe_services(cluster="web-cluster", services=["web"])[
+        "services"
+    ]
+    assert service["taskDefinition"].endswith(":task-definition/web:2")
+    (primary,) = service["deployments"]
+    assert (primary["status"], primary["rolloutState"]) == ("PRIMARY", "COMPLETED")
+    assert primary["taskDefinition"] == service["taskDefinition"]
+
+
+def test_a_kind_that_does_not_exist_is_refused(
+    aws_env: SandboxServer, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    assert run(["sandbox", "stack", "--dir", str(tmp_path), "--kind", "lambda"]) == 2
+    err = capsys.readouterr().err
+    assert "Invalid value for '--kind': 'lambda' is not one of 'codedeploy', 'rolling'" in err
+    assert boto3.client("ecs").list_clusters()["clusterArns"] == []
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_name_is_taken_whatever_the_kind(
+    aws_env: SandboxServer, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    make_stack(capsys, tmp_path / "first", "--kind", "rolling")
+    assert run(["sandbox", "stack", "--dir", str(tmp_path / "second")]) == 2
+    assert capsys.readouterr().err.startswith(
+        "error: a stack named 'web' already exists in this sandbox (ECS cluster web-cluster, "
+        "ECR repository web, load balancer web-alb, IAM role web-task-execution, alarm web-5xx, "
+        "alarm web-latency); nothing was created\n"
+    )
+    assert not (tmp_path / "second").exists()
+    with pytest.raises(boto3.client("codedeploy").exceptions.ApplicationDoesNotExistException):
+        boto3.client("codedeploy").get_application(applicationName="AppECS-web-cluster-web")
