@@ -77,6 +77,13 @@ class PreflightError(UsageError):
     kind = "preflight"
 
 
+class UnsupportedEngine(UsageError):
+    """The service is released by a deployment engine bluegreen does not drive (or not for
+    this verb): refused before any write rather than run down another engine's path."""
+
+    kind = "unsupported-engine"
+
+
 class OutsideWindowError(UsageError):
     kind = "window"
 

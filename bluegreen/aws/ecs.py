@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from bluegreen.aws.errors import aws_errors
+from bluegreen.aws.model import LiveService
 from bluegreen.errors import ResourceNotFound
 
 if TYPE_CHECKING:
     from bluegreen.aws.session import Aws
-    from bluegreen.release.render import LiveService
 
 
 def _plain(value: Any) -> Any:
@@ -25,8 +26,6 @@ def _plain(value: Any) -> Any:
 
 def describe_service(aws: Aws, cluster: str, service: str) -> LiveService:
     """The live service; ResourceNotFound (exit 4) naming it when missing or inactive."""
-    from bluegreen.release.render import LiveService
-
     where = f"{cluster}/{service}"
     with aws_errors(resource=where):
         resp = aws.ecs().describe_services(cluster=cluster, services=[service])
@@ -41,12 +40,20 @@ def describe_service(aws: Aws, cluster: str, service: str) -> LiveService:
             hint="check `cluster`/`service` in the spec (and --env, --region)",
         )
     svc: dict[str, Any] = _plain(services[0])
+    return live_service(svc, cluster=cluster, service=service)
+
+
+def live_service(svc: dict[str, Any], *, cluster: str, service: str) -> LiveService:
+    """A DescribeServices record (JSON-able) as the typed LiveService."""
     controller = (svc.get("deploymentController") or {}).get("type", "ECS")
+    conf = svc.get("deploymentConfiguration") or {}
     return LiveService(
         cluster=cluster,
         service=service,
         task_definition_arn=svc.get("taskDefinition"),
         deployment_controller=str(controller),
+        deployment_strategy=conf.get("strategy"),
+        deployment_configuration=dict(conf),
         load_balancers=list(svc.get("loadBalancers") or []),
         network_configuration=svc.get("networkConfiguration"),
         platform_version=svc.get("platformVersion"),
@@ -130,13 +137,17 @@ def update_service(
     *,
     task_definition: str | None = None,
     force: bool = False,
+    deployment_configuration: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """UpdateService to a revision and/or with forceNewDeployment; returns the service record."""
+    """UpdateService to a revision and/or with forceNewDeployment (and a deploymentConfiguration,
+    e.g. the release's deployment alarms); returns the service record."""
     params: dict[str, Any] = {"cluster": cluster, "service": service}
     if task_definition is not None:
         params["taskDefinition"] = task_definition
     if force:
         params["forceNewDeployment"] = True
+    if deployment_configuration is not None:
+        params["deploymentConfiguration"] = dict(deployment_configuration)
     with aws_errors(resource=f"{cluster}/{service}"):
         resp = aws.ecs().update_service(**params)
     svc: dict[str, Any] = _plain(resp["service"])

@@ -84,3 +84,26 @@ def listener_url(aws: Aws, listener: Listener) -> str:
     dns = lbs[0].get("DNSName", "") if lbs else ""
     scheme = "https" if listener.protocol in ("HTTPS", "TLS") else "http"
     return f"{scheme}://{dns}:{listener.port}"
+
+
+def url_forwarding_to(aws: Aws, target_group_arn: str) -> str | None:
+    """The URL of the first listener whose default action forwards to the target group (the
+    production URL of a rolling service); None when no listener does."""
+    with aws_errors(resource=target_group_arn):
+        found = aws.elbv2().describe_target_groups(TargetGroupArns=[target_group_arn])
+        for lb_arn in (found.get("TargetGroups") or [{}])[0].get("LoadBalancerArns", []):
+            for li in aws.elbv2().describe_listeners(LoadBalancerArn=lb_arn).get("Listeners", []):
+                for action in li.get("DefaultActions", []):
+                    forwards = [action.get("TargetGroupArn")] + [
+                        g.get("TargetGroupArn")
+                        for g in (action.get("ForwardConfig") or {}).get("TargetGroups", [])
+                    ]
+                    if target_group_arn in forwards:
+                        listener = Listener(
+                            li.get("ListenerArn", ""),
+                            lb_arn,
+                            str(li.get("Protocol", "HTTP")),
+                            int(li.get("Port", 80)),
+                        )
+                        return listener_url(aws, listener)
+    return None

@@ -1,8 +1,9 @@
 """The parts of `deploy` beyond one CodeDeploy service: release windows, rolling updates of
 ECS-controller services, and several specs at once (repeated `--config` or a folder).
 
-`deploy` calls `handle()` first; when it returns False the spec is a single CODE_DEPLOY
-service inside its window and the CodeDeploy release carries on as before.
+`deploy` calls `handle()` first; when it returns False the spec is a single service that
+`engines.select` gives to CodeDeploy, inside its window, and the CodeDeploy release carries on
+with the live view.
 """
 
 from __future__ import annotations
@@ -105,11 +106,12 @@ def handle(
 ) -> bool:
     """Release what the CodeDeploy verb does not; True when done (or raises for the exit)."""
     from bluegreen.cli.live import Reporter, cancel_on_signals
+    from bluegreen.engines import EngineKind
     from bluegreen.errors import PreflightError
     from bluegreen.release import rolling
     from bluegreen.release.fanout import (
         collect_specs,
-        controller_of,
+        engine_of,
         gate_window,
         prepare_release,
     )
@@ -127,8 +129,7 @@ def handle(
     if len(specs) == 1:
         spec = specs[0]
         aws = aws_for(opts, spec, cache)
-        controller = controller_of(aws, spec)
-        if controller == "CODE_DEPLOY":
+        if engine_of(aws, spec) is EngineKind.CODEDEPLOY:
             if request.rollback:
                 raise PreflightError(
                     "--rollback is for rolling updates; a CODE_DEPLOY service rolls back "

@@ -116,7 +116,9 @@ def run_cleanup(aws: Aws, spec: Spec, *, keep: int, dry_run: bool, delete: bool)
     in_use: dict[str, list[str]] = {
         k: list(v) for k, v in gw.task_definitions_in_use(aws, spec.cluster).items()
     }
-    if live.deployment_controller == "CODE_DEPLOY":
+    from bluegreen.engines import EngineKind, select
+
+    if select(live) is EngineKind.CODEDEPLOY:
         ids = active_deployments(aws, spec.codedeploy.application, spec.codedeploy.deployment_group)
         for arn, deployment_id in gw.deployment_task_definitions(aws, ids).items():
             in_use.setdefault(arn, []).append(f"in-flight deployment {deployment_id}")

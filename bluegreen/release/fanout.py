@@ -29,9 +29,10 @@ from bluegreen.release.monitor import Outcome
 
 if TYPE_CHECKING:
     from bluegreen.aws.session import Aws
+    from bluegreen.engines import EngineKind
     from bluegreen.release.follow import CancelFlag, SharedReads
     from bluegreen.release.plan import DeployOptions
-    from bluegreen.release.render import LiveService
+    from bluegreen.aws.model import LiveService
     from bluegreen.release.rolling import Loop, Output
     from bluegreen.release.spec import Spec
 
@@ -309,10 +310,12 @@ class ReleaseRequest:
         )
 
 
-def controller_of(aws: Aws, spec: Spec) -> str:
+def engine_of(aws: Aws, spec: Spec) -> EngineKind:
+    """The engine that releases the spec's service (`engines.select` on the live service)."""
     from bluegreen.aws import ecs
+    from bluegreen.engines import select
 
-    return ecs.describe_service(aws, spec.cluster, spec.service).deployment_controller or "ECS"
+    return select(ecs.describe_service(aws, spec.cluster, spec.service))
 
 
 def prepare_release(
@@ -326,16 +329,16 @@ def prepare_release(
 ) -> Runner:
     """Plan the release of one spec (every check, no writes) and return what carries it out.
 
-    The service's deployment controller chooses the strategy: ECS → a rolling update,
-    CODE_DEPLOY → a CodeDeploy blue/green deployment watched by the monitor. `shared`: the
-    reads a fan-out's monitors and rolling watches share.
+    `engines.select` on the live service chooses the engine: a rolling update, or a
+    CodeDeploy blue/green deployment watched by the monitor; any other is refused (exit 2).
+    `shared`: the reads a fan-out's monitors and rolling watches share.
     """
     from bluegreen.aws import ecs
+    from bluegreen.engines import EngineKind, select
     from bluegreen.release import rolling
 
     live = ecs.describe_service(aws, spec.cluster, spec.service)
-    controller = live.deployment_controller or "ECS"
-    if controller == "ECS":
+    if select(live) is EngineKind.ROLLING:
         rolling_request = rolling.RollingRequest(
             image_overrides=request.image_overrides,
             var_overrides=request.var_overrides,
@@ -346,8 +349,9 @@ def prepare_release(
             rollback=request.rollback,
             on_cancel=request.on_cancel,
             tag_as=request.tag_as,
+            verify=request.verify,
         )
-        p = rolling.plan(spec, aws, rolling_request)
+        p = rolling.plan(spec, aws, rolling_request, live=live)
         watch_loop = loop
         if shared is not None and cancel is not None:
             # the fan-out's watches wake on one grid and read their services in one batch

@@ -169,6 +169,7 @@ class Outcome:
             "taskDefinitionArn": self.task_definition_arn,
             "rolledBack": self.rolled_back,
             "exitCode": self.exit_code,
+            "reason": self.reason,
         }
 
 

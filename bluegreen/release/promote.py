@@ -36,9 +36,12 @@ class SourceImages:
 
 def check_settled(service: Mapping[str, Any], where: str) -> None:
     """DeploymentActive (exit 1) when an ECS rollout of the source is still going on."""
+    from bluegreen.aws.ecs import live_service
+    from bluegreen.engines import EngineKind, engine_kind
+
     deployments = list(service.get("deployments") or [])
-    controller = (service.get("deploymentController") or {}).get("type", "ECS")
-    if controller == "ECS":
+    live = live_service(dict(service), cluster="", service=where)
+    if engine_kind(live.deployment_controller, live.deployment_strategy) is EngineKind.ROLLING:
         if len(deployments) > 1:
             ids = ", ".join(str(d.get("id")) for d in deployments)
             raise DeploymentActive(
@@ -100,8 +103,11 @@ def source_images(aws: Aws, spec: Spec) -> SourceImages:
     where = f"{spec.cluster}/{spec.service}"
     service = ecs.describe_service_raw(aws, spec.cluster, spec.service)
     check_settled(service, where)
-    controller = (service.get("deploymentController") or {}).get("type", "ECS")
-    if controller == "CODE_DEPLOY":
+    from bluegreen.engines import EngineKind, select
+
+    if select(ecs.live_service(service, cluster=spec.cluster, service=spec.service)) is (
+        EngineKind.CODEDEPLOY
+    ):
         cd = spec.codedeploy
         active = codedeploy.active_deployments(aws, cd.application, cd.deployment_group)
         if active:

@@ -54,14 +54,10 @@ def redeploy(
     live = ecs.describe_service(aws, spec.cluster, spec.service)
     if live.task_definition_arn is None:
         raise PreflightError("the service runs no task definition to redeploy", where=where)
-    if live.deployment_controller == "CODE_DEPLOY":
+    from bluegreen.engines import EngineKind, select
+
+    if select(live) is EngineKind.CODEDEPLOY:
         return _codedeploy(spec, aws, out, request, live.task_definition_arn, cancel)
-    if live.deployment_controller != "ECS":
-        raise PreflightError(
-            f"the service uses the {live.deployment_controller} deployment controller; "
-            "redeploy handles ECS and CODE_DEPLOY",
-            where=where,
-        )
     service = ecs.describe_service_raw(aws, spec.cluster, spec.service)
     check_headroom(service, where=where)
     out.emit(

@@ -34,7 +34,8 @@ from bluegreen.release.taskdef import same_task_definition
 
 if TYPE_CHECKING:
     from bluegreen.aws.session import Aws
-    from bluegreen.release.render import LiveService
+    from bluegreen.release.verify import VerifyRun
+    from bluegreen.aws.model import LiveService
     from bluegreen.release.spec import Spec
     from bluegreen.release.tagging import TagPlan
 
@@ -127,6 +128,8 @@ class RollingObservation:
     deployments: tuple[EcsDeployment, ...]
     events: tuple[ServiceEvent, ...] = ()  # service events since the rollout began, oldest first
     cancel: bool = False
+    alarms: tuple[str, ...] = ()  # the release's alarms in state ALARM
+    verify: tuple[bool, str] | None = None  # the verify command's result, once it has ended
 
     def find(self, deployment_id: str | None) -> EcsDeployment | None:
         return next((d for d in self.deployments if d.id == deployment_id), None)
@@ -137,7 +140,13 @@ class RollingObservation:
 
 
 def observation_from(
-    service: Mapping[str, Any], now: float, *, since: float | None = None, cancel: bool = False
+    service: Mapping[str, Any],
+    now: float,
+    *,
+    since: float | None = None,
+    cancel: bool = False,
+    alarms: Sequence[str] = (),
+    verify: tuple[bool, str] | None = None,
 ) -> RollingObservation:
     """Build an observation from a DescribeServices `services[0]` (events after `since`)."""
     deployments = tuple(
@@ -161,7 +170,14 @@ def observation_from(
             continue
         events.append(ServiceEvent(str(ev.get("id", "")), str(ev.get("message", ""))))
     events.reverse()  # ECS lists the newest first
-    return RollingObservation(now=now, deployments=deployments, events=tuple(events), cancel=cancel)
+    return RollingObservation(
+        now=now,
+        deployments=deployments,
+        events=tuple(events),
+        cancel=cancel,
+        alarms=tuple(alarms),
+        verify=verify,
+    )
 
 
 def _epoch(value: Any) -> float | None:
@@ -192,10 +208,17 @@ class RollingConfig:
     known_before: frozenset[str] = frozenset()  # deployment ids that existed before the update
     known_events: frozenset[str] = frozenset()  # service event ids from before the update
     on_cancel: str = "detach"  # rollback: a cancel returns the service to the previous revision
+    # Guards. An alarm in ALARM during the rollout, or a failing verify command once the rollout
+    # completed, returns the service to the previous revision (exit 1): a rolling update has no
+    # test traffic, so verify runs against production right after the rollout, and gates by
+    # rolling back.
+    alarm_names: tuple[str, ...] = ()
+    verify: bool = False
 
 
 class RollingPhase(StrEnum):
     WATCHING = "watching"
+    VERIFYING = "verifying"
     ROLLING_BACK = "rolling-back"
     DONE = "done"
 
@@ -209,8 +232,15 @@ class RollBack:
 
 
 @dataclass(frozen=True)
+class RunVerify:
+    """Action: start the verify command (its result comes back in a later observation)."""
+
+    deployment_id: str
+
+
+@dataclass(frozen=True)
 class RollingDecision:
-    actions: tuple[RollBack, ...] = ()
+    actions: tuple[RollBack | RunVerify, ...] = ()
     wait: float = FAST_POLL
     outcome: Outcome | None = None
 
@@ -347,7 +377,25 @@ def step(
             )
         return state, events, RollingDecision(wait=_wait(cfg, obs))
 
+    if obs.alarms and state.deployment_id:
+        names = ", ".join(obs.alarms)
+        return _fail(state, events, obs, f"alarm {names} in ALARM", ExitCode.FAILED, rollback=True)
+
+    if state.phase is RollingPhase.VERIFYING:
+        return _step_verify(state, obs, events)
+
     if ours is not None and ours.status == "PRIMARY" and _completed(ours, obs):
+        if cfg.verify:
+            state = replace(state, phase=RollingPhase.VERIFYING)
+            events.append(
+                Event(
+                    "verify",
+                    {"deploymentId": ours.id, "phase": "started"},
+                    f"rollout completed; running the verify command against "
+                    f"{revision(cfg.task_definition_arn)}",
+                )
+            )
+            return state, events, RollingDecision((RunVerify(ours.id),), wait=FAST_POLL)
         outcome = Outcome(
             state.deployment_id,
             "Succeeded",
@@ -413,6 +461,52 @@ def step(
             status="InProgress",
         )
     return state, events, RollingDecision(wait=_wait(cfg, obs))
+
+
+def _step_verify(
+    state: RollingState, obs: RollingObservation, events: list[Event]
+) -> tuple[RollingState, list[Event], RollingDecision]:
+    """The rollout completed and the verify command runs: pass, or roll back on failure."""
+    cfg = state.config
+    if obs.verify is None:
+        if cfg.deadline is not None and obs.now >= cfg.deadline:
+            return _fail(
+                state,
+                events,
+                obs,
+                "timed out while the verify command ran",
+                ExitCode.TIMEOUT,
+                rollback=True,
+            )
+        return state, events, RollingDecision(wait=_wait(cfg, obs))
+    ok, detail = obs.verify
+    events.append(
+        Event(
+            "verify",
+            {"deploymentId": state.deployment_id, "phase": "ended", "ok": ok, "detail": detail},
+            f"verify {'passed' if ok else 'failed'}: {detail}",
+        )
+    )
+    if not ok:
+        return _fail(
+            replace(state, phase=RollingPhase.WATCHING),
+            events,
+            obs,
+            f"verify failed: {detail}",
+            ExitCode.FAILED,
+            rollback=True,
+        )
+    outcome = Outcome(
+        state.deployment_id,
+        "Succeeded",
+        False,
+        ExitCode.OK,
+        f"rollout completed and verified: {revision(cfg.task_definition_arn)} runs",
+        None,
+        cfg.task_definition_arn,
+    )
+    events.append(Event("completed", {"deploymentId": state.deployment_id}, outcome.reason))
+    return _finish(state, events, outcome)
 
 
 def _adopt(state: RollingState, obs: RollingObservation, events: list[Event]) -> RollingState:
@@ -685,9 +779,11 @@ class RollingRequest:
     rollback: bool = False  # --rollback
     on_cancel: str = "rollback"  # --on-cancel: rollback | detach
     tag_as: str | None = None  # --tag-as: a tag, or git-sha
+    verify: Sequence[str] | None = None  # --verify (else the spec's verify.command)
 
 
 DEFAULT_TIMEOUT = 1800.0
+ALARM_POLL = 5.0  # seconds between DescribeAlarms reads of the release's alarms
 
 
 @dataclass(frozen=True)
@@ -705,6 +801,49 @@ class Loop:
 
 
 @dataclass(frozen=True)
+class RollingGuards:
+    """What gates a rolling update besides the circuit breaker: the spec's alarms (watched by
+    bluegreen and also set as the service's deployment alarms, with rollback, so ECS acts on them
+    too) and the verify command (run against production once the rollout completed; a failure
+    rolls back)."""
+
+    alarms: tuple[str, ...] = ()
+    # deploymentConfiguration for UpdateService: the service's own, with the alarms merged in
+    # (never fewer alarms than the service had, rollback never switched off); None: unchanged
+    deployment_configuration: Mapping[str, Any] | None = None
+    verify: tuple[str, ...] | None = None
+    verify_timeout: float = 300.0
+
+
+def rolling_guards(spec: Spec, request: RollingRequest, conf: Mapping[str, Any]) -> RollingGuards:
+    """The guards of a rolling update; PreflightError (exit 2) for one that cannot gate it."""
+    if spec.rollback.metrics:
+        raise PreflightError(
+            "`rollback.metrics` compare a green target group with blue during a blue/green "
+            "shift; a rolling update has neither, so these checks could not gate it",
+            where=f"{spec.display}: rollback.metrics",
+            hint="use `rollback.alarms` (CloudWatch alarms on the service's metrics) for a "
+            "rolling service",
+        )
+    verify = request.verify or (spec.verify.command if spec.verify else None)
+    timeout = spec.verify.timeout_seconds if spec.verify else 300.0
+    alarms = tuple(dict.fromkeys(spec.rollback.alarms))
+    deployment_configuration: dict[str, Any] | None = None
+    if alarms:
+        have = conf.get("alarms") or {}
+        names = list(dict.fromkeys([*(have.get("alarmNames") or []), *alarms]))
+        deployment_configuration = {
+            k: v for k, v in conf.items() if k not in ("alarms", "strategy")
+        } | {"alarms": {"alarmNames": names, "enable": True, "rollback": True}}
+    return RollingGuards(
+        alarms=alarms,
+        deployment_configuration=deployment_configuration,
+        verify=tuple(verify) if verify else None,
+        verify_timeout=timeout,
+    )
+
+
+@dataclass(frozen=True)
 class RollingPlan:
     cluster: str
     service: str
@@ -719,6 +858,7 @@ class RollingPlan:
     breaker_rollback: bool
     notices: tuple[str, ...] = ()
     tags: TagPlan | None = None  # --tag-as
+    guards: RollingGuards = field(default_factory=lambda: RollingGuards())
 
     @property
     def no_change(self) -> bool:
@@ -747,6 +887,8 @@ class RollingPlan:
             "circuitBreaker": {"enable": self.breaker, "rollback": self.breaker_rollback},
             "noChange": self.no_change,
             "tagAs": self.tags.json() if self.tags else None,
+            "alarms": list(self.guards.alarms),
+            "verify": self.guards.verify is not None,
         }
 
     def lines(self) -> list[str]:
@@ -771,6 +913,17 @@ class RollingPlan:
             f"  {self.desired} tasks, minimumHealthyPercent {self.minimum_healthy_percent}, "
             f"maximumPercent {self.maximum_percent}, circuit breaker {breaker}"
         )
+        if self.guards.alarms:
+            out.append(
+                f"  alarms {', '.join(self.guards.alarms)}: in ALARM during the rollout → back to "
+                f"{revision(self.current_task_definition)} (also set as the service's deployment "
+                "alarms, with rollback)"
+            )
+        if self.guards.verify is not None:
+            out.append(
+                "  verify: runs once the rollout completed (a rolling update has no test "
+                f"traffic); a failure rolls back to {revision(self.current_task_definition)}"
+            )
         if self.no_change:
             out.append("  no change: the service already runs this revision")
         out += [f"  note: {n}" for n in self.notices]
@@ -794,11 +947,12 @@ def plan(
         service = ecs.describe_service_raw(aws, spec.cluster, spec.service)
     if live is None:
         live = ecs.describe_service(aws, spec.cluster, spec.service)
-    controller = live.deployment_controller
-    if controller != "ECS":
+    from bluegreen.engines import EngineKind, select
+
+    kind = select(live)
+    if kind is not EngineKind.ROLLING:
         raise PreflightError(
-            f"the service uses the {controller} deployment controller, not ECS rolling updates",
-            where=where,
+            f"the service is released by {kind.label}, not a rolling update", where=where
         )
     rendered = render_for_deploy(
         spec,
@@ -820,6 +974,17 @@ def plan(
         reuse = str(latest.get("taskDefinitionArn"))
     conf = service.get("deploymentConfiguration") or {}
     breaker = conf.get("deploymentCircuitBreaker") or {}
+    guards = rolling_guards(spec, request, conf)
+    if guards.alarms:
+        from bluegreen.aws.cloudwatch import missing_alarms
+
+        missing = missing_alarms(aws, guards.alarms)
+        if missing:
+            raise PreflightError(
+                f"alarm{'s' if len(missing) > 1 else ''} {', '.join(missing)} not found",
+                where=f"{spec.display}: rollback.alarms",
+                hint="create the alarm, or fix its name in the spec",
+            )
     return RollingPlan(
         cluster=spec.cluster,
         service=spec.service,
@@ -834,6 +999,7 @@ def plan(
         breaker_rollback=bool(breaker.get("rollback", False)),
         notices=tuple(rendered.notices),
         tags=tags,
+        guards=guards,
     )
 
 
@@ -920,6 +1086,7 @@ def apply(
         loop=loop,
         journal=journal,
         record={"images": dict(p.images)},
+        guards=p.guards,
     )
 
 
@@ -943,6 +1110,7 @@ def update_and_watch(
     journal: Journal,
     force_new_deployment: bool = False,
     record: Mapping[str, Any] | None = None,
+    guards: RollingGuards | None = None,
 ) -> Outcome:
     """UpdateService (a new revision, or fresh tasks of the same one) and follow the rollout.
 
@@ -967,8 +1135,14 @@ def update_and_watch(
         forceNewDeployment=force_new_deployment,
         **extra,
     )
+    guards = guards or RollingGuards()
     svc = ecs.update_service(
-        aws, cluster, service, task_definition=task_definition_arn, force=force_new_deployment
+        aws,
+        cluster,
+        service,
+        task_definition=task_definition_arn,
+        force=force_new_deployment,
+        deployment_configuration=guards.deployment_configuration,
     )
     arn = task_definition_arn or str(svc.get("taskDefinition", ""))
     # ECS answers with the new deployment as PRIMARY; when it is not there yet, the watch
@@ -1031,8 +1205,13 @@ def update_and_watch(
         known_before=known_before,
         known_events=known_events,
         on_cancel=request.on_cancel,
+        alarm_names=guards.alarms,
+        verify=guards.verify is not None,
     )
-    outcome = watch(aws, out, cluster, service, config, since=None, loop=loop)
+    verify = None
+    if guards.verify is not None:
+        verify = _verify_factory(aws, cluster, service, arn, guards, loop)
+    outcome = watch(aws, out, cluster, service, config, since=None, loop=loop, verify=verify)
     journal.append(
         RESULT,
         deploymentId=outcome.deployment_id or None,
@@ -1057,27 +1236,93 @@ def watch(
     *,
     since: float | None,
     loop: Loop,
+    verify: Callable[[str], VerifyRun] | None = None,
 ) -> Outcome:
-    """The loop around `step`: observe, report changes, act, sleep."""
-    from bluegreen.aws import ecs
+    """The loop around `step`: observe (the service; the release's alarms every ALARM_POLL
+    seconds; the verify command's end), report changes, act, sleep."""
+    from bluegreen.aws import cloudwatch, ecs
 
     state = initial_state(config)
     cancel = False
-    while True:
-        if loop.describe is not None:
-            svc = loop.describe(cluster, service)
-        else:
-            svc = ecs.describe_service_raw(aws, cluster, service)
-        cancel = cancel or loop.cancelled()
-        obs = observation_from(svc, loop.clock(), since=since, cancel=cancel)
-        state, events, decision = step(state, obs)
-        for event in events:
-            out.emit(event.json(), event.text)
-        if decision.outcome is not None:
-            return decision.outcome
-        for action in decision.actions:
-            ecs.update_service(aws, cluster, service, task_definition=action.task_definition_arn)
-        try:
-            (loop.rest if cancel else loop.sleep)(max(0.0, min(decision.wait, loop.poll)))
-        except KeyboardInterrupt:
-            cancel = True
+    alarms_read_at: float | None = None
+    in_alarm: tuple[str, ...] = ()
+    running: VerifyRun | None = None
+    verified: tuple[bool, str] | None = None
+    try:
+        while True:
+            if loop.describe is not None:
+                svc = loop.describe(cluster, service)
+            else:
+                svc = ecs.describe_service_raw(aws, cluster, service)
+            cancel = cancel or loop.cancelled()
+            now = loop.clock()
+            if (
+                config.alarm_names
+                and state.phase is not RollingPhase.ROLLING_BACK
+                and (alarms_read_at is None or now - alarms_read_at >= ALARM_POLL)
+            ):
+                states = cloudwatch.alarm_states(aws, config.alarm_names)
+                in_alarm = tuple(n for n in config.alarm_names if states.get(n) == "ALARM")
+                alarms_read_at = now
+            if running is not None and verified is None:
+                verified = running.poll()
+            obs = observation_from(
+                svc, now, since=since, cancel=cancel, alarms=in_alarm, verify=verified
+            )
+            state, events, decision = step(state, obs)
+            for event in events:
+                out.emit(event.json(), event.text)
+            if decision.outcome is not None:
+                return decision.outcome
+            for action in decision.actions:
+                if isinstance(action, RunVerify):
+                    if verify is None:  # pragma: no cover - config.verify implies a factory
+                        verified = (False, "no verify command")
+                        continue
+                    running = verify(action.deployment_id)
+                    running.start()
+                    continue
+                ecs.update_service(
+                    aws, cluster, service, task_definition=action.task_definition_arn
+                )
+            try:
+                (loop.rest if cancel else loop.sleep)(max(0.0, min(decision.wait, loop.poll)))
+            except KeyboardInterrupt:
+                cancel = True
+    finally:
+        if running is not None:
+            running.kill()
+
+
+def _verify_factory(
+    aws: Aws, cluster: str, service: str, arn: str, guards: RollingGuards, loop: Loop
+) -> Callable[[str], VerifyRun]:
+    """The verify command of a rolling update, with what it needs to find the service."""
+    from bluegreen.release.verify import VerifyRun
+
+    assert guards.verify is not None
+    argv = list(guards.verify)
+
+    def make(deployment_id: str) -> VerifyRun:
+        env = {
+            "BLUEGREEN_DEPLOYMENT_ID": deployment_id,
+            "BLUEGREEN_CLUSTER": cluster,
+            "BLUEGREEN_SERVICE": service,
+            "BLUEGREEN_TASK_DEFINITION_ARN": arn,
+        }
+        url = _production_url(aws, cluster, service)
+        if url:
+            env["BLUEGREEN_PROD_URL"] = env["BLUEGREEN_TEST_URL"] = url
+        return VerifyRun(argv, env, guards.verify_timeout, clock=loop.clock)
+
+    return make
+
+
+def _production_url(aws: Aws, cluster: str, service: str) -> str | None:
+    """The URL of the listener that forwards to the service's target group, when there is one."""
+    from bluegreen.aws import ecs, elbv2
+
+    svc = ecs.describe_service_raw(aws, cluster, service)
+    groups = [lb.get("targetGroupArn") for lb in svc.get("loadBalancers") or []]
+    groups = [g for g in groups if g]
+    return elbv2.url_forwarding_to(aws, str(groups[0])) if groups else None

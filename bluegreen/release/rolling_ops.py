@@ -31,10 +31,12 @@ EVENTS_SHOWN = 5
 
 
 def is_rolling(aws: Aws, spec: Spec) -> bool:
-    """True when the spec's service uses the ECS (rolling update) deployment controller."""
-    from bluegreen.release.fanout import controller_of
+    """True when `engines.select` gives the spec's service to the rolling engine (exit 2 for a
+    service no engine of bluegreen's releases)."""
+    from bluegreen.engines import EngineKind
+    from bluegreen.release.fanout import engine_of
 
-    return controller_of(aws, spec) == "ECS"
+    return engine_of(aws, spec) is EngineKind.ROLLING
 
 
 # --- status -------------------------------------------------------------------------------------

@@ -15,13 +15,13 @@ from botocore.stub import Stubber
 
 from bluegreen.aws.ecr import EcrResolver
 from bluegreen.aws.ecs import describe_service, describe_task_definition
+from bluegreen.aws.model import LiveService
 from bluegreen.aws.session import Aws
 from bluegreen.errors import ImageError, ResourceNotFound, TemplateError
 from bluegreen.release.images import parse_image
 from bluegreen.release.redact import redact_task_definition, redact_text
 from bluegreen.release.render import (
     PLACEHOLDER_TASK_DEFINITION,
-    LiveService,
     appspec_content,
     render_release,
 )

@@ -96,7 +96,9 @@ def test_rollback_in_flight_returns_to_the_replaced_revision(
     old, in_flight = stuck_rollout(rolling, cli)
     ran = cli("-o", "json", "rollback", "--timeout", "20s")
     assert ran.code == 0, ran.stderr
-    assert ran.result == {
+    result = dict(ran.result)
+    assert "rolled back" in result.pop("reason")
+    assert result == {
         "event": "result",
         "deploymentId": in_flight,
         "status": "Stopped",

@@ -143,6 +143,7 @@ def test_deploy_cli_rolling_json_result(stack: Stack, capsys: pytest.CaptureFixt
         "taskDefinitionArn",
         "rolledBack",
         "exitCode",
+        "reason",
     }
     assert result["event"] == "result"
     assert result["status"] == "Succeeded"

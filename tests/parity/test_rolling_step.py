@@ -99,6 +99,7 @@ def test_success_reports_only_changes_and_completes() -> None:
         "taskDefinitionArn": NEW,
         "rolledBack": False,
         "exitCode": 0,
+        "reason": outcome.reason,
     }
     assert state.phase is RollingPhase.DONE
     # A finished machine keeps answering with its outcome.
