@@ -84,7 +84,7 @@ def iam_policy(
     strategies = (
         iam.STRATEGIES
         if strategy is Strategy.both
-        else ((iam.BLUE_GREEN,) if strategy is Strategy.blue_green else (iam.ROLLING,))
+        else ((iam.CODEDEPLOY_BG,) if strategy is Strategy.blue_green else (iam.ROLLING,))
     )
     result = iam.policy_for(
         spec,

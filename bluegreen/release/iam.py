@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 # --- features ------------------------------------------------------------------------------
 CORE = "core"  # render, diff, status, history, deploy's reads and the registration
-BLUE_GREEN = "blue-green"  # CodeDeploy-controlled services
+CODEDEPLOY_BG = "blue-green"  # CodeDeploy-controlled services
 CUSTOM_CONFIG = "custom-config"  # deployment_config shorthand created on demand
 ROLLING = "rolling"  # ECS-controlled services (rolling update, redeploy)
 ROLE_USE = "pass-role"  # the task definition names an execution or task role
@@ -34,7 +34,7 @@ ACCOUNT = "account"  # account lookup when --account is not given
 
 FEATURES = (
     CORE,
-    BLUE_GREEN,
+    CODEDEPLOY_BG,
     CUSTOM_CONFIG,
     ROLLING,
     ROLE_USE,
@@ -83,25 +83,25 @@ ACTIONS: dict[str, Action] = {
     "ecs:ListTasks": Action(CORE, ANY, "status: the service's tasks"),
     "ecs:DescribeTasks": Action(CORE, ANY, "status: task health and images"),
     # blue/green through CodeDeploy
-    "codedeploy:GetApplication": Action(BLUE_GREEN, APPLICATION, "preflight"),
-    "codedeploy:RegisterApplicationRevision": Action(BLUE_GREEN, APPLICATION, "the AppSpec"),
-    "codedeploy:GetApplicationRevision": Action(BLUE_GREEN, APPLICATION, "the AppSpec"),
-    "codedeploy:GetDeploymentGroup": Action(BLUE_GREEN, GROUP, "preflight, waits"),
-    "codedeploy:CreateDeployment": Action(BLUE_GREEN, GROUP, "start the release"),
-    "codedeploy:GetDeployment": Action(BLUE_GREEN, GROUP, "watch"),
-    "codedeploy:BatchGetDeployments": Action(BLUE_GREEN, GROUP, "history"),
-    "codedeploy:ListDeployments": Action(BLUE_GREEN, GROUP, "active deployment, history"),
-    "codedeploy:GetDeploymentTarget": Action(BLUE_GREEN, GROUP, "watch lifecycle and weights"),
-    "codedeploy:ListDeploymentTargets": Action(BLUE_GREEN, GROUP, "watch"),
-    "codedeploy:StopDeployment": Action(BLUE_GREEN, GROUP, "stop, rollback"),
-    "codedeploy:ContinueDeployment": Action(BLUE_GREEN, GROUP, "approve"),
-    "codedeploy:GetDeploymentConfig": Action(BLUE_GREEN, CONFIG, "the shift's steps"),
-    "ecs:DescribeTaskSets": Action(BLUE_GREEN, SERVICE, "blue and green task sets"),
-    "elasticloadbalancing:DescribeTargetGroups": Action(BLUE_GREEN, ANY, "target groups"),
-    "elasticloadbalancing:DescribeListeners": Action(BLUE_GREEN, ANY, "prod/test listeners"),
-    "elasticloadbalancing:DescribeRules": Action(BLUE_GREEN, ANY, "weighted forwards"),
-    "elasticloadbalancing:DescribeTargetHealth": Action(BLUE_GREEN, ANY, "green health"),
-    "elasticloadbalancing:DescribeLoadBalancers": Action(BLUE_GREEN, ANY, "test listener URL"),
+    "codedeploy:GetApplication": Action(CODEDEPLOY_BG, APPLICATION, "preflight"),
+    "codedeploy:RegisterApplicationRevision": Action(CODEDEPLOY_BG, APPLICATION, "the AppSpec"),
+    "codedeploy:GetApplicationRevision": Action(CODEDEPLOY_BG, APPLICATION, "the AppSpec"),
+    "codedeploy:GetDeploymentGroup": Action(CODEDEPLOY_BG, GROUP, "preflight, waits"),
+    "codedeploy:CreateDeployment": Action(CODEDEPLOY_BG, GROUP, "start the release"),
+    "codedeploy:GetDeployment": Action(CODEDEPLOY_BG, GROUP, "watch"),
+    "codedeploy:BatchGetDeployments": Action(CODEDEPLOY_BG, GROUP, "history"),
+    "codedeploy:ListDeployments": Action(CODEDEPLOY_BG, GROUP, "active deployment, history"),
+    "codedeploy:GetDeploymentTarget": Action(CODEDEPLOY_BG, GROUP, "watch lifecycle and weights"),
+    "codedeploy:ListDeploymentTargets": Action(CODEDEPLOY_BG, GROUP, "watch"),
+    "codedeploy:StopDeployment": Action(CODEDEPLOY_BG, GROUP, "stop, rollback"),
+    "codedeploy:ContinueDeployment": Action(CODEDEPLOY_BG, GROUP, "approve"),
+    "codedeploy:GetDeploymentConfig": Action(CODEDEPLOY_BG, CONFIG, "the shift's steps"),
+    "ecs:DescribeTaskSets": Action(CODEDEPLOY_BG, SERVICE, "blue and green task sets"),
+    "elasticloadbalancing:DescribeTargetGroups": Action(CODEDEPLOY_BG, ANY, "target groups"),
+    "elasticloadbalancing:DescribeListeners": Action(CODEDEPLOY_BG, ANY, "prod/test listeners"),
+    "elasticloadbalancing:DescribeRules": Action(CODEDEPLOY_BG, ANY, "weighted forwards"),
+    "elasticloadbalancing:DescribeTargetHealth": Action(CODEDEPLOY_BG, ANY, "green health"),
+    "elasticloadbalancing:DescribeLoadBalancers": Action(CODEDEPLOY_BG, ANY, "test listener URL"),
     "codedeploy:CreateDeploymentConfig": Action(
         CUSTOM_CONFIG, CREATED_CONFIGS, "canary:/linear: configs"
     ),
@@ -193,7 +193,7 @@ def features_for(
         out.add(ALARMS)
     if metrics:
         out.add(METRICS)
-    if custom_config and BLUE_GREEN in out:
+    if custom_config and CODEDEPLOY_BG in out:
         out.add(CUSTOM_CONFIG)
     if account_lookup:
         out.add(ACCOUNT)
@@ -309,7 +309,7 @@ def policy_actions(policy: Mapping[str, Any]) -> list[str]:
 
 # --- from a spec -----------------------------------------------------------------------------
 _ECR_HOST = re.compile(r"^(\d{12})\.dkr\.ecr(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?$")
-STRATEGIES = (BLUE_GREEN, ROLLING)
+STRATEGIES = (CODEDEPLOY_BG, ROLLING)
 
 
 @dataclass(frozen=True)

@@ -79,7 +79,7 @@ def test_policy_actions_are_exactly_the_table_rows_of_the_used_features() -> Non
     # examples/web: ECR image, task and execution roles, alarms, metric checks, canary shorthand
     assert result.features == {
         iam.CORE,
-        iam.BLUE_GREEN,
+        iam.CODEDEPLOY_BG,
         iam.ROLLING,
         iam.CUSTOM_CONFIG,
         iam.ROLE_USE,
