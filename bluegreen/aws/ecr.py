@@ -31,7 +31,13 @@ class EcrResolver:
         return self._by_region[region]
 
     def resolve(self, ref: ImageRef, where: str) -> ImageRef:
+        """`ref` pinned to its digest. A reference that names a digest is checked instead: in a
+        private ECR registry the image must exist, and a tag given with it must name that very
+        image (ECS pulls by the digest; a tag that names another build is a mistake to refuse,
+        not to run)."""
         if ref.digest:
+            if ref.is_ecr:
+                self._check_digest(ref, where)
             return ref
         if not ref.is_ecr:
             raise ImageError(
@@ -78,6 +84,63 @@ class EcrResolver:
         digest = str(details[0]["imageDigest"])
         self._cache[key] = digest
         return ref.with_digest(digest)
+
+    def _check_digest(self, ref: ImageRef, where: str) -> None:
+        """ImageError (exit 2) unless the digest is in the repository and the tag, if any,
+        names it."""
+        assert ref.digest is not None
+        key = str(ref)
+        if key in self._cache:
+            return
+        account = ref.ecr_account or ""
+        client = self._session(ref.ecr_region).ecr()
+        resource = f"{ref.registry}/{ref.repository}"
+        try:
+            with aws_errors(resource=resource):
+                resp = client.describe_images(
+                    registryId=account,
+                    repositoryName=ref.repository,
+                    imageIds=[{"imageDigest": ref.digest}],
+                )
+        except Exception as exc:
+            code = _code(exc)
+            if code == "RepositoryNotFoundException":
+                raise ImageError(
+                    f"ECR repository {ref.repository!r} does not exist in account {account} "
+                    f"({ref.ecr_region})",
+                    where=where or resource,
+                    hint="check the image reference, or create and push to the repository",
+                ) from None
+            if code == "ImageNotFoundException":
+                raise _digest_not_found(ref, where or resource) from None
+            raise
+        details = [d for d in resp.get("imageDetails", []) if d.get("imageDigest") == ref.digest]
+        if not details:
+            raise _digest_not_found(ref, where or resource)
+        tags = [str(t) for t in details[0].get("imageTags") or []]
+        if ref.tag and ref.tag not in tags:
+            named = _tag_digest(client, account, ref.repository, ref.tag, resource)
+            what = (
+                f"tag {ref.tag!r} names {named}, not {ref.digest}"
+                if named
+                else f"tag {ref.tag!r} is not in ECR repository {ref.repository!r}"
+            )
+            raise ImageError(
+                f"{what}: the reference names two different images",
+                where=where or resource,
+                hint=f"use {ref.name}@{ref.digest} alone (the digest is what is released), "
+                f"or {ref.name}:{ref.tag} alone to release what the tag names now",
+            )
+        self._cache[key] = ref.digest
+
+
+def _digest_not_found(ref: ImageRef, where: str) -> ImageError:
+    return ImageError(
+        f"digest {ref.digest} not found in ECR repository {ref.repository!r}",
+        where=where,
+        hint="push the image first, or copy the digest from `aws ecr describe-images "
+        f"--repository-name {ref.repository}`",
+    )
 
 
 def _code(exc: BaseException) -> str | None:

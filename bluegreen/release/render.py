@@ -897,7 +897,8 @@ def render_for_deploy(
     vars_files: Sequence[Path],
 ) -> Rendered:
     """Render the release as a deploy does: against the live service, with images pinned to
-    their ECR digests when the spec asks for that (`pin_digests`)."""
+    their ECR digests when the spec asks for that (`pin_digests`), and every image checked
+    (see `_pin`) whatever it says."""
     from bluegreen.aws.ecr import EcrResolver
 
     return render_release(
@@ -905,7 +906,7 @@ def render_for_deploy(
         image_overrides=image_overrides,
         var_overrides=var_overrides,
         vars_files=vars_files,
-        resolver=EcrResolver(aws) if spec.pin_digests else None,
+        resolver=EcrResolver(aws),
         live=live,
     )
 
@@ -967,24 +968,57 @@ def _pin(
     resolver: ImageResolver | None,
     notices: list[str],
 ) -> str:
-    """The final reference for one image: digest-pinned when it can be resolved."""
+    """The final reference for one image: digest-pinned when it can be resolved.
+
+    With a resolver (a deploy, and every render that reads AWS) an image that cannot be
+    released as asked is refused (ImageError, exit 2): a digest that is not in its ECR
+    repository, a tag given with a digest that names another image, and, while `pin_digests`
+    is on, a tag that cannot be pinned because it is not in ECR. Offline these are notices."""
     if ref.digest:
+        if resolver is not None and ref.is_ecr:
+            _resolve(resolver, ref, text, container, where)  # the digest exists, the tag fits
         return text
     if not spec.pin_digests:
         return text
     if not ref.is_ecr:
-        notices.append(mutable_tag_notice(ref, container))
-        return text
+        if resolver is None:
+            notices.append(
+                mutable_tag_notice(ref, container)
+                + " (a deploy refuses it while pin_digests is on)"
+            )
+            return text
+        raise ImageError(
+            f"image for container {container!r} ({text}) cannot be pinned to a digest: "
+            f"{ref.registry or 'Docker Hub'} is not a private Amazon ECR registry, whose tags "
+            "are the only ones resolved, and pin_digests is on",
+            where=where(),
+            hint=f"name the build by digest ({ref.name}@sha256:<digest>), push the image to "
+            "ECR, or set `pin_digests: false` in the spec to release the tag as it is",
+        )
     if resolver is None:
         notices.append(
             f"image for container {container!r} ({text}) not resolved to a digest "
             "(offline); a deploy pins it"
         )
         return text
-    resolved = resolver.resolve(ref, where())
+    resolved = _resolve(resolver, ref, text, container, where)
     if not resolved.digest:  # pragma: no cover - a resolver always returns one
         raise ImageError(f"no digest found for {text}", where=where())
     return str(replace(resolved, tag=None))
+
+
+def _resolve(
+    resolver: ImageResolver, ref: ImageRef, text: str, container: str, where: Where
+) -> ImageRef:
+    """resolver.resolve, its errors naming the container and the reference."""
+    try:
+        return resolver.resolve(ref, where())
+    except ImageError as exc:
+        raise ImageError(
+            f"image for container {container!r} ({text}): {exc.message}",
+            where=exc.where,
+            hint=exc.hint,
+        ) from None
 
 
 def _strip_read_only(
