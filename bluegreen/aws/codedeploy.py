@@ -39,6 +39,13 @@ class DeploymentGroup:
     termination_wait_minutes: int
     deployment_config: str | None
     blue_green: bool
+    # autoRollbackConfiguration: rollback on these events (none when disabled)
+    auto_rollback_enabled: bool = False
+    auto_rollback_events: tuple[str, ...] = ()
+    # alarmConfiguration: the alarms that stop a deployment (none when disabled)
+    alarms_enabled: bool = False
+    alarms: tuple[str, ...] = ()
+    ignore_poll_alarm_failure: bool = False
 
     @property
     def target_id(self) -> str:
@@ -56,7 +63,11 @@ def deployment_group(aws: Aws, application: str, group: str) -> DeploymentGroup:
         resp = aws.codedeploy().get_deployment_group(
             applicationName=application, deploymentGroupName=group
         )
-    info: dict[str, Any] = dict(resp.get("deploymentGroupInfo", {}))
+    return parse_group(application, group, dict(resp.get("deploymentGroupInfo", {})))
+
+
+def parse_group(application: str, group: str, info: dict[str, Any]) -> DeploymentGroup:
+    """A GetDeploymentGroup `deploymentGroupInfo` as a DeploymentGroup."""
     services = info.get("ecsServices") or []
     cluster = services[0].get("clusterName") if services else None
     service = services[0].get("serviceName") if services else None
@@ -70,6 +81,8 @@ def deployment_group(aws: Aws, application: str, group: str) -> DeploymentGroup:
     ready = bg.get("deploymentReadyOption") or {}
     term = bg.get("terminateBlueInstancesOnDeploymentSuccess") or {}
     style = info.get("deploymentStyle") or {}
+    auto = info.get("autoRollbackConfiguration") or {}
+    alarm_cfg = info.get("alarmConfiguration") or {}
     return DeploymentGroup(
         application=application,
         name=group,
@@ -85,6 +98,11 @@ def deployment_group(aws: Aws, application: str, group: str) -> DeploymentGroup:
         termination_wait_minutes=int(term.get("terminationWaitTimeInMinutes", 0) or 0),
         deployment_config=info.get("deploymentConfigName"),
         blue_green=style.get("deploymentType", "BLUE_GREEN") == "BLUE_GREEN",
+        auto_rollback_enabled=bool(auto.get("enabled")),
+        auto_rollback_events=tuple(str(e) for e in auto.get("events") or []),
+        alarms_enabled=bool(alarm_cfg.get("enabled")),
+        alarms=tuple(str(a.get("name")) for a in alarm_cfg.get("alarms") or [] if a.get("name")),
+        ignore_poll_alarm_failure=bool(alarm_cfg.get("ignorePollAlarmFailure")),
     )
 
 

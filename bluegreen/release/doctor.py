@@ -211,7 +211,7 @@ def run_doctor(aws: Aws, spec: Spec) -> list[Finding]:
                 "use CODE_DEPLOY (blue/green) or ECS (rolling)",
             )
         )
-    findings += _alarms(aws, spec)
+    findings += _alarms(aws, spec, findings)
     findings += image_pinning(spec.images, spec.pin_digests)
     rendered_td = _rendered(spec, findings)
     if rendered_td is not None:
@@ -325,6 +325,7 @@ def _codedeploy(aws: Aws, spec: Spec) -> list[Finding]:
             )
         )
     out += _traffic(aws, dg, group)
+    out += _group_rollback(aws, spec, dg)
     role = dg.get("serviceRoleArn")
     if not role:
         out.append(Finding(ERROR, "service-role", f"group {group} has no service role", None))
@@ -433,10 +434,89 @@ def _traffic(aws: Aws, dg: Mapping[str, Any], group: str) -> list[Finding]:
     return out
 
 
-def _alarms(aws: Aws, spec: Spec) -> list[Finding]:
+def _group_rollback(aws: Aws, spec: Spec, dg: dict[str, Any]) -> list[Finding]:
+    """The group's auto-rollback and alarms as a release of this spec uses them (merged with
+    the spec's `rollback` by the one rule of `merge_rollback`)."""
+    from bluegreen.aws.cloudwatch import missing_alarms
+    from bluegreen.aws.codedeploy import parse_group
+    from bluegreen.release.rollback_settings import STOP_ON_ALARM, merge_rollback
+
+    app, name = spec.codedeploy.application, spec.codedeploy.deployment_group
+    group = parse_group(app, name, dg)
+    merged = merge_rollback(spec, group)
+    out: list[Finding] = []
+    update = (
+        f"aws deploy update-deployment-group --application-name {app} "
+        f"--current-deployment-group-name {name}"
+    )
+    if group.auto_rollback_enabled and group.auto_rollback_events:
+        out.append(
+            Finding(
+                OK,
+                "auto-rollback",
+                f"group {name} rolls back on {', '.join(group.auto_rollback_events)}",
+            )
+        )
+    else:
+        out.append(
+            Finding(
+                WARN,
+                "auto-rollback",
+                f"group {name} has no automatic rollback"
+                + (
+                    f"; releases of this spec add {', '.join(merged.events)}"
+                    if merged.events
+                    else ": a failed or stopped deployment leaves production where it stopped"
+                ),
+                f"{update} --auto-rollback-configuration "
+                "enabled=true,events=DEPLOYMENT_FAILURE,DEPLOYMENT_STOP_ON_ALARM",
+            )
+        )
+    if group.alarms_enabled and group.alarms:
+        # the spec's own alarms are checked (and reported) with rollback.alarms
+        missing = [
+            a for a in missing_alarms(aws, list(group.alarms)) if a not in spec.rollback.alarms
+        ]
+        if missing:
+            out.append(
+                Finding(
+                    ERROR,
+                    "group-alarms",
+                    f"group {name} names alarm {', '.join(missing)}, which does not exist: "
+                    "CodeDeploy cannot poll it and stops every deployment",
+                    "create the alarm in CloudWatch, or remove it from the group's "
+                    "alarmConfiguration",
+                )
+            )
+        else:
+            out.append(
+                Finding(
+                    OK,
+                    "group-alarms",
+                    f"group {name} stops deployments on alarms {', '.join(group.alarms)}",
+                )
+            )
+    if merged.alarms and STOP_ON_ALARM not in merged.events:
+        out.append(
+            Finding(
+                WARN,
+                "auto-rollback",
+                f"an alarm ({', '.join(merged.alarms)}) stops a release but does not roll it "
+                "back: production stays split between blue and green",
+                f"{update} --auto-rollback-configuration "
+                "enabled=true,events=DEPLOYMENT_FAILURE,DEPLOYMENT_STOP_ON_ALARM "
+                "(or list the alarms under rollback.alarms in the spec)",
+            )
+        )
+    return out
+
+
+def _alarms(aws: Aws, spec: Spec, found: list[Finding]) -> list[Finding]:
     from bluegreen.aws.cloudwatch import missing_alarms
 
     if not spec.rollback.alarms:
+        if any(f.check == "group-alarms" for f in found):
+            return []  # the deployment group's alarms guard the release
         return [
             Finding(
                 WARN,

@@ -339,8 +339,8 @@ def redeploy_previous(
     from bluegreen.aws import codedeploy, ecs
     from bluegreen.release.deploy import description, who, with_task_definition
     from bluegreen.release.monitor import Event
-    from bluegreen.release.plan import alarm_override, auto_rollback
     from bluegreen.release.render import appspec_content, render_release
+    from bluegreen.release.rollback_settings import merge_rollback
 
     live = ecs.describe_service(aws, spec.cluster, spec.service)
     current = live.task_definition_arn
@@ -361,11 +361,12 @@ def redeploy_previous(
             "revisionType": "AppSpecContent",
             "appSpecContent": {"content": content, "sha256": sha},
         },
-        "autoRollbackConfiguration": auto_rollback(spec),
     }
-    override = alarm_override(spec)
-    if override is not None:
-        params["overrideAlarmConfiguration"] = override
+    settings = merge_rollback(spec, target.group)
+    if settings.spec_declares:  # else the group's own settings apply, unchanged
+        params["autoRollbackConfiguration"] = settings.auto_rollback
+    if settings.alarm_override is not None:
+        params["overrideAlarmConfiguration"] = settings.alarm_override
     record = {
         "application": target.application,
         "group": target.group_name,

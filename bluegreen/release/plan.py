@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from bluegreen.errors import PreflightError
 from bluegreen.release.configs import ConfigChoice, TrafficRouting, default_timeout, parse_config
 from bluegreen.release.redact import redact_task_definition
+from bluegreen.release.rollback_settings import merge_rollback
 from bluegreen.release.taskdef import same_task_definition
 
 if TYPE_CHECKING:
@@ -115,7 +116,8 @@ class ReleasePlan:
         out.append(f"  deployment config: {cfg}")
         if self.alarms:
             out.append(f"  alarms: {', '.join(self.alarms)}")
-        events = ", ".join(self.auto_rollback.get("events", [])) or "off"
+        on = self.auto_rollback.get("enabled")
+        events = (", ".join(self.auto_rollback.get("events", [])) if on else "") or "off"
         out.append(f"  auto-rollback: {events}")
         if self.verify:
             out.append(f"  verify: {' '.join(self.verify)} (when test traffic reaches green)")
@@ -123,25 +125,6 @@ class ReleasePlan:
         out.append(f"  timeout: {self.timeout_seconds:g}s ({how})")
         out.extend(f"  note: {n}" for n in self.notices)
         return out
-
-
-def auto_rollback(spec: Spec) -> dict[str, Any]:
-    events: list[str] = []
-    if spec.rollback.on_failure:
-        events.append("DEPLOYMENT_FAILURE")
-    if spec.rollback.alarms:
-        events.append("DEPLOYMENT_STOP_ON_ALARM")
-    return {"enabled": bool(events), "events": events} if events else {"enabled": False}
-
-
-def alarm_override(spec: Spec) -> dict[str, Any] | None:
-    if not spec.rollback.alarms:
-        return None
-    return {
-        "enabled": True,
-        "ignorePollAlarmFailure": False,
-        "alarms": [{"name": n} for n in spec.rollback.alarms],
-    }
 
 
 def plan_release(
@@ -219,13 +202,14 @@ def _plan_codedeploy(
             "and a prodTrafficRoute",
         )
     listeners = [*group.prod_listeners, *group.test_listeners]
-    alarms = list(spec.rollback.alarms)
+    rollback = merge_rollback(spec, group)
+    spec_alarms = list(spec.rollback.alarms)
     if shared is not None:
-        missing = shared.preflight(list(group.target_groups), listeners, alarms)
+        missing = shared.preflight(list(group.target_groups), listeners, spec_alarms)
     else:
         elbv2.target_groups(aws, list(group.target_groups))
         elbv2.listeners(aws, listeners)
-        missing = cloudwatch.missing_alarms(aws, alarms)
+        missing = cloudwatch.missing_alarms(aws, spec_alarms)
     if missing:
         raise PreflightError(
             f"alarm {', '.join(missing)} does not exist",
@@ -319,9 +303,9 @@ def _plan_codedeploy(
         config=choice,
         routing=routing,
         create_config=create,
-        auto_rollback=auto_rollback(spec),
-        alarm_override=alarm_override(spec),
-        alarms=alarms,
+        auto_rollback=rollback.auto_rollback,
+        alarm_override=rollback.alarm_override,
+        alarms=rollback.alarms,
         timeout_seconds=float(timeout),
         timeout_derived=derived,
         verify=verify,

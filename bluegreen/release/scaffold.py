@@ -61,6 +61,16 @@ class Model:
     load_balancer: tuple[str, int] | None = None  # (container, port) the AppSpec routes to
     notes: list[str] = field(default_factory=list)
     unsupported: list[str] = field(default_factory=list)
+    rollback: RollbackModel | None = None  # the deployment group's, for `rollback:`
+
+
+@dataclass(frozen=True)
+class RollbackModel:
+    """The `rollback:` block carried over from a live deployment group."""
+
+    source: str  # e.g. "deployment group DgpECS-c-s"
+    on_failure: bool
+    alarms: tuple[str, ...]
 
 
 class _Expr:
@@ -199,8 +209,9 @@ def spec_text(m: Model) -> str:
         "#   application: AppECS-cluster-svc  #           DgpECS-<cluster>-<service>",
         "#   deployment_group: DgpECS-cluster-svc",
         "#   deployment_config: canary:10%/5m",
-        "# rollback:",
-        "#   alarms: [service-5xx]",
+    ]
+    lines += _rollback_lines(m.rollback)
+    lines += [
         "# windows:",
         "#   timezone: Europe/Berlin",
         '#   allow: [{days: [mon, tue, wed, thu], hours: "09:00-16:00"}]',
@@ -208,6 +219,16 @@ def spec_text(m: Model) -> str:
         "#   staging: {cluster: staging}",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _rollback_lines(rb: RollbackModel | None) -> list[str]:
+    if rb is None:
+        return ["# rollback:", "#   alarms: [service-5xx]"]
+    lines = [f"rollback:                          # from {rb.source}"]
+    lines.append(f"  on_failure: {'true' if rb.on_failure else 'false'}")
+    if rb.alarms:
+        lines.append("  alarms: [" + ", ".join(_yaml_scalar(a) for a in rb.alarms) + "]")
+    return lines
 
 
 def appspec_text() -> str:
@@ -335,7 +356,38 @@ def service_model(aws: Aws, target: str, region: str | None) -> Model:
         source=f"from service {cluster}/{service}, {live.task_definition_arn}",
         load_balancer=lb,
         notes=notes,
+        rollback=_group_rollback(aws, live.deployment_controller, cluster, service, notes),
     )
+
+
+def _group_rollback(
+    aws: Aws, controller: str | None, cluster: str, service: str, notes: list[str]
+) -> RollbackModel | None:
+    """The rollback settings of the service's deployment group (the default names the spec
+    will use), so that the spec states what releases already do."""
+    if controller != "CODE_DEPLOY":
+        return None
+    from bluegreen.aws.codedeploy import parse_group
+    from bluegreen.aws.doctor import deployment_group_info
+    from bluegreen.release.rollback_settings import FAILURE, STOP_ON_ALARM
+
+    app, name = f"AppECS-{cluster}-{service}", f"DgpECS-{cluster}-{service}"
+    info = deployment_group_info(aws, app, name)
+    if info is None:
+        notes.append(
+            f"no deployment group {app}/{name}: set codedeploy.application/deployment_group "
+            "and the rollback settings in bluegreen.yaml"
+        )
+        return None
+    group = parse_group(app, name, info)
+    events = group.auto_rollback_events if group.auto_rollback_enabled else ()
+    alarms = group.alarms if group.alarms_enabled else ()
+    if alarms and STOP_ON_ALARM not in events:
+        notes.append(
+            f"deployment group {name} stops on alarms {', '.join(alarms)} without rolling "
+            "back; the spec lists them under rollback.alarms, so releases roll back on them"
+        )
+    return RollbackModel(f"deployment group {name}", FAILURE in events, tuple(alarms))
 
 
 def _first_port(td: Mapping[str, Any]) -> tuple[str, int] | None:

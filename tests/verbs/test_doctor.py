@@ -19,6 +19,9 @@ ok    deployment-group: group DgpECS-web-cluster-web deploys web-cluster/web
 ok    target-groups: target groups web-blue and web-green exist
 ok    listeners: production listener routes to the pair
 ok    listeners: test listener routes to the pair
+ok    auto-rollback: group DgpECS-web-cluster-web rolls back on DEPLOYMENT_FAILURE, \
+DEPLOYMENT_STOP_ON_ALARM
+ok    group-alarms: group DgpECS-web-cluster-web stops deployments on alarms web-5xx, web-latency
 ok    service-role: service role web-codedeploy exists
 ok    alarms: alarms web-5xx, web-latency exist
 ok    image: web: tag v1 is resolved to its digest at deploy (pin_digests)
