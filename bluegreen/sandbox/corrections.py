@@ -128,3 +128,51 @@ class EcsCorrections:
         if isinstance(described, list) and described:
             body["service"] = described[0]
         return answer.send(start_response, json.dumps(body).encode())
+
+    def list_tasks(
+        self, environ: dict[str, Any], start_response: StartResponse, raw: bytes
+    ) -> list[bytes]:
+        """ListTasks(serviceName=...) lists that service's tasks only, and an unknown service is
+        ServiceNotFoundException; desiredStatus defaults to RUNNING, with or without a service
+        (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ListTasks.html).
+        moto ignores serviceName; the tasks ECS starts for a service carry the group
+        `service:<name>`, so moto's listing without the name is narrowed to that group."""
+        request = _json(raw)
+        name = request.get("serviceName")
+        if not isinstance(name, str) or not name:
+            request.setdefault("desiredStatus", "RUNNING")
+            return call_moto(self._moto, environ, json.dumps(request).encode()).send(start_response)
+        name = name.rsplit("/", 1)[-1]
+        cluster = request.get("cluster") or "default"
+        described = call_moto(
+            self._moto,
+            environ,
+            json.dumps({"cluster": cluster, "services": [name]}).encode(),
+            ECS_PREFIX + "DescribeServices",
+        )
+        if described.code != 200:
+            return described.send(start_response)
+        services = described.json().get("services") or []
+        if not any(s.get("status") == "ACTIVE" for s in services if isinstance(s, dict)):
+            return ecs_error(start_response, "ServiceNotFoundException", "Service not found.")
+        unfiltered = {k: v for k, v in request.items() if k not in ("serviceName", "nextToken")}
+        unfiltered.pop("maxResults", None)
+        unfiltered.setdefault("desiredStatus", "RUNNING")
+        listed = call_moto(self._moto, environ, json.dumps(unfiltered).encode())
+        if listed.code != 200:
+            return listed.send(start_response)
+        arns = [str(a) for a in listed.json().get("taskArns") or []]
+        group = f"service:{name}"
+        mine: list[str] = []
+        for start in range(0, len(arns), 100):
+            batch = call_moto(
+                self._moto,
+                environ,
+                json.dumps({"cluster": cluster, "tasks": arns[start : start + 100]}).encode(),
+                ECS_PREFIX + "DescribeTasks",
+            )
+            for task in batch.json().get("tasks") or []:
+                if isinstance(task, dict) and task.get("group") == group:
+                    mine.append(str(task.get("taskArn")))
+        mine = [arn for arn in arns if arn in set(mine)]
+        return listed.send(start_response, json.dumps({"taskArns": mine}).encode())

@@ -67,11 +67,13 @@ class RollingEngine:
         self._lock = threading.Lock()
         self._rollouts: dict[tuple[str, str, str], Rollout] = {}
         self._configs: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self._tasks: dict[tuple[str, str, str], ServiceTasks] = {}
 
     def reset(self) -> None:
         with self._lock:
             self._rollouts.clear()
             self._configs.clear()
+            self._tasks.clear()
 
     def note_create_service(self, region: str, raw: bytes) -> None:
         """moto drops CreateService's deploymentConfiguration; keep it to apply to the model."""
@@ -142,7 +144,12 @@ class RollingEngine:
 
     # --- one service ----------------------------------------------------------------------------
     def _step(self, region: str, svc: Any) -> None:
-        if svc.status != "ACTIVE" or svc.deployment_controller.get("type", "ECS") != "ECS":
+        if svc.deployment_controller.get("type", "ECS") != "ECS":
+            return
+        if svc.status != "ACTIVE":
+            tasks = self._tasks.get((region, svc.cluster_name, svc.name))
+            if tasks is not None:
+                tasks.sync(svc, [])
             return
         if not svc.deployments:
             return
@@ -165,6 +172,10 @@ class RollingEngine:
             primary["pendingCount"] = 0
             svc.running_count, svc.pending_count = svc.desired_count, 0
         rollout.last_primary = copy.deepcopy(primary)
+        tasks = self._tasks.get(key)
+        if tasks is None:
+            tasks = self._tasks[key] = ServiceTasks(region)
+        tasks.sync(svc, svc.deployments)
 
     @staticmethod
     def _arn(region: str, svc: Any) -> str:
@@ -295,3 +306,131 @@ class RollingEngine:
             "createdAt": _now(),
             "message": f"(service {svc.name}) {text}",
         }
+
+
+# --- the service's tasks --------------------------------------------------------------------------
+STOPPED_KEPT = 50  # stopped tasks of a service that stay visible to DescribeTasks/ListTasks
+_TASK_CLASS: Any = None
+
+
+def _service_task_class() -> Any:
+    """moto's Task, with its state held by this engine: moto moves a RunTask task one state
+    towards STOPPED on each describe, a service's tasks follow its deployments instead."""
+    global _TASK_CLASS
+    if _TASK_CLASS is None:
+        from moto.ecs.models import Task
+
+        class ServiceTask(Task):
+            @property
+            def status(self) -> str | None:
+                return self._status
+
+            @status.setter
+            def status(self, value: str) -> None:
+                self._status = value
+
+            def advance(self) -> None:
+                return None
+
+        _TASK_CLASS = ServiceTask
+    return _TASK_CLASS
+
+
+class ServiceTasks:
+    """A rolling service's tasks in moto's task store, following its deployments: each
+    deployment has as many tasks as its running and pending counts (`startedBy` the
+    deployment id, `group` service:<name>, as ECS reports them), tasks it no longer needs are
+    stopped with the scheduler's reason, and failed launches show as stopped tasks
+    (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/stopped-task-errors.html)."""
+
+    def __init__(self, region: str) -> None:
+        self.region = region
+        self.live: dict[str, list[Any]] = {}  # deployment id -> its tasks, oldest first
+        self.failed: dict[str, int] = {}  # deployment id -> failed launches shown
+        self.stopped: list[Any] = []
+
+    def sync(self, svc: Any, deployments: list[dict[str, Any]]) -> None:
+        from moto.ecs.models import ecs_backends
+
+        backend = ecs_backends[svc._account_id][self.region]
+        cluster = backend.clusters.get(svc.cluster_name)
+        if cluster is None:
+            return
+        wanted = {str(d["id"]): d for d in deployments}
+        for deployment_id in [d for d in self.live if d not in wanted]:
+            for task in self.live.pop(deployment_id):
+                self._stop(
+                    backend, task, f"Scaling activity initiated by (deployment {deployment_id})"
+                )
+        for deployment_id, deployment in wanted.items():
+            tasks = self.live.setdefault(deployment_id, [])
+            running = int(deployment.get("runningCount", 0))
+            pending = int(deployment.get("pendingCount", 0))
+            failed = int(deployment.get("failedTasks", 0))
+            while self.failed.get(deployment_id, 0) < failed:
+                self.failed[deployment_id] = self.failed.get(deployment_id, 0) + 1
+                if tasks:
+                    self._stop(
+                        backend,
+                        tasks.pop(),
+                        "Task failed to start",
+                        code="TaskFailedToStart",
+                    )
+            while len(tasks) > running + pending:
+                reason = f"Scaling activity initiated by (deployment {deployment_id})"
+                self._stop(backend, tasks.pop(0), reason)
+            while len(tasks) < running + pending:
+                task = self._start(backend, cluster, svc, deployment)
+                if task is None:
+                    break
+                tasks.append(task)
+            for index, task in enumerate(tasks):
+                state = "RUNNING" if index < running else "PENDING"
+                if task.last_status != state:
+                    task.last_status = state
+                    for container in task.containers:
+                        container.last_status = state
+                    if state == "RUNNING":
+                        task.started_at = _now()
+        while len(self.stopped) > STOPPED_KEPT:
+            old = self.stopped.pop(0)
+            backend.tasks.get(old.cluster_name, {}).pop(old.task_arn, None)
+
+    def _start(self, backend: Any, cluster: Any, svc: Any, deployment: dict[str, Any]) -> Any:
+        try:
+            definition = backend.describe_task_definition(str(deployment["taskDefinition"]))
+            network = getattr(svc, "network_configuration", None) or None
+            task = _service_task_class()(
+                cluster,
+                definition,
+                None,
+                None,
+                backend,
+                group=f"service:{svc.name}",
+                launch_type=svc.launch_type or "",
+                started_by=str(deployment["id"]),
+                networking_configuration=network,
+                platform_version=getattr(svc, "platform_version", None),
+            )
+        except Exception:  # a task definition gone or a network moto cannot place: no task
+            return None
+        task.last_status = "PENDING"
+        task.created_at = _now()
+        for container in task.containers:
+            container.task_arn = task.task_arn  # moto names the task definition here
+            container.last_status = "PENDING"
+        backend.tasks.setdefault(cluster.name, {})[task.task_arn] = task
+        return task
+
+    def _stop(
+        self, backend: Any, task: Any, reason: str, code: str = "ServiceSchedulerInitiated"
+    ) -> None:
+        stamp = _now()
+        task.desired_status = "STOPPED"
+        task.last_status = "STOPPED"
+        task.stopped_reason = reason
+        task.stop_code = code
+        task.stopping_at = task.stopped_at = task.execution_stopped_at = stamp
+        for container in task.containers:
+            container.last_status = "STOPPED"
+        self.stopped.append(task)

@@ -40,6 +40,7 @@ CODEDEPLOY_TARGET_PREFIX = "CodeDeploy_20141006."
 CONTROL_PREFIX = "/_sandbox/"
 ECS_CREATE_SERVICE_TARGET = "AmazonEC2ContainerServiceV20141113.CreateService"
 ECS_UPDATE_SERVICE_TARGET = "AmazonEC2ContainerServiceV20141113.UpdateService"
+ECS_LIST_TASKS_TARGET = "AmazonEC2ContainerServiceV20141113.ListTasks"
 INTERNAL_HEADER = "X-Bluegreen-Sandbox-Internal"
 HOOK_MODES = ("succeed", "fail", "wait")
 ENGINE_TICK_SECONDS = 0.02  # wall seconds between engine steps
@@ -331,6 +332,8 @@ class SandboxServer:
             return answer
         if target == ECS_UPDATE_SERVICE_TARGET:
             return self.corrections.update_service(environ, start_response, _read_body(environ))
+        if target == ECS_LIST_TASKS_TARGET:
+            return self.corrections.list_tasks(environ, start_response, _read_body(environ))
         if target.startswith(CODEDEPLOY_TARGET_PREFIX):
             operation = target[len(CODEDEPLOY_TARGET_PREFIX) :]
             body = _read_body(environ)

@@ -106,3 +106,88 @@ def test_describe_services_fits_the_model(
     ecs.update_service(cluster="c", service="api", taskDefinition="api:2")
     service(ecs)
     raw.check("DescribeServices")
+
+
+def tasks(ecs: Any, name: str = "api", **kw: Any) -> list[dict[str, Any]]:
+    arns = ecs.list_tasks(cluster="c", serviceName=name, **kw)["taskArns"]
+    if not arns:
+        return []
+    found: list[dict[str, Any]] = ecs.describe_tasks(cluster="c", tasks=arns)["tasks"]
+    return found
+
+
+def test_list_tasks_lists_the_named_service_s_tasks(ecs: Any, raw: RawResponses) -> None:
+    """https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ListTasks.html —
+    serviceName filters the results to the tasks that belong to that service; each task
+    reports its service as `group` service:<name> and its deployment as `startedBy`
+    (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_Task.html)."""
+    api = steady_service(ecs, "api", desired=2)
+    other = steady_service(ecs, "other", desired=1)
+    listed = wait_for(lambda: len(tasks(ecs, "api")) == 2 and len(tasks(ecs, "other")) == 1)
+    assert listed
+    raw.check("ListTasks")
+    raw.check("DescribeTasks")
+    api_tasks, other_tasks = tasks(ecs, "api"), tasks(ecs, "other")
+    assert {t["group"] for t in api_tasks} == {"service:api"}
+    assert {t["startedBy"] for t in api_tasks} == {api["deployments"][0]["id"]}
+    assert {t["group"] for t in other_tasks} == {"service:other"}
+    assert {t["startedBy"] for t in other_tasks} == {other["deployments"][0]["id"]}
+    assert {t["lastStatus"] for t in api_tasks + other_tasks} == {"RUNNING"}
+    assert not {t["taskArn"] for t in api_tasks} & {t["taskArn"] for t in other_tasks}
+
+
+def test_list_tasks_of_an_unknown_service_is_service_not_found(ecs: Any, raw: RawResponses) -> None:
+    """https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ListTasks.html (Errors):
+    ServiceNotFoundException when the named service does not exist."""
+    with pytest.raises(ecs.exceptions.ServiceNotFoundException):
+        ecs.list_tasks(cluster="c", serviceName="nope")
+    raw.check("ListTasks")
+
+
+def test_tasks_follow_a_rolling_update(ecs: Any, raw: RawResponses, aws_env: SandboxServer) -> None:
+    """https://docs.aws.amazon.com/AmazonECS/latest/developerguide/deployment-type-ecs.html —
+    the new revision's tasks start and run while the old revision's are stopped by the
+    scheduler; a stopped task says why ("Scaling activity initiated by (deployment
+    ecs-svc/...)", https://docs.aws.amazon.com/AmazonECS/latest/developerguide/stopped-task-errors.html)
+    and is listed with desiredStatus STOPPED."""
+    before = steady_service(ecs, desired=2)
+    old_id = before["deployments"][0]["id"]
+    wait_for(lambda: len(tasks(ecs)) == 2)
+    old_arns = {t["taskArn"] for t in tasks(ecs)}
+    sandbox_call(aws_env, "settings", {"timeScale": 60})
+    ecs.update_service(cluster="c", service="api", taskDefinition="api:2")
+    wait_for(lambda: service(ecs)["deployments"][0]["rolloutState"] == "COMPLETED")
+    new = wait_for(lambda: (found := tasks(ecs)) and len(found) == 2 and found)
+    raw.check("DescribeTasks")
+    assert {t["taskDefinitionArn"] for t in new} == {arn(ecs, "api:2")}
+    assert {t["lastStatus"] for t in new} == {"RUNNING"}
+    assert not old_arns & {t["taskArn"] for t in new}
+    stopped = ecs.describe_tasks(cluster="c", tasks=sorted(old_arns))["tasks"]
+    raw.check("DescribeTasks")
+    assert {t["lastStatus"] for t in stopped} == {"STOPPED"}
+    assert {t["desiredStatus"] for t in stopped} == {"STOPPED"}
+    assert {t["stoppedReason"] for t in stopped} == {
+        f"Scaling activity initiated by (deployment {old_id})"
+    }
+    assert {t["stopCode"] for t in stopped} == {"ServiceSchedulerInitiated"}
+    assert old_arns <= {t["taskArn"] for t in tasks(ecs, desiredStatus="STOPPED")}
+
+
+def test_failed_launches_show_as_stopped_tasks(ecs: Any, aws_env: SandboxServer) -> None:
+    """https://docs.aws.amazon.com/AmazonECS/latest/developerguide/deployment-circuit-breaker.html
+    — tasks of a deployment that fail to start are stopped (counted in failedTasks) and the
+    old revision's tasks keep running."""
+    steady_service(ecs, desired=2)
+    wait_for(lambda: len(tasks(ecs)) == 2)
+    sandbox_call(aws_env, "faults", {"kind": "unhealthy-green"})
+    sandbox_call(aws_env, "settings", {"timeScale": 60})
+    ecs.update_service(cluster="c", service="api", taskDefinition="api:2")
+    wait_for(lambda: service(ecs)["deployments"][0]["failedTasks"] >= 1)
+    failed = wait_for(
+        lambda: [
+            t for t in tasks(ecs, desiredStatus="STOPPED") if t["stopCode"] == "TaskFailedToStart"
+        ]
+    )
+    assert {t["taskDefinitionArn"] for t in failed} == {arn(ecs, "api:2")}
+    running = [t for t in tasks(ecs) if t["lastStatus"] == "RUNNING"]
+    assert {t["taskDefinitionArn"] for t in running} == {arn(ecs, "api:1")}

@@ -94,12 +94,13 @@ def test_rolling_update_replaces_tasks_over_time(ecs: Any, aws_env: SandboxServe
     assert final["runningCount"] == 4
 
 
-def test_force_new_deployment_starts_a_rollout(ecs: Any) -> None:
+def test_force_new_deployment_starts_a_rollout(ecs: Any, aws_env: SandboxServer) -> None:
     """https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_UpdateService.html —
     forceNewDeployment starts a new deployment with the same task definition."""
     create(ecs)
     wait_for(lambda: primary(ecs)["rolloutState"] == "COMPLETED")
     first = primary(ecs)["id"]
+    sandbox_call(aws_env, "settings", {"timeScale": 60})  # both deployments seen for ~1 s
     ecs.update_service(cluster="c", service="api", forceNewDeployment=True)
     rolling = wait_for(lambda: len(service(ecs)["deployments"]) == 2 and service(ecs))
     assert rolling["deployments"][0]["rolloutState"] == "IN_PROGRESS"
