@@ -218,6 +218,21 @@ def get_deployment(aws: Aws, deployment_id: str) -> dict[str, Any]:
     return dict(resp.get("deploymentInfo", {}))
 
 
+def deployment_or_none(aws: Aws, deployment_id: str) -> dict[str, Any] | None:
+    """GetDeployment of an id a user typed: None when CodeDeploy knows no such deployment (or
+    the id is malformed); other failures are AWS errors as usual."""
+    try:
+        resp = aws.codedeploy().get_deployment(deploymentId=deployment_id)
+    except Exception as exc:
+        if _code(exc) in ("DeploymentDoesNotExistException", "InvalidDeploymentIdException"):
+            return None
+        if is_aws_exception(exc):
+            raise translate(exc, resource=f"deployment {deployment_id}") from exc
+        raise
+    info = resp.get("deploymentInfo")
+    return dict(info) if info else None
+
+
 def get_deployment_target(aws: Aws, deployment_id: str, target_id: str) -> dict[str, Any] | None:
     """The ECS target of a deployment, or None while CodeDeploy has not created it yet."""
     try:

@@ -31,8 +31,13 @@ def approve(
 
     opts = options(ctx)
     aws, _spec, target, journal = load_target(opts, deployment_id)
-    dep = deployment_id or find_deployment(aws, target, journal)
-    wait = approve_deployment(aws, dep, journal, terminate_now=terminate_now)
+    dep = deployment_id or find_deployment(
+        aws,
+        target,
+        journal,
+        hint="nothing waits for approval; start a release with `bluegreen deploy`",
+    )
+    wait = approve_deployment(aws, target, dep, journal, terminate_now=terminate_now)
     opts.out().emit(
         {"event": "approved", "deploymentId": dep, "waitType": wait},
         f"approved {dep} ({wait}); follow it with `bluegreen watch {dep}`",

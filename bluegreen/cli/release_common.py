@@ -15,9 +15,14 @@ if TYPE_CHECKING:
 def load_target(
     opts: Options, deployment_id: str | None = None
 ) -> tuple[Aws, Spec | None, Target, Journal]:
-    """With a deployment id and no spec file, the group comes from the deployment itself."""
+    """With a deployment id and no spec file, the group comes from the deployment itself; with
+    a spec, the id must be a deployment of the spec's group (else exit 2, before any write)."""
     from bluegreen.release.journal import Journal, journal_path
-    from bluegreen.release.operations import target_from_deployment, target_from_spec
+    from bluegreen.release.operations import (
+        owned_deployment,
+        target_from_deployment,
+        target_from_spec,
+    )
     from bluegreen.release.spec import load_spec
 
     spec: Spec | None = None
@@ -26,6 +31,8 @@ def load_target(
     aws = opts.aws(spec.region if spec else None)
     if spec is not None:
         target = target_from_spec(aws, spec)
+        if deployment_id is not None:
+            owned_deployment(aws, target, deployment_id)
     else:
         assert deployment_id is not None
         target = target_from_deployment(aws, deployment_id)

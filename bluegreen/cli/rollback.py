@@ -62,7 +62,7 @@ def rollback(
     if in_flight is not None:
         reason = "rolled back by request"
         reporter.out.text(f"{in_flight} is in flight: stopping it with rollback")
-        stop(aws, in_flight, journal, rollback=True, reason=reason)
+        stop(aws, target, in_flight, journal, rollback=True, reason=reason)
         settings = follow_settings(aws, target, in_flight, spec, journal)
         settings.alarms, settings.checks = [], []
         settings.requested_stop = (True, reason)

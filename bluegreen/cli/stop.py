@@ -29,12 +29,14 @@ def stop(
 
     opts = options(ctx)
     aws, spec, target, journal = load_target(opts, deployment_id)
-    dep = deployment_id or find_deployment(aws, target, journal)
+    dep = deployment_id or find_deployment(
+        aws, target, journal, hint="nothing to stop; `bluegreen history` lists past deployments"
+    )
     rollback = not no_rollback
     reason = "stopped by request" + ("" if rollback else " (no rollback)")
     reporter = Reporter(opts, verb="stop")
     reporter.out.text(f"stopping {dep}" + (" with rollback" if rollback else ""))
-    stop_deployment(aws, dep, journal, rollback=rollback, reason=reason)
+    stop_deployment(aws, target, dep, journal, rollback=rollback, reason=reason)
     settings = follow_settings(aws, target, dep, spec, journal)
     settings.alarms, settings.checks = [], []
     settings.requested_stop = (rollback, reason)

@@ -36,7 +36,14 @@ def watch(
 
     opts = options(ctx)
     aws, spec, target, journal = load_target(opts, deployment_id)
-    dep = deployment_id or find_deployment(aws, target, journal)
+    dep = deployment_id or find_deployment(
+        aws,
+        target,
+        journal,
+        reattach=True,
+        hint="nothing to watch; start a release with `bluegreen deploy`, or see "
+        "`bluegreen history`",
+    )
     settings = follow_settings(aws, target, dep, spec, journal)
     settings.on_cancel = resolve_on_cancel(on_cancel) if on_cancel else "detach"
     settings.timeout_seconds = parse_duration(timeout, "--timeout") if timeout else None

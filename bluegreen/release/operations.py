@@ -39,34 +39,66 @@ def target_from_spec(aws: Aws, spec: Spec) -> Target:
 
 
 def target_from_deployment(aws: Aws, deployment_id: str) -> Target:
+    """The group of a deployment given by id alone (no spec file): an unknown id is exit 2."""
     from bluegreen.aws import codedeploy
 
-    info = codedeploy.get_deployment(aws, deployment_id)
+    info = _known(aws, deployment_id, None)
     app, group = info.get("applicationName"), info.get("deploymentGroupName")
     if not app or not group:
         raise ResourceNotFound(f"deployment {deployment_id} names no deployment group")
     return Target(app, group, codedeploy.deployment_group(aws, app, group))
 
 
+def _known(aws: Aws, deployment_id: str, target: Target | None) -> dict[str, Any]:
+    from bluegreen.aws import codedeploy
+
+    info = codedeploy.deployment_or_none(aws, deployment_id)
+    if info is None:
+        raise UsageError(
+            f"deployment {deployment_id} does not exist",
+            where=None
+            if target is None
+            else f"CodeDeploy deployment group {target.application}/{target.group_name}",
+            hint="check the id; `bluegreen history` lists the group's deployments",
+        )
+    return info
+
+
+def owned_deployment(aws: Aws, target: Target, deployment_id: str) -> dict[str, Any]:
+    """GetDeployment of an id given to a verb, refused (exit 2, nothing written) unless it is a
+    deployment of the target's application and group."""
+    info = _known(aws, deployment_id, target)
+    app, group = info.get("applicationName"), info.get("deploymentGroupName")
+    if (app, group) != (target.application, target.group_name):
+        raise UsageError(
+            f"deployment {deployment_id} belongs to {app}/{group}, not to this spec's "
+            f"{target.application}/{target.group_name}; nothing was changed",
+            where=f"deployment {deployment_id}",
+            hint=f"pass a deployment of {target.application}/{target.group_name} (see "
+            "`bluegreen history`), or give the other service's spec with --config",
+        )
+    return info
+
+
 def find_deployment(
-    aws: Aws, target: Target, journal: J.Journal, *, in_flight_only: bool = True
+    aws: Aws, target: Target, journal: J.Journal, *, reattach: bool = False, hint: str = ""
 ) -> str:
-    """The group's active deployment, else the journal's last in-flight one for the group."""
+    """The group's active deployment. With `reattach` (watch) also the journal's last one for
+    the group that has no recorded result (its end is then reported); other verbs act only on
+    what CodeDeploy lists as in flight, never on a journal entry."""
     from bluegreen.aws import codedeploy
 
     active = codedeploy.active_deployments(aws, target.application, target.group_name)
     if active:
         return active[0]
-    last = journal.last_in_flight({"group": target.group_name, "application": target.application})
-    if last:
-        return last
-    if not in_flight_only:
-        recent = codedeploy.list_deployments(aws, target.application, target.group_name, 1)
-        if recent:
-            return recent[0]
+    if reattach:
+        match = {"group": target.group_name, "application": target.application}
+        last = journal.last_in_flight(match)
+        if last:
+            return last
     raise UsageError(
-        f"no deployment in flight on {target.application}/{target.group_name}",
-        hint="pass a deployment id, or see `bluegreen history`",
+        f"no deployment in flight for application {target.application} / group {target.group_name}",
+        hint=hint or "pass a deployment id, or see `bluegreen history`",
     )
 
 
@@ -121,10 +153,12 @@ def is_active(aws: Aws, deployment_id: str) -> bool:
     return str(info.get("status")) in codedeploy.ACTIVE_STATUSES
 
 
-def approve(aws: Aws, deployment_id: str, journal: J.Journal, *, terminate_now: bool) -> str:
+def approve(
+    aws: Aws, target: Target, deployment_id: str, journal: J.Journal, *, terminate_now: bool
+) -> str:
     from bluegreen.aws import codedeploy
 
-    info = codedeploy.get_deployment(aws, deployment_id)
+    info = owned_deployment(aws, target, deployment_id)
     status = str(info.get("status"))
     wait = "TERMINATION_WAIT" if terminate_now else "READY_WAIT"
     if status not in codedeploy.ACTIVE_STATUSES:
@@ -138,9 +172,25 @@ def approve(aws: Aws, deployment_id: str, journal: J.Journal, *, terminate_now: 
     return wait
 
 
-def stop(aws: Aws, deployment_id: str, journal: J.Journal, *, rollback: bool, reason: str) -> None:
+def stop(
+    aws: Aws,
+    target: Target,
+    deployment_id: str,
+    journal: J.Journal,
+    *,
+    rollback: bool,
+    reason: str,
+) -> None:
+    """StopDeployment of an in-flight deployment of the target's group (checked first)."""
     from bluegreen.aws import codedeploy
 
+    status = str(owned_deployment(aws, target, deployment_id).get("status"))
+    if status not in codedeploy.ACTIVE_STATUSES:
+        raise PreflightError(
+            f"deployment {deployment_id} has already ended ({status}); nothing to stop",
+            where=f"deployment {deployment_id}",
+            hint="`bluegreen rollback` returns production to the previous revision",
+        )
     journal.append(J.STOP, deploymentId=deployment_id, rollback=rollback, reason=reason)
     codedeploy.stop_deployment(aws, deployment_id, rollback)
     journal.append(J.DONE, action="StopDeployment", deploymentId=deployment_id)
