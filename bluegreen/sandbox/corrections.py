@@ -176,3 +176,72 @@ class EcsCorrections:
                     mine.append(str(task.get("taskArn")))
         mine = [arn for arn in arns if arn in set(mine)]
         return listed.send(start_response, json.dumps({"taskArns": mine}).encode())
+
+    def _task_definition(self, environ: dict[str, Any], name: str) -> dict[str, Any] | None:
+        described = call_moto(
+            self._moto,
+            environ,
+            json.dumps({"taskDefinition": name}).encode(),
+            ECS_PREFIX + "DescribeTaskDefinition",
+        )
+        if described.code != 200:
+            return None  # moto's own answer (not found) follows when the request runs
+        found = described.json().get("taskDefinition")
+        return found if isinstance(found, dict) else None
+
+    def refuse_inactive(
+        self, environ: dict[str, Any], start_response: StartResponse, raw: bytes
+    ) -> list[bytes] | None:
+        """CreateService, UpdateService and CreateTaskSet refuse an INACTIVE task definition:
+        "You can't use an INACTIVE task definition to run new tasks or create new services,
+        and you can't update an existing service to reference an INACTIVE task definition"
+        (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DeregisterTaskDefinition.html);
+        ECS answers ClientException "TaskDefinition is inactive". None when the request may
+        go on."""
+        name = _json(raw).get("taskDefinition")
+        if not isinstance(name, str) or not name:
+            return None
+        found = self._task_definition(environ, name)
+        if found is not None and found.get("status") == "INACTIVE":
+            return ecs_error(start_response, "ClientException", "TaskDefinition is inactive")
+        return None
+
+    def create_task_set(
+        self, environ: dict[str, Any], start_response: StartResponse, raw: bytes
+    ) -> list[bytes]:
+        """A Fargate task definition may give memory at task level only (container-level
+        memory is optional there:
+        https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task_definition_parameters.html#container_definition_memory).
+        moto's CreateTaskSet with a scale then fails inside its task placement (HTTP 500, a
+        half-made task set); so the set is created without the scale and the scale applied
+        with UpdateTaskSet, which answers the task set as CreateTaskSet would."""
+        request = _json(raw)
+        scale = request.get("scale")
+        name = request.get("taskDefinition")
+        found = self._task_definition(environ, name) if isinstance(name, str) and name else None
+        containers = (found or {}).get("containerDefinitions") or []
+        if scale is None or all(
+            isinstance(c, dict) and ("memory" in c or "memoryReservation" in c) for c in containers
+        ):
+            return call_moto(self._moto, environ, raw).send(start_response)
+        unscaled = {k: v for k, v in request.items() if k != "scale"}
+        created = call_moto(self._moto, environ, json.dumps(unscaled).encode())
+        task_set = created.json().get("taskSet") if created.code == 200 else None
+        if not isinstance(task_set, dict):
+            return created.send(start_response)
+        scaled = call_moto(
+            self._moto,
+            environ,
+            json.dumps(
+                {
+                    "cluster": task_set.get("clusterArn"),
+                    "service": task_set.get("serviceArn"),
+                    "taskSet": task_set.get("taskSetArn"),
+                    "scale": scale,
+                }
+            ).encode(),
+            ECS_PREFIX + "UpdateTaskSet",
+        )
+        if scaled.code != 200:
+            return scaled.send(start_response)
+        return created.send(start_response, scaled.body)

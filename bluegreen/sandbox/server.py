@@ -7,7 +7,9 @@ application. Control endpoints:
 - `GET /_sandbox/info`, `POST /_sandbox/reset`, `GET|POST /_sandbox/settings`
   (`{"timeScale": K, "hooks": "succeed"|"fail"|"wait"}`)
 - `POST /_sandbox/faults` (`throttle` {service?, rate?, count?}, `latency` {service?, ms},
-  `unhealthy-green` {after_seconds?}, `hook-fail` {event?}) → `{"id": ...}`;
+  `unhealthy-green` {after_seconds?}, `hook-fail` {event?}, `lost-answer` {operation,
+  mode?: error|reset, count?}: a CodeDeploy call is carried out, then answered 500 or its
+  connection closed) → `{"id": ...}`;
   `GET /_sandbox/faults`; `DELETE /_sandbox/faults`
 - `GET /_sandbox/hooks`: lifecycle hook executions waiting for
   PutLifecycleEventHookExecutionStatus (the sandbox invokes no Lambda, so this is where a
@@ -41,6 +43,12 @@ CONTROL_PREFIX = "/_sandbox/"
 ECS_CREATE_SERVICE_TARGET = "AmazonEC2ContainerServiceV20141113.CreateService"
 ECS_UPDATE_SERVICE_TARGET = "AmazonEC2ContainerServiceV20141113.UpdateService"
 ECS_LIST_TASKS_TARGET = "AmazonEC2ContainerServiceV20141113.ListTasks"
+ECS_CREATE_TASK_SET_TARGET = "AmazonEC2ContainerServiceV20141113.CreateTaskSet"
+ECS_TASK_DEFINITION_USERS = (
+    ECS_CREATE_SERVICE_TARGET,
+    ECS_UPDATE_SERVICE_TARGET,
+    ECS_CREATE_TASK_SET_TARGET,
+)
 INTERNAL_HEADER = "X-Bluegreen-Sandbox-Internal"
 HOOK_MODES = ("succeed", "fail", "wait")
 ENGINE_TICK_SECONDS = 0.02  # wall seconds between engine steps
@@ -323,6 +331,15 @@ class SandboxServer:
             if self.faults.should_throttle(service):
                 return throttling_response(environ, start_response, service)
         target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if target in ECS_TASK_DEFINITION_USERS:
+            raw = _read_body(environ)
+            environ["wsgi.input"] = io.BytesIO(raw)
+            refused = self.corrections.refuse_inactive(environ, start_response, raw)
+            if refused is not None:
+                return refused
+            environ["wsgi.input"] = io.BytesIO(raw)
+        if target == ECS_CREATE_TASK_SET_TARGET:
+            return self.corrections.create_task_set(environ, start_response, _read_body(environ))
         if target == ECS_CREATE_SERVICE_TARGET:
             raw = _read_body(environ)
             environ["wsgi.input"] = io.BytesIO(raw)
@@ -338,6 +355,9 @@ class SandboxServer:
             operation = target[len(CODEDEPLOY_TARGET_PREFIX) :]
             body = _read_body(environ)
             status, payload = self.codedeploy.handle(operation, body, region or "us-east-1")
+            lost = None if internal else self.faults.lost_answer(operation)
+            if lost is not None:  # carried out, but the caller never learns it
+                return _lose_answer(environ, start_response, lost)
             return _json_response(start_response, status, payload, "application/x-amz-json-1.1")
         return self._moto_app(environ, start_response)
 
@@ -401,6 +421,25 @@ class SandboxServer:
             self.clock.set_time_scale(float(scale))
         if hooks is not None:
             self.codedeploy.hooks = hooks
+
+
+def _lose_answer(environ: dict[str, Any], start_response: StartResponse, mode: str) -> list[bytes]:
+    """The `lost-answer` fault: close the connection with nothing sent ("reset"), or answer
+    500 InternalFailure ("error")."""
+    sock = environ.get("werkzeug.socket")
+    if mode == "reset" and sock is not None:
+        import contextlib
+        import socket
+
+        with contextlib.suppress(OSError):  # the server's own write then fails quietly
+            sock.shutdown(socket.SHUT_RDWR)
+        return []
+    return _json_response(
+        start_response,
+        500,
+        {"__type": "InternalFailure", "message": "We encountered an internal error."},
+        "application/x-amz-json-1.1",
+    )
 
 
 def _read_body(environ: dict[str, Any]) -> bytes:

@@ -191,3 +191,83 @@ def test_failed_launches_show_as_stopped_tasks(ecs: Any, aws_env: SandboxServer)
     assert {t["taskDefinitionArn"] for t in failed} == {arn(ecs, "api:2")}
     running = [t for t in tasks(ecs) if t["lastStatus"] == "RUNNING"]
     assert {t["taskDefinitionArn"] for t in running} == {arn(ecs, "api:1")}
+
+
+@pytest.fixture
+def fargate(ecs: Any) -> dict[str, str]:
+    """An EXTERNAL-controller Fargate service in a VPC, and a task definition whose memory is
+    given at task level only."""
+    ec2 = boto3.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
+    definition = ecs.register_task_definition(
+        family="web",
+        networkMode="awsvpc",
+        requiresCompatibilities=["FARGATE"],
+        cpu="256",
+        memory="512",
+        containerDefinitions=[{"name": "web", "image": "public.ecr.aws/nginx/nginx:1"}],
+    )["taskDefinition"]["taskDefinitionArn"]
+    ecs.create_service(
+        cluster="c",
+        serviceName="web",
+        taskDefinition=definition,
+        desiredCount=2,
+        launchType="FARGATE",
+        deploymentController={"type": "EXTERNAL"},
+    )
+    return {"subnet": subnet, "taskDefinition": definition}
+
+
+def create_task_set(ecs: Any, fargate: dict[str, str], **kw: Any) -> dict[str, Any]:
+    params: dict[str, Any] = {
+        "cluster": "c",
+        "service": "web",
+        "taskDefinition": fargate["taskDefinition"],
+        "launchType": "FARGATE",
+        "networkConfiguration": {"awsvpcConfiguration": {"subnets": [fargate["subnet"]]}},
+        **kw,
+    }
+    found: dict[str, Any] = ecs.create_task_set(**params)["taskSet"]
+    return found
+
+
+def test_create_task_set_with_task_level_memory_only(
+    ecs: Any, raw: RawResponses, fargate: dict[str, str]
+) -> None:
+    """Container-level memory is optional for Fargate when the task sets memory
+    (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task_definition_parameters.html);
+    CreateTaskSet with a scale accepts such a task definition
+    (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_CreateTaskSet.html)."""
+    created = create_task_set(ecs, fargate, scale={"value": 100.0, "unit": "PERCENT"})
+    raw.check("CreateTaskSet")
+    assert created["taskDefinition"] == fargate["taskDefinition"]
+    assert created["scale"] == {"value": 100.0, "unit": "PERCENT"}
+    listed = ecs.describe_task_sets(cluster="c", service="web")["taskSets"]
+    assert [t["taskSetArn"] for t in listed] == [created["taskSetArn"]]
+
+
+def test_inactive_task_definitions_are_refused(
+    ecs: Any, raw: RawResponses, fargate: dict[str, str]
+) -> None:
+    """https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DeregisterTaskDefinition.html
+    — an INACTIVE task definition can't create new services or task sets, nor be referenced by
+    an update of an existing service: ECS answers ClientException "TaskDefinition is
+    inactive", and nothing changes."""
+    steady_service(ecs)
+    inactive = arn(ecs, "api:2")
+    ecs.deregister_task_definition(taskDefinition=inactive)
+    with pytest.raises(ecs.exceptions.ClientException, match="TaskDefinition is inactive"):
+        ecs.update_service(cluster="c", service="api", taskDefinition=inactive)
+    raw.check("UpdateService")
+    assert service(ecs)["taskDefinition"] == arn(ecs, "api:1")
+    with pytest.raises(ecs.exceptions.ClientException, match="TaskDefinition is inactive"):
+        ecs.create_service(cluster="c", serviceName="new", taskDefinition="api:2", desiredCount=1)
+    raw.check("CreateService")
+    assert ecs.describe_services(cluster="c", services=["new"])["services"] == []
+    ecs.deregister_task_definition(taskDefinition=fargate["taskDefinition"])
+    with pytest.raises(ecs.exceptions.ClientException, match="TaskDefinition is inactive"):
+        create_task_set(ecs, fargate)
+    raw.check("CreateTaskSet")
+    assert ecs.describe_task_sets(cluster="c", service="web")["taskSets"] == []
