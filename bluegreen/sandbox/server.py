@@ -26,6 +26,7 @@ import json
 import secrets
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -358,7 +359,15 @@ class SandboxServer:
             lost = None if internal else self.faults.lost_answer(operation)
             if lost is not None:  # carried out, but the caller never learns it
                 return _lose_answer(environ, start_response, lost)
-            return _json_response(start_response, status, payload, "application/x-amz-json-1.1")
+            # Every AWS answer, error or not, names its request in x-amzn-RequestId
+            # (https://docs.aws.amazon.com/codedeploy/latest/APIReference/CommonParameters.html)
+            return _json_response(
+                start_response,
+                status,
+                payload,
+                "application/x-amz-json-1.1",
+                [("x-amzn-RequestId", str(uuid.uuid4()))],
+            )
         return self._moto_app(environ, start_response)
 
     def _control(
