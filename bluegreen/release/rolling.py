@@ -374,6 +374,7 @@ def step(
                 "timed out before the deployment started",
                 ExitCode.TIMEOUT,
                 status="InProgress",
+                rollback=True,
             )
         return state, events, RollingDecision(wait=_wait(cfg, obs))
 
@@ -459,6 +460,7 @@ def step(
             f"{ours.desired} tasks running",
             ExitCode.TIMEOUT,
             status="InProgress",
+            rollback=True,
         )
     return state, events, RollingDecision(wait=_wait(cfg, obs))
 

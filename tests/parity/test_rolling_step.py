@@ -203,25 +203,22 @@ def test_rollback_that_fails_is_reported() -> None:
     assert "failed too" in d.outcome.reason
 
 
-def test_timeout_exit_3_and_rollback_when_asked() -> None:
-    _, _, decisions = run(
-        cfg(deadline=10.0),
-        obs(5, dep("ecs-svc/new", "PRIMARY", NEW)),
-        obs(10, dep("ecs-svc/new", "PRIMARY", NEW, running=1)),
-    )
-    outcome = decisions[-1].outcome
-    assert outcome is not None
-    assert (outcome.exit_code, outcome.status, outcome.rolled_back) == (3, "InProgress", False)
-    assert decisions[0].wait <= 1.0
-
-    state, _, decisions = run(
-        cfg(deadline=10.0, rollback=True), obs(11, dep("ecs-svc/new", "PRIMARY", NEW))
-    )
-    assert decisions[-1].actions
-    assert decisions[-1].actions[0].task_definition_arn == OLD
-    _, _, d = rolling.step(state, obs(12, dep("ecs-svc/back", "PRIMARY", OLD, "COMPLETED", 2)))
-    assert d.outcome is not None
-    assert (d.outcome.exit_code, d.outcome.rolled_back) == (3, True)
+def test_timeout_exit_3_always_rolls_back() -> None:
+    """A timeout leaves no half-done rollout behind (DESIGN.md I2): back to the previous
+    revision, with or without --rollback."""
+    for rollback in (False, True):
+        state, _, decisions = run(
+            cfg(deadline=10.0, rollback=rollback),
+            obs(5, dep("ecs-svc/new", "PRIMARY", NEW)),
+            obs(10, dep("ecs-svc/new", "PRIMARY", NEW, running=1)),
+        )
+        assert decisions[0].wait <= 1.0
+        assert decisions[-1].outcome is None
+        assert decisions[-1].actions
+        assert decisions[-1].actions[0].task_definition_arn == OLD
+        _, _, d = rolling.step(state, obs(12, dep("ecs-svc/back", "PRIMARY", OLD, "COMPLETED", 2)))
+        assert d.outcome is not None
+        assert (d.outcome.exit_code, d.outcome.rolled_back) == (3, True)
 
 
 def test_superseded_by_another_update() -> None:
