@@ -46,7 +46,8 @@ def deploy(
         typer.Option(
             "--verify",
             help="Command run (no shell) when test traffic reaches green; failure rolls back. "
-            "Gets BLUEGREEN_TEST_URL and BLUEGREEN_DEPLOYMENT_ID.",
+            "Gets BLUEGREEN_TEST_URL and BLUEGREEN_DEPLOYMENT_ID. CodeDeploy: the group must "
+            "wait before rerouting (STOP_DEPLOYMENT), else the deploy is refused (exit 2).",
         ),
     ] = None,
     on_cancel: Annotated[

@@ -436,10 +436,11 @@ def _traffic(aws: Aws, dg: Mapping[str, Any], group: str) -> list[Finding]:
 
 def _group_rollback(aws: Aws, spec: Spec, dg: dict[str, Any]) -> list[Finding]:
     """The group's auto-rollback and alarms as a release of this spec uses them (merged with
-    the spec's `rollback` by the one rule of `merge_rollback`)."""
+    the spec's `rollback` by the one rule of `merge_rollback`), and whether `verify` gates."""
     from bluegreen.aws.cloudwatch import missing_alarms
     from bluegreen.aws.codedeploy import parse_group
     from bluegreen.release.rollback_settings import STOP_ON_ALARM, merge_rollback
+    from bluegreen.release.verify_gate import problem, ready_wait_fix, verify_can_gate
 
     app, name = spec.codedeploy.application, spec.codedeploy.deployment_group
     group = parse_group(app, name, dg)
@@ -508,6 +509,27 @@ def _group_rollback(aws: Aws, spec: Spec, dg: dict[str, Any]) -> list[Finding]:
                 "(or list the alarms under rollback.alarms in the spec)",
             )
         )
+    if spec.verify is not None:
+        if verify_can_gate(group):
+            out.append(
+                Finding(
+                    OK,
+                    "verify",
+                    f"group {name} waits before rerouting ({group.ready_wait_minutes} min): "
+                    "verify runs on test traffic and gates production",
+                )
+            )
+        else:
+            out.append(
+                Finding(
+                    ERROR,
+                    "verify",
+                    f"the spec declares verify, but on group {name} it cannot gate "
+                    f"production: {problem(group)}; deploy refuses it (exit 2)",
+                    f"{ready_wait_fix(group, spec.verify.timeout_seconds)} ; or remove "
+                    "`verify` from the spec",
+                )
+            )
     return out
 
 

@@ -285,6 +285,14 @@ def _plan_codedeploy(
         opts.verify if opts.verify is not None else (spec.verify.command if spec.verify else None)
     )
     verify_timeout = spec.verify.timeout_seconds if spec.verify else 300.0
+    if verify:
+        from bluegreen.release.verify_gate import check_verify_gate
+
+        check_verify_gate(
+            group,
+            "--verify" if opts.verify is not None else spec.where(("verify",)),
+            verify_timeout,
+        )
     if math.isnan(timeout) or timeout <= 0:
         raise PreflightError("the timeout must be positive", where="--timeout")
     del ecs

@@ -38,8 +38,9 @@ def on_blue(stack: Stack, before: str) -> bool:
     return stack.live_task_definition() == before and max(stack.prod_weights().values()) >= 1
 
 
-# --- verify ---------------------------------------------------------------------------------------
-def test_verify_failure_rolls_back(stack: Stack, cli: Callable[..., Ran]) -> None:
+# --- verify (gates only on a group that waits before rerouting: waits_for_approval) ---------------
+def test_verify_failure_rolls_back(waits_for_approval: Stack, cli: Callable[..., Ran]) -> None:
+    stack = waits_for_approval
     stack.push("c1")
     before = stack.live_task_definition()
     failing = f"{sys.executable} -c 'import sys; print(\"smoke failed\"); sys.exit(3)'"
@@ -63,8 +64,9 @@ def test_verify_failure_rolls_back(stack: Stack, cli: Callable[..., Ran]) -> Non
 
 
 def test_verify_pass_sees_the_test_url(
-    stack: Stack, cli: Callable[..., Ran], tmp_path: Path
+    waits_for_approval: Stack, cli: Callable[..., Ran], tmp_path: Path
 ) -> None:
+    stack = waits_for_approval
     stack.push("c2")
     seen = tmp_path / "env.json"
     script = (

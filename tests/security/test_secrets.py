@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.release.conftest import Ran, Stack, wait_idle
+from tests.safety.codedeploy_support import group_restored, wait_for_ready
 
 ENV_LITERAL = "lit-S3cret-c0ffee11"
 VALUE_FROM = "vf-S3cret-b0a710ad"  # the password inside a connection URL used as valueFrom
@@ -270,15 +271,17 @@ def test_verify_output_is_shown_without_credentials(
         "sys.exit(3)\n"
     )
     for output in ("text", "json"):
-        ran = cli(
-            "-o",
-            output,
-            "deploy",
-            "--image",
-            f"web={stack.image('s3')}",
-            "--verify",
-            f"{sys.executable} {script}",
-        )
+        with group_restored(stack):  # verify gates only on a group that waits before rerouting
+            wait_for_ready(stack)
+            ran = cli(
+                "-o",
+                output,
+                "deploy",
+                "--image",
+                f"web={stack.image('s3')}",
+                "--verify",
+                f"{sys.executable} {script}",
+            )
         assert ran.code == 1, ran.stderr
         shown = ran.stdout + ran.stderr
         assert "smoke failed: 503 from /healthz" in shown  # the output is there ...
