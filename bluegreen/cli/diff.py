@@ -18,8 +18,14 @@ def pairs(values: list[str] | None, flag: str) -> dict[str, str]:
     for value in values or []:
         key, sep, val = value.partition("=")
         if not sep or not key.strip():
+            # a --var's value may be a secret: its argument is never quoted
+            shown = (
+                repr(value)
+                if flag == "--image"
+                else "an argument (not shown: it may hold a secret)"
+            )
             raise UsageError(
-                f"{flag} {value!r} is not NAME=VALUE", where=flag, hint=f"e.g. {flag} web=..."
+                f"{flag} {shown} is not NAME=VALUE", where=flag, hint=f"e.g. {flag} web=..."
             )
         out[key.strip()] = val
     return out

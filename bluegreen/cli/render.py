@@ -24,6 +24,10 @@ class Flags:
     problems: list[Any] = field(default_factory=list)  # UsageErrors, reported together
 
 
+# How a malformed --var argument is named: its value may be a secret.
+_HIDDEN_ARGUMENT = "an argument (not shown: it may hold a secret)"
+
+
 def parse_flags(image: list[str] | None, var: list[str] | None) -> Flags:
     """`--image C=REF` / `--var K=V` -> mappings; malformed or repeated ones are problems."""
     from bluegreen.errors import UsageError
@@ -39,17 +43,20 @@ def parse_flags(image: list[str] | None, var: list[str] | None) -> Flags:
             key, sep, val = value.partition("=")
             key = key.strip()
             if not sep or not key:
+                # a --var's value may be a secret: its argument is never quoted
+                shown = repr(value) if flag == "--image" else _HIDDEN_ARGUMENT
                 flags.problems.append(
-                    UsageError(f"{value!r} is not NAME=VALUE", where=flag, hint=f"e.g. {example}")
+                    UsageError(f"{shown} is not NAME=VALUE", where=flag, hint=f"e.g. {example}")
                 )
             elif flag == "--image" and not val.strip():
                 flags.problems.append(
                     UsageError(f"{value!r} has no image reference", where=f"{flag} {key}")
                 )
             elif key in into and into[key] != val:
+                both = f" ({into[key]!r}, {val!r})" if flag == "--image" else ""
                 flags.problems.append(
                     UsageError(
-                        f"{key!r} is given twice with different values ({into[key]!r}, {val!r})",
+                        f"{key!r} is given twice with different values{both}",
                         where=f"{flag} {key}",
                         hint="give each name once",
                     )

@@ -790,6 +790,16 @@ def _excerpt(text: str, line: int) -> str:
     return ""
 
 
+def _at(doc: Any, path: JsonPath) -> Any:
+    """The value at `path` in `doc` (None when there is none)."""
+    for step in path:
+        try:
+            doc = doc[step]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return doc
+
+
 def _environment_path(path: JsonPath) -> bool:
     """Paths whose values schema messages must not quote: container environment entries."""
     return "environment" in path
@@ -808,7 +818,8 @@ def render_release(
 ) -> Rendered:
     """Render, pin and validate the task definition and the AppSpec. Raises exit-2 errors."""
     notices: list[str] = []
-    variables = _variables(spec, vars_files, var_overrides or {})
+    given = _Given()
+    variables = _variables(spec, vars_files, var_overrides or {}, given)
     region = spec.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     base: dict[str, Any] = {
         "vars": variables,
@@ -862,8 +873,14 @@ def render_release(
 
     from bluegreen.resources import load_schema
 
+    def td_conceal(path: JsonPath) -> bool | str:
+        """Environment values are never quoted, nor values that came from a variable."""
+        if _environment_path(path):
+            return True
+        return given.source(_at(doc, path)) or False
+
     td_problems = schema_problems(
-        doc, load_schema("taskdef"), td_where, error=SchemaError, conceal=_environment_path
+        doc, load_schema("taskdef"), td_where, error=SchemaError, conceal=td_conceal
     )
     problems += td_problems
 
@@ -882,7 +899,7 @@ def render_release(
         raise_problems([*problems, *flatten(exc)], subject=f"{spec.display} and its templates")
         raise
     if not td_problems:
-        problems += check_semantics(spec, doc, appspec, td_where)
+        problems += check_semantics(spec, doc, appspec, td_where, given=given.source)
     raise_problems(problems, subject=f"{spec.display} and its templates")
     return Rendered(task_definition=doc, appspec=appspec, images=final_images, notices=notices)
 
@@ -911,10 +928,52 @@ def render_for_deploy(
     )
 
 
+class _Given:
+    """The variables' values and where each came from (the spec's `vars`, a vars file, a
+    --var): a message about a rendered value that holds one names the variable, never the
+    value (it may be a secret)."""
+
+    def __init__(self) -> None:
+        self._leaves: dict[str, tuple[str, str]] = {}  # dotted name -> (origin, value text)
+
+    def add(self, data: Mapping[str, Any], origin: str, prefix: str = "") -> None:
+        """Values given by `origin`, merged over earlier ones as deep_merge merges them."""
+        for key, value in data.items():
+            name = f"{prefix}{key}"
+            self._leaves.pop(name, None)
+            if isinstance(value, Mapping):
+                self.add(value, origin, f"{name}.")
+                continue
+            for below in [k for k in self._leaves if k.startswith(f"{name}.")]:
+                del self._leaves[below]
+            text = value if isinstance(value, str) else json.dumps(value, default=str)
+            self._leaves[name] = (origin, text)
+
+    def source(self, value: Any) -> str | None:
+        """`vars.NAME (ORIGIN)` when `value` holds a variable's value, else None."""
+        if isinstance(value, str):
+            text = value
+        else:
+            try:
+                text = json.dumps(value, default=str)
+            except (TypeError, ValueError):
+                return None
+        for name, (origin, given) in reversed(list(self._leaves.items())):
+            if given == text or _holds(text, given) or _holds(given, text):
+                return f"vars.{name} ({origin})"
+        return None
+
+
+def _holds(text: str, part: str) -> bool:
+    """Whether `part` is in `text` and long enough (4 characters) to be telling."""
+    return len(part) >= 4 and part in text
+
+
 def _variables(
-    spec: Spec, vars_files: Sequence[Path], overrides: Mapping[str, str]
+    spec: Spec, vars_files: Sequence[Path], overrides: Mapping[str, str], given: _Given
 ) -> dict[str, Any]:
     variables: dict[str, Any] = dict(spec.vars)
+    given.add(variables, f"{spec.display} vars")
     for path in vars_files:
         text = read_text(Path(path), what="vars file")
         data, _lines = load_document(text, display_path(Path(path)))
@@ -925,6 +984,7 @@ def _variables(
                 "a vars file must hold a mapping of names to values", where=display_path(Path(path))
             )
         variables = deep_merge(variables, data)
+        given.add(data, f"vars file {display_path(Path(path))}")
     for key, value in overrides.items():
         if not _VAR_NAME.fullmatch(key):
             raise SpecError(
@@ -933,6 +993,7 @@ def _variables(
                 hint="names are letters, digits and '_', not starting with a digit",
             )
         variables[key] = value
+        given.add({key: value}, f"--var {key}")
     return variables
 
 
@@ -1217,8 +1278,11 @@ def check_semantics(
     td: dict[str, Any],
     appspec: dict[str, Any],
     td_where: Callable[[JsonPath], str],
+    *,
+    given: Callable[[Any], str | None] | None = None,
 ) -> list[BluegreenError]:
-    """What a schema cannot check: load balancer container/port, Fargate sizes, essentials."""
+    """What a schema cannot check: load balancer container/port, Fargate sizes, essentials.
+    `given` names the variable a value came from: such a value is named, never quoted."""
     problems: list[BluegreenError] = []
     containers = [c for c in td.get("containerDefinitions", []) if isinstance(c, dict)]
     if containers and not any(c.get("essential", True) for c in containers):
@@ -1232,7 +1296,7 @@ def check_semantics(
     if containers and appspec:
         problems += _load_balancer_port(spec, containers, appspec, td_where)
     if "FARGATE" in (td.get("requiresCompatibilities") or []):
-        problems += _fargate(td, td_where)
+        problems += _fargate(td, td_where, given or (lambda value: None))
     return problems
 
 
@@ -1283,8 +1347,16 @@ def _load_balancer_port(
     return problems
 
 
-def _fargate(td: dict[str, Any], td_where: Callable[[JsonPath], str]) -> list[BluegreenError]:
+def _fargate(
+    td: dict[str, Any],
+    td_where: Callable[[JsonPath], str],
+    given: Callable[[Any], str | None],
+) -> list[BluegreenError]:
     problems: list[BluegreenError] = []
+
+    def shown(value: Any) -> str:
+        source = given(value)
+        return f"from {source} (value hidden)" if source else repr(value)
     if td.get("networkMode") != "awsvpc":
         problems.append(
             SchemaError(
@@ -1307,7 +1379,7 @@ def _fargate(td: dict[str, Any], td_where: Callable[[JsonPath], str]) -> list[Bl
     if cpu not in FARGATE_SIZES:
         problems.append(
             SchemaError(
-                f"Fargate cpu {td['cpu']!r} is not a valid size; valid: "
+                f"Fargate cpu {shown(td['cpu'])} is not a valid size; valid: "
                 + ", ".join(str(c) for c in FARGATE_SIZES),
                 where=td_where(("cpu",)),
             )
@@ -1316,7 +1388,8 @@ def _fargate(td: dict[str, Any], td_where: Callable[[JsonPath], str]) -> list[Bl
         allowed = FARGATE_SIZES[cpu]
         problems.append(
             SchemaError(
-                f"Fargate memory {td['memory']!r} does not fit cpu {td['cpu']!r}; with {cpu} cpu "
+                f"Fargate memory {shown(td['memory'])} does not fit cpu {shown(td['cpu'])}; "
+                f"with {cpu} cpu "
                 f"units memory is {allowed[0]}-{allowed[-1]} MiB"
                 + (f" in steps of {allowed[1] - allowed[0]}" if len(allowed) > 2 else "")
                 + " ("

@@ -129,7 +129,46 @@ def factor_out(
                 c["environment"] = kept
             else:
                 c.pop("environment", None)
+        _secrets_to_vars(c, name, taken, notes)
     return out
+
+
+def _secrets_to_vars(
+    container: dict[str, Any], name: str, taken: set[str], notes: list[str]
+) -> None:
+    """Replace every other secret in a container (a command argument, a docker label, a log
+    option, ...: by its place or its shape) with a reference to a variable that is not written,
+    and say so: the value must come from --var / --vars-file, or better from `secrets`."""
+    from bluegreen.release.redact import looks_secret_value, secret_places
+    from bluegreen.release.spec import json_path
+
+    places = set(secret_places(container))
+
+    def shaped(value: Any, path: tuple[str | int, ...]) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                shaped(v, (*path, k))
+        elif isinstance(value, list):
+            for i, v in enumerate(value):
+                shaped(v, (*path, i))
+        elif isinstance(value, str) and looks_secret_value(value):
+            places.add(path)
+
+    shaped({k: v for k, v in container.items() if k != "environment"}, ())
+    for path in sorted(places, key=str):
+        parent: Any = container
+        for step in path[:-1]:
+            parent = parent[step]
+        if isinstance(parent[path[-1]], _Expr):
+            continue
+        label = next((str(p) for p in reversed(path) if isinstance(p, str)), "value")
+        v = var_name(f"{name}_{label}", taken)
+        parent[path[-1]] = _Expr(f"vars.{v}")
+        notes.append(
+            f"{json_path(path)} of container {name} looks like a secret: not written; the "
+            f"template reads vars.{v}: pass it with --var {v}=... or --vars-file, or better "
+            "move it to `secrets` with a valueFrom (Secrets Manager or SSM)"
+        )
 
 
 def template_text(td: Mapping[str, Any]) -> str:

@@ -521,12 +521,13 @@ def schema_problems(
     where: Callable[[JsonPath], str],
     *,
     error: type[BluegreenError] = SpecError,
-    conceal: Callable[[JsonPath], bool] | None = None,
+    conceal: Callable[[JsonPath], bool | str] | None = None,
 ) -> list[BluegreenError]:
     """Every violation of `schema`, each as an error whose `where` is `where(json_path)`.
 
     Where `conceal(json_path)` is true the message names the kind of the offending value but
-    never quotes it (environment values of a task definition, for example)."""
+    never quotes it (environment values of a task definition, for example); where it is a
+    string, that string also says where the value came from (`vars.port (--var port)`)."""
     check = _fast_check(schema)
     if check is not None and check(instance):
         return []  # valid: jsonschema would find nothing
@@ -575,7 +576,7 @@ def schema_problems(
                         )
                     )
                 continue
-            hidden = conceal is not None and conceal(path)
+            hidden = conceal(path) if conceal is not None else False
             found.append(error(_schema_message(err, hidden=hidden), where=where(path)))
     return sorted(found, key=_line_of)
 
@@ -884,9 +885,10 @@ def _line_of(err: BluegreenError) -> int:
     return int(m.group(1)) if m else 0
 
 
-def _schema_message(err: Any, *, hidden: bool = False) -> str:
+def _schema_message(err: Any, *, hidden: bool | str = False) -> str:
     v = err.validator
-    shown = f"a {_kind(err.instance)} (value hidden)" if hidden else _short(err.instance)
+    source = f" from {hidden}" if isinstance(hidden, str) else ""
+    shown = f"a {_kind(err.instance)}{source} (value hidden)" if hidden else _short(err.instance)
     if v == "required":
         missing = re.findall(r"'([^']+)' is a required property", err.message)
         return f"missing required key {missing[0]!r}" if missing else err.message

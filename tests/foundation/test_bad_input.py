@@ -282,12 +282,19 @@ CASES = [
     ),
     Case(
         "fargate-memory",
-        ["taskdef.json.j2:6: memory", "does not fit cpu '512'"],
+        [
+            "taskdef.json.j2:6: memory",
+            "Fargate memory from vars.desired_memory (--var desired_memory) (value hidden)",
+            "does not fit cpu from vars.desired_cpu (bluegreen.yaml vars)",
+        ],
         argv=["--var", "desired_memory=3000"],
     ),
     Case(
         "fargate-cpu",
-        ["taskdef.json.j2:5: cpu", "Fargate cpu '300' is not a valid size"],
+        [
+            "taskdef.json.j2:5: cpu",
+            "Fargate cpu from vars.desired_cpu (--var desired_cpu) (value hidden) is not a valid",
+        ],
         argv=["--var", "desired_cpu=300"],
     ),
     Case(
@@ -343,7 +350,11 @@ CASES = [
         ["--image web", "given twice with different values"],
         argv=["--image", "web=nginx:1", "--image", "web=nginx:2"],
     ),
-    Case("var-flag-malformed", ["--var", "'=x' is not NAME=VALUE"], argv=["--var", "=x"]),
+    Case(
+        "var-flag-malformed",
+        ["--var", "an argument (not shown: it may hold a secret) is not NAME=VALUE"],
+        argv=["--var", "=x"],
+    ),
     Case("var-flag-bad-name", ["--var 1x", "invalid variable name '1x'"], argv=["--var", "1x=2"]),
     Case(
         "unknown-container-in-spec",

@@ -93,7 +93,10 @@ def test_a_bad_flag_is_reported_once_before_any_spec(
     assert run(argv) == 2
     out, err = capsys.readouterr()
     assert out == ""
-    assert err == "error: --var: 'oops' is not NAME=VALUE\n  hint: e.g. --var log_level=debug\n"
+    assert err == (
+        "error: --var: an argument (not shown: it may hold a secret) is not NAME=VALUE\n"
+        "  hint: e.g. --var log_level=debug\n"
+    )
 
 
 def test_a_folder_without_specs_is_bad_input(

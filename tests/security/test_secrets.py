@@ -292,3 +292,122 @@ def test_verify_output_is_shown_without_credentials(
     assert "smoke failed: 503 from /healthz" in journal
     for secret in ("abcDEF1234567890token", ACCESS_KEY_ID, SECRET_ACCESS_KEY, "hunter2"):
         assert secret not in journal
+
+
+# --- secrets kept secret by where they sit, outside `environment` ------------------------------
+# Each looks like nothing by its shape; its place says it is a secret.
+ARG_SECRET = "arg-S3cret-a1a1a1a1"  # command: [..., "--db-password", ARG_SECRET]
+EQUALS_SECRET = "eq-S3cret-e9e9e9e9"  # command: [..., "--api-token=EQUALS_SECRET"]
+ENTRY_SECRET = "entry-S3cret-0e0e0e0e"  # entryPoint: ["sh", "-c", "exec app --token ..."]
+LABEL_SECRET = "label-S3cret-1abe1abe"  # dockerLabels {"db.password": ...}
+LOG_SECRET = "log-S3cret-10910910"  # logConfiguration.options.HTTP_Passwd
+FIRELENS_SECRET = "fl-S3cret-f1f1f1f1"  # firelensConfiguration.options.apikey
+PLACED = (ARG_SECRET, EQUALS_SECRET, ENTRY_SECRET, LABEL_SECRET, LOG_SECRET, FIRELENS_SECRET)
+# Plain neighbours that must stay visible: redaction is not blanket.
+PLAIN = ("--listen-port", "8080", "exec app", "team-web", "logs.example.com", "enable-ecs")
+
+
+def place(stack: Stack) -> None:
+    """The stack's template with secrets outside `environment`: a command argument after a
+    secret-looking flag and one in --flag=value form, a shell entry point, a docker label, a
+    FireLens log router's output option and a FireLens configuration option."""
+    template = stack.dir / "taskdef.json.j2"
+    data = json.loads(template.read_text())
+    web = data["containerDefinitions"][0]
+    web["command"] = [
+        "serve",
+        "--listen-port",
+        "8080",
+        "--db-password",
+        ARG_SECRET,
+        f"--api-token={EQUALS_SECRET}",
+    ]
+    web["entryPoint"] = ["sh", "-c", f'exec app --token {ENTRY_SECRET} "$@"']
+    web["dockerLabels"] = {"team": "team-web", "db.password": LABEL_SECRET}
+    web["logConfiguration"] = {
+        "logDriver": "awsfirelens",
+        "options": {"Name": "http", "Host": "logs.example.com", "HTTP_Passwd": LOG_SECRET},
+    }
+    data["containerDefinitions"].append(
+        {
+            "name": "log-router",
+            "image": stack.image("v1"),
+            "essential": False,
+            "memory": 64,
+            "firelensConfiguration": {
+                "type": "fluentbit",
+                "options": {"enable-ecs-log-metadata": "true", "apikey": FIRELENS_SECRET},
+            },
+        }
+    )
+    template.write_text(json.dumps(data, indent=2) + "\n")
+
+
+@pytest.fixture
+def placed(stack: Stack) -> Iterator[Stack]:
+    template = stack.dir / "taskdef.json.j2"
+    original = template.read_text()
+    place(stack)
+    yield stack
+    template.write_text(original)
+
+
+def leaked(ran: Ran) -> list[str]:
+    return [s for s in PLACED if s in ran.stdout + ran.stderr]
+
+
+def test_secrets_outside_environment_are_not_printed(
+    placed: Stack, cli: Callable[..., Ran]
+) -> None:
+    stack = placed
+    stack.push("p1")
+    image = ("--image", f"web={stack.image('p1')}")
+    for args in (
+        ("render", *image),
+        ("render", "--offline", *image),
+        ("validate", *image),
+        ("diff", *image),
+        ("deploy", "--dry-run", *image),
+        ("-v", "deploy", "--dry-run", *image),
+    ):
+        for output in ("text", "json"):
+            ran = cli("-o", output, *args)
+            assert ran.code in (0, 1), (args, output, ran.stderr)  # diff: 1 = differs
+            assert leaked(ran) == [], (args, output)
+            if args[0] == "render" or (output == "json" and "deploy" in args):
+                shown = ran.stdout + ran.stderr
+                for plain in PLAIN:  # the rest of the task definition is shown
+                    assert plain in shown, (args, output, plain)
+
+
+def test_init_from_service_writes_no_secret_from_outside_environment(
+    placed: Stack, cli: Callable[..., Ran], tmp_path: Path
+) -> None:
+    stack = placed
+    stack.push("p2")
+    done = cli("-o", "json", "deploy", "--image", f"web={stack.image('p2')}")
+    assert done.code == 0, done.stderr
+    live = stack.client("ecs").describe_task_definition(
+        taskDefinition=done.result["taskDefinitionArn"]
+    )["taskDefinition"]
+    assert ARG_SECRET in live["containerDefinitions"][0]["command"]  # it is live
+    folder = tmp_path / "scaffold"
+    ran = cli(
+        "init",
+        "--from-service",
+        f"{stack.result.cluster}/{stack.result.service}",
+        "--dir",
+        str(folder),
+    )
+    assert ran.code == 0, ran.stderr
+    assert leaked(ran) == []
+    written = {p.name: p.read_text() for p in folder.iterdir()}
+    for name, text in written.items():
+        assert [s for s in PLACED if s in text] == [], name
+    template = written["taskdef.json.j2"]
+    # each secret is a variable reference in the template, and a note says which to pass
+    assert template.count("{{ vars.") >= len(PLACED)
+    for place_name in ("command", "entryPoint", "db.password", "HTTP_Passwd", "apikey"):
+        assert place_name in ran.stderr, place_name
+    assert "team-web" in template
+    assert "logs.example.com" in template

@@ -135,3 +135,80 @@ def test_the_same_values_render_hidden_when_the_template_is_valid(
     ]
     assert env == [{"name": "LOG_LEVEL", "value": "***"}]
     assert SECRET not in out.getvalue() + err.getvalue()
+
+
+# --- values given on the command line or in vars files, quoted nowhere -------------------------
+def run_offline(app: Path, *argv: str) -> tuple[int, str, str]:
+    from bluegreen.cli.app import run
+
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = run(["-c", str(app / "bluegreen.yaml"), *argv])
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "app"
+    folder.mkdir()
+    (folder / "bluegreen.yaml").write_text(SPEC)
+    (folder / "taskdef.json.j2").write_text(
+        TASKDEF.replace('"cpu": "256"', '"cpu": {{ vars.cpu | default("256") | tojson }}')
+        .replace('"memory": "512"', '"memory": {{ vars.memory | default("512") | tojson }}')
+        .replace(
+            '"containerPort": 8080', '"containerPort": {{ vars.port | default(8080) | tojson }}'
+        )
+    )
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("argv", "names"),
+    [
+        pytest.param(
+            ["--var", f"db_token={SECRET}", "--var", "db_token=other-S3cret-value"],
+            ["--var db_token", "given twice"],
+            id="var-given-twice",
+        ),
+        pytest.param(["--var", f"={SECRET}"], ["--var", "NAME=VALUE"], id="var-without-name"),
+        pytest.param(["--var", SECRET], ["--var", "NAME=VALUE"], id="var-without-equals"),
+        pytest.param(
+            ["--var", f"port={SECRET}"],
+            ["taskdef.json.j2", "containerPort", "--var port", "expected integer"],
+            id="schema-type-from-var",
+        ),
+        pytest.param(
+            ["--var", f"cpu={SECRET}"],
+            ["taskdef.json.j2", "cpu", "--var cpu"],
+            id="schema-or-fargate-cpu-from-var",
+        ),
+        pytest.param(
+            ["--var", f"memory=5{SECRET[-4:]}000"],
+            ["taskdef.json.j2", "memory", "--var memory"],
+            id="fargate-memory-from-var",
+        ),
+    ],
+)
+@pytest.mark.parametrize("verb", ["render", "validate"])
+def test_errors_about_a_var_name_it_and_never_quote_its_value(
+    app: Path, argv: list[str], names: list[str], verb: str
+) -> None:
+    code, out, err = run_offline(app, verb, "--offline", *argv)
+    assert code == 2, err
+    assert err.startswith("error: ")
+    for value in [a.partition("=")[2] or a for a in argv[1::2]]:
+        assert value not in out + err, value
+    for name in names:
+        assert name in err, (name, err)
+
+
+def test_a_vars_file_value_is_named_by_file_and_variable(app: Path) -> None:
+    (app / "vars.yaml").write_text(f"port: '{SECRET}'\n")
+    code, out, err = run_offline(
+        app, "validate", "--offline", "--vars-file", str(app / "vars.yaml")
+    )
+    assert code == 2, err
+    assert SECRET not in out + err
+    assert "vars.port" in err
+    assert "vars.yaml" in err

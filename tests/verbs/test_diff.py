@@ -98,7 +98,8 @@ def test_bad_var_flag_is_exit_2(
 ) -> None:
     assert run(["-c", service["spec"], "diff", "--var", "log_level"]) == 2
     assert capsys.readouterr().err == (
-        "error: --var: --var 'log_level' is not NAME=VALUE\n  hint: e.g. --var web=...\n"
+        "error: --var: --var an argument (not shown: it may hold a secret) is not NAME=VALUE\n"
+        "  hint: e.g. --var web=...\n"
     )
 
 
