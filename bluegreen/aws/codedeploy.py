@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -185,21 +186,91 @@ def batch_get_deployments(aws: Aws, ids: Sequence[str]) -> list[dict[str, Any]]:
 _ACTIVE_ID = re.compile(r"\b(d-[A-Z0-9]{9})\b")
 
 
-def create_deployment(aws: Aws, params: dict[str, Any]) -> str:
-    where = f"CodeDeploy deployment group {params.get('applicationName')}/" + str(
-        params.get("deploymentGroupName")
-    )
-    try:
-        resp = aws.codedeploy().create_deployment(**params)
-    except Exception as exc:
-        if _code(exc) in ("DeploymentLimitExceededException", "DeploymentAlreadyStartedException"):
-            message = str(getattr(exc, "response", {}).get("Error", {}).get("Message", exc))
-            m = _ACTIVE_ID.search(message)
-            raise active_error(where, m.group(1) if m else None) from exc
-        if is_aws_exception(exc):
-            raise translate(exc, resource=where) from exc
-        raise
-    return str(resp["deploymentId"])
+_ACTIVE_CODES = ("DeploymentLimitExceededException", "DeploymentAlreadyStartedException")
+CREATE_ATTEMPTS = 5
+
+
+def create_deployment(aws: Aws, params: dict[str, Any], *, marker: str | None = None) -> str:
+    """CreateDeployment. It is not idempotent, so with `marker` (a string unique to this run
+    that the caller wrote into the description) botocore does not retry it; instead, after a
+    lost answer (the connection failed, or a 5xx: the deployment may exist) and on "already
+    active", the group's recent deployments are read and the one carrying the marker is this
+    run's: its id is returned and no second deployment is started. A lost answer with no
+    marked deployment to be found, and throttling, are retried here."""
+    app, group = str(params.get("applicationName")), str(params.get("deploymentGroupName"))
+    where = f"CodeDeploy deployment group {app}/{group}"
+    client = aws.client("codedeploy", single_attempt=True) if marker else aws.codedeploy()
+    since = time.time() - 300  # this run's deployment is younger (clock skew allowed for)
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            resp = client.create_deployment(**params)
+            return str(resp["deploymentId"])
+        except Exception as exc:
+            code = _code(exc)
+            lost = _answer_lost(exc)
+            if marker is not None and (lost or code in _ACTIVE_CODES):
+                mine = marked_deployment(aws, app, group, marker, since)
+                if mine is not None:
+                    return mine
+            if code in _ACTIVE_CODES:
+                message = str(getattr(exc, "response", {}).get("Error", {}).get("Message", exc))
+                m = _ACTIVE_ID.search(message)
+                raise active_error(where, m.group(1) if m else None) from exc
+            if marker is not None and attempt < CREATE_ATTEMPTS and (lost or _throttled(exc)):
+                time.sleep(min(0.25 * 2**attempt, 5.0))
+                continue
+            if is_aws_exception(exc):
+                raise translate(exc, resource=where) from exc
+            raise
+
+
+def _answer_lost(exc: BaseException) -> bool:
+    """Whether a failed call may have been carried out: no answer came back (the connection
+    failed or timed out), or the service answered with a 5xx."""
+    from botocore import exceptions as bce
+
+    if isinstance(exc, bce.HTTPClientError | bce.EndpointConnectionError):
+        return True
+    if isinstance(exc, bce.ClientError):
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return int(status or 0) >= 500
+    return False
+
+
+def _throttled(exc: BaseException) -> bool:
+    from bluegreen.aws.errors import _THROTTLING
+
+    return _code(exc) in _THROTTLING
+
+
+def marked_deployment(
+    aws: Aws, application: str, group: str, marker: str, since: float
+) -> str | None:
+    """The group's deployment created after `since` (epoch seconds) whose description carries
+    `marker`, if there is one (the newest)."""
+    from datetime import UTC, datetime
+
+    ids: list[str] = []
+    token: str | None = None
+    while True:
+        kwargs: dict[str, Any] = {
+            "applicationName": application,
+            "deploymentGroupName": group,
+            "createTimeRange": {"start": datetime.fromtimestamp(since, UTC)},
+        }
+        if token:
+            kwargs["nextToken"] = token
+        with aws_errors(resource=f"CodeDeploy deployment group {application}/{group}"):
+            resp = aws.codedeploy().list_deployments(**kwargs)
+        ids.extend(resp.get("deployments", []))
+        token = resp.get("nextToken")
+        if not token or len(ids) >= 100:
+            break
+    mine = [d for d in batch_get_deployments(aws, ids) if marker in str(d.get("description"))]
+    mine.sort(key=lambda d: str(d.get("createTime")), reverse=True)
+    return str(mine[0]["deploymentId"]) if mine else None
 
 
 def active_error(where: str, deployment_id: str | None) -> DeploymentActive:

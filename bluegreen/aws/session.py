@@ -69,17 +69,23 @@ class Aws:
         name: str | None = self.session().region_name
         return name
 
-    def client(self, service: str) -> Any:
+    def client(self, service: str, *, single_attempt: bool = False) -> Any:
+        """The service's client. `single_attempt`: a second client of the service that botocore
+        never retries, for calls that are not idempotent (the caller recognises a lost answer)."""
+        key = f"{service}#once" if single_attempt else service
         with self._lock:
-            cached = self._clients.get(service)
+            cached = self._clients.get(key)
             if cached is not None:
                 return cached
             from botocore.config import Config
 
             from bluegreen.aws.errors import translate
 
+            retries: dict[str, Any] = {"mode": "adaptive", "max_attempts": self.max_attempts}
+            if single_attempt:
+                retries = {"mode": "standard", "total_max_attempts": 1}
             config = Config(
-                retries={"mode": "adaptive", "max_attempts": self.max_attempts},
+                retries=retries,  # type: ignore[arg-type]
                 user_agent_extra=f"bluegreen/{__version__}",
                 connect_timeout=self.connect_timeout,
                 read_timeout=self.read_timeout,
@@ -88,7 +94,7 @@ class Aws:
                 client = self._session_locked().client(service, config=config)  # type: ignore[call-overload]
             except Exception as exc:  # NoRegionError, unknown endpoint, ...
                 raise translate(exc) from exc
-            self._clients[service] = client
+            self._clients[key] = client
             return client
 
     # Typed accessors: the gateways use these so mypy checks every call's parameters.

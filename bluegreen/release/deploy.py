@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import subprocess
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,8 +65,14 @@ def git_sha(folder: Path) -> str | None:
     return sha if done.returncode == 0 and sha else None
 
 
-def description(caller: str, sha: str | None, images: dict[str, str]) -> str:
+def description(
+    caller: str, sha: str | None, images: dict[str, str], release_id: str | None = None
+) -> str:
+    """What a deployment's description says: who, the release id (how a run recognises its own
+    deployment after a lost answer; early, so the length cut never drops it), git, images."""
     parts = [f"bluegreen release by {caller}"]
+    if release_id:
+        parts.append(f"release-id {release_id}")
     if sha:
         parts.append(f"git {sha}")
     parts.extend(f"{name}={ref}" for name, ref in sorted(images.items()))
@@ -157,16 +164,23 @@ def apply(
     cancel: CancelFlag | None = None,
     caller: Callable[[Aws], str] = who,
 ) -> Started:
-    """Execute the plan's writes and start the deployment."""
+    """Execute the plan's writes and start the deployment.
+
+    Each run has a release id, journalled with the CreateDeployment intent and written into the
+    deployment's description: after a lost answer or an "already active" answer the run
+    recognises its own deployment and follows it, never starting a second one. After a cancel
+    (SIGINT/SIGTERM) nothing more is written: exit 130 before the next write."""
     from bluegreen.aws import codedeploy, ecs
     from bluegreen.release.render import appspec_content
 
     group = plan.group
+    release_id = str(uuid.uuid4())
     if queue:
         wait_until_idle(aws, group, notify, deadline=deadline, cancel=cancel)
     else:
         ensure_idle(aws, group)
 
+    _not_cancelled(cancel, group, "nothing was written")
     if plan.tags is not None:  # --tag-as: the first write, checked while planning
         from bluegreen.release.tagging import apply_tags
 
@@ -180,6 +194,7 @@ def apply(
         )
 
     if plan.create_config and plan.routing is not None:
+        _not_cancelled(cancel, group, "no deployment was created")
         journal.append(J.INTENT, action="CreateDeploymentConfig", name=plan.config.name)
         created = codedeploy.create_deployment_config(aws, plan.config.name, plan.routing.to_aws())
         journal.append(J.DONE, action="CreateDeploymentConfig", name=plan.config.name)
@@ -194,6 +209,7 @@ def apply(
 
     family = str(plan.task_definition.get("family", ""))
     if plan.register:
+        _not_cancelled(cancel, group, "no deployment was created")
         journal.append(J.INTENT, action="RegisterTaskDefinition", family=family)
         td_arn = ecs.register_task_definition(aws, plan.task_definition)
         journal.append(J.REGISTERED, family=family, taskDefinitionArn=td_arn)
@@ -216,7 +232,9 @@ def apply(
 
     content, sha256 = appspec_content(with_task_definition(plan.appspec, td_arn))
     caller_arn = caller(aws)
-    desc = extra_description or description(caller_arn, git_sha(spec_folder), plan.images)
+    desc = description(caller_arn, git_sha(spec_folder), plan.images, release_id)
+    if extra_description:
+        desc = f"{extra_description}; release-id {release_id}"[-1000:]
     params: dict[str, Any] = {
         "applicationName": plan.application,
         "deploymentGroupName": plan.deployment_group,
@@ -240,11 +258,13 @@ def apply(
         "images": plan.images,
         "deploymentConfig": plan.config.name,
         "who": caller_arn,
+        "releaseId": release_id,
     }
     while True:
+        _not_cancelled(cancel, group, f"no deployment was created (registered: {td_arn})")
         journal.append(J.INTENT, action="CreateDeployment", **record)
         try:
-            dep_id = codedeploy.create_deployment(aws, params)
+            dep_id = codedeploy.create_deployment(aws, params, marker=f"release-id {release_id}")
         except DeploymentActive:
             if not queue:
                 raise
@@ -264,6 +284,17 @@ def apply(
         )
     )
     return Started(dep_id, td_arn, plan.register)
+
+
+def _not_cancelled(cancel: CancelFlag | None, group: DeploymentGroup, done: str) -> None:
+    """Exit 130 before a write once a cancel was asked (a signal during the previous call)."""
+    if cancel is not None and cancel.is_set:
+        from bluegreen.errors import Cancelled
+
+        raise Cancelled(
+            f"cancelled before the deployment started; {done}",
+            where=f"CodeDeploy deployment group {group.application}/{group.name}",
+        )
 
 
 @dataclass

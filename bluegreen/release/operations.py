@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -403,10 +404,11 @@ def redeploy_previous(
         appspec = render_release(spec, live=live, task_definition_arn=previous).appspec
     content, sha = appspec_content(with_task_definition(appspec, previous))
     caller = who(aws)
+    release_id = str(uuid.uuid4())  # recognises this deployment after a lost answer
     params: dict[str, Any] = {
         "applicationName": target.application,
         "deploymentGroupName": target.group_name,
-        "description": description(caller, None, {"rollback-to": previous}),
+        "description": description(caller, None, {"rollback-to": previous}, release_id),
         "revision": {
             "revisionType": "AppSpecContent",
             "appSpecContent": {"content": content, "sha256": sha},
@@ -426,9 +428,10 @@ def redeploy_previous(
         "previousTaskDefinitionArn": current,
         "who": caller,
         "rollbackOf": source,
+        "releaseId": release_id,
     }
     journal.append(J.INTENT, action="CreateDeployment", **record)
-    dep = codedeploy.create_deployment(aws, params)
+    dep = codedeploy.create_deployment(aws, params, marker=f"release-id {release_id}")
     journal.append(J.CREATED, deploymentId=dep, **record)
     notify(
         Event(

@@ -15,7 +15,8 @@ from typing import Any
 
 from bluegreen.sandbox.clock import SandboxClock
 
-KINDS = ("throttle", "latency", "unhealthy-green", "hook-fail")
+KINDS = ("throttle", "latency", "unhealthy-green", "hook-fail", "lost-answer")
+LOST_ANSWER_MODES = ("error", "reset")  # answer HTTP 500, or close the connection unanswered
 HOOK_EVENTS = (
     "BeforeInstall",
     "AfterInstall",
@@ -48,6 +49,8 @@ class Fault:
     after_seconds: float | None = None  # unhealthy-green: simulated seconds of health first
     event: str | None = None  # hook-fail: one lifecycle event, or all hooks
     created_at: float = 0.0  # simulated time of injection
+    operation: str | None = None  # lost-answer: the CodeDeploy operation (CreateDeployment, ...)
+    mode: str | None = None  # lost-answer: one of LOST_ANSWER_MODES
 
     def to_json(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v is not None}
@@ -108,6 +111,8 @@ class FaultRegistry:
             if ms is None or ms < 0:
                 raise FaultError("latency needs 'ms' >= 0")
             fault = Fault(fault_id, kind, service=service, ms=int(ms), created_at=now)
+        elif kind == "lost-answer":
+            fault = self._lost_answer(fault_id, body, now)
         elif kind == "unhealthy-green":
             after = _number(body, "after_seconds", None)
             if after is not None and after < 0:
@@ -121,6 +126,41 @@ class FaultRegistry:
         with self._lock:
             self._faults[fault_id] = fault
         return fault
+
+    def _lost_answer(self, fault_id: str, body: dict[str, Any], now: float) -> Fault:
+        """`lost-answer`: the request is carried out, then its answer is lost (a 500, or the
+        connection closed), `count` times (default once)."""
+        operation, mode = body.get("operation"), body.get("mode", "error")
+        if not isinstance(operation, str) or not operation:
+            raise FaultError("lost-answer needs 'operation' (e.g. CreateDeployment)")
+        if mode not in LOST_ANSWER_MODES:
+            raise FaultError(f"lost-answer 'mode' must be one of {', '.join(LOST_ANSWER_MODES)}")
+        count = _number(body, "count", 1)
+        if count is None or count < 1:
+            raise FaultError("lost-answer 'count' must be at least 1")
+        fault = Fault(
+            fault_id,
+            "lost-answer",
+            count=int(count),
+            operation=operation,
+            mode=mode,
+            created_at=now,
+        )
+        self._remaining[fault_id] = fault.count or 1
+        return fault
+
+    def lost_answer(self, operation: str) -> str | None:
+        """The mode ("error" | "reset") when this request's answer is to be lost, else None."""
+        with self._lock:
+            for fault in list(self._faults.values()):
+                if fault.kind != "lost-answer" or fault.operation != operation:
+                    continue
+                self._remaining[fault.id] = self._remaining.get(fault.id, 1) - 1
+                if self._remaining[fault.id] <= 0:
+                    del self._remaining[fault.id]
+                    del self._faults[fault.id]
+                return fault.mode
+        return None
 
     def all(self) -> list[Fault]:
         with self._lock:

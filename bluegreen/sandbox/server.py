@@ -440,8 +440,10 @@ def _lose_answer(environ: dict[str, Any], start_response: StartResponse, mode: s
         import contextlib
         import socket
 
-        with contextlib.suppress(OSError):  # the server's own write then fails quietly
+        with contextlib.suppress(OSError):
             sock.shutdown(socket.SHUT_RDWR)
+        # the headers never leave: writing them fails as a dropped connection, quietly
+        start_response("500 Internal Server Error", [("Content-Length", "0")])
         return []
     return _json_response(
         start_response,
