@@ -4,11 +4,14 @@ follows."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 
 from bluegreen.sandbox.server import SandboxServer
+from tests.sandbox.conftest import APP, CLUSTER, GROUP, SERVICE, Stack
 from tests.sandbox.model_check import RawResponses
 
 
@@ -30,3 +33,146 @@ def test_every_answer_names_its_request(aws_env: SandboxServer) -> None:
     third = failed.value.response["ResponseMetadata"]["RequestId"]
     assert all((first, second, third))
     assert len({first, second, third}) == 3
+
+
+def test_instance_operations_refuse_an_ecs_deployment(stack: Stack) -> None:
+    """https://docs.aws.amazon.com/codedeploy/latest/APIReference/API_ListDeploymentInstances.html
+    — ListDeploymentInstances "throws an exception if it is used with a compute platform other
+    than EC2/On-premises or AWS Lambda": the listed InvalidComputePlatformException; an
+    unknown deployment is DeploymentDoesNotExistException."""
+    raw = RawResponses()
+    codedeploy = raw.attach(stack.codedeploy)
+    stack.create_group()
+    d = stack.deploy()
+    calls = {
+        "ListDeploymentInstances": lambda i: codedeploy.list_deployment_instances(deploymentId=i),
+        "GetDeploymentInstance": lambda i: codedeploy.get_deployment_instance(
+            deploymentId=i, instanceId="i-1"
+        ),
+        "BatchGetDeploymentInstances": lambda i: codedeploy.batch_get_deployment_instances(
+            deploymentId=i, instanceIds=["i-1"]
+        ),
+    }
+    for operation, call in calls.items():
+        with pytest.raises(ClientError) as refused:
+            call(d)
+        assert refused.value.response["Error"]["Code"] == "InvalidComputePlatformException"
+        raw.check(operation)
+        with pytest.raises(codedeploy.exceptions.DeploymentDoesNotExistException):
+            call("d-MISSING00")
+        raw.check(operation)
+
+
+def inline(content: str) -> dict[str, Any]:
+    return {"revisionType": "AppSpecContent", "appSpecContent": {"content": content}}
+
+
+def test_application_revisions_registered_and_deployed(stack: Stack) -> None:
+    """https://docs.aws.amazon.com/codedeploy/latest/APIReference/API_ListApplicationRevisions.html,
+    API_GetApplicationRevision.html, API_BatchGetApplicationRevisions.html: an application's
+    revisions are those registered with RegisterApplicationRevision and those its deployments
+    used; deploymentGroups names the groups whose target revision it is; deployed=include
+    keeps only those; an unknown revision is RevisionDoesNotExistException."""
+    raw = RawResponses()
+    codedeploy = raw.attach(stack.codedeploy)
+    stack.create_group()
+    spare = stack.appspec(stack.taskdef_v1)
+    codedeploy.register_application_revision(
+        applicationName=APP, revision=inline(spare), description="kept for a rollback"
+    )
+    d = stack.deploy("v2")
+    deployed = stack.deployment(d)["revision"]
+
+    listed = codedeploy.list_application_revisions(applicationName=APP, sortBy="registerTime")
+    raw.check("ListApplicationRevisions")
+    contents = [r["appSpecContent"]["content"] for r in listed["revisions"]]
+    assert contents == [spare, deployed["appSpecContent"]["content"]]
+
+    got = codedeploy.get_application_revision(applicationName=APP, revision=deployed)
+    raw.check("GetApplicationRevision")
+    assert got["revision"] == deployed
+    assert got["revisionInfo"]["deploymentGroups"] == [GROUP]
+    assert got["revisionInfo"]["firstUsedTime"] <= got["revisionInfo"]["lastUsedTime"]
+
+    kept = codedeploy.get_application_revision(applicationName=APP, revision=inline(spare))
+    raw.check("GetApplicationRevision")
+    assert kept["revisionInfo"]["description"] == "kept for a rollback"
+    assert kept["revisionInfo"]["deploymentGroups"] == []
+    assert "firstUsedTime" not in kept["revisionInfo"]
+
+    only_deployed = codedeploy.list_application_revisions(applicationName=APP, deployed="include")
+    raw.check("ListApplicationRevisions")
+    assert only_deployed["revisions"] == [deployed]
+
+    batch = codedeploy.batch_get_application_revisions(
+        applicationName=APP, revisions=[deployed, inline("version: 0.0\n")]
+    )
+    raw.check("BatchGetApplicationRevisions")
+    assert [r["revisionLocation"] for r in batch["revisions"]] == [deployed]
+    assert batch["errorMessage"]
+
+    with pytest.raises(codedeploy.exceptions.RevisionDoesNotExistException):
+        codedeploy.get_application_revision(applicationName=APP, revision=inline("other"))
+    raw.check("GetApplicationRevision")
+    with pytest.raises(codedeploy.exceptions.ApplicationDoesNotExistException):
+        codedeploy.list_application_revisions(applicationName="missing")
+    raw.check("ListApplicationRevisions")
+
+
+def test_predefined_configs_of_every_compute_platform(aws_env: SandboxServer) -> None:
+    """https://docs.aws.amazon.com/codedeploy/latest/userguide/deployment-configurations.html
+    — every account lists the predefined EC2/On-premises, Lambda and ECS configs."""
+    raw = RawResponses()
+    codedeploy = raw.attach(boto3.client("codedeploy"))
+    names = codedeploy.list_deployment_configs()["deploymentConfigsList"]
+    raw.check("ListDeploymentConfigs")
+    for name in (
+        "CodeDeployDefault.OneAtATime",
+        "CodeDeployDefault.HalfAtATime",
+        "CodeDeployDefault.AllAtOnce",
+        "CodeDeployDefault.LambdaAllAtOnce",
+        "CodeDeployDefault.LambdaCanary10Percent5Minutes",
+        "CodeDeployDefault.LambdaLinear10PercentEvery1Minute",
+        "CodeDeployDefault.ECSAllAtOnce",
+        "CodeDeployDefault.ECSCanary10Percent15Minutes",
+    ):
+        assert name in names
+    half = codedeploy.get_deployment_config(deploymentConfigName="CodeDeployDefault.HalfAtATime")
+    raw.check("GetDeploymentConfig")
+    assert half["deploymentConfigInfo"]["computePlatform"] == "Server"
+    assert half["deploymentConfigInfo"]["minimumHealthyHosts"] == {
+        "type": "FLEET_PERCENT",
+        "value": 50,
+    }
+    one = codedeploy.get_deployment_config(deploymentConfigName="CodeDeployDefault.OneAtATime")
+    raw.check("GetDeploymentConfig")  # no MOST_CONCURRENCY: botocore's model lacks it
+    assert one["deploymentConfigInfo"]["computePlatform"] == "Server"
+    canary = codedeploy.get_deployment_config(
+        deploymentConfigName="CodeDeployDefault.LambdaCanary10Percent30Minutes"
+    )["deploymentConfigInfo"]
+    raw.check("GetDeploymentConfig")
+    assert canary["computePlatform"] == "Lambda"
+    assert canary["trafficRoutingConfig"]["timeBasedCanary"] == {
+        "canaryPercentage": 10,
+        "canaryInterval": 30,
+    }
+
+
+def test_ecs_target_names_the_service_from_the_start(stack: Stack) -> None:
+    """https://docs.aws.amazon.com/codedeploy/latest/APIReference/API_ECSTarget.html —
+    targetArn is the ARN of the target, the ECS service, from the first lifecycle event on
+    (here the deployment waits in its BeforeInstall hook, before any task set exists)."""
+    raw = RawResponses()
+    codedeploy = raw.attach(stack.codedeploy)
+    stack.settings(hooks="wait")
+    stack.create_group()
+    d = stack.deploy(hooks=[{"BeforeInstall": "web-pre-checks"}])
+    stack.wait_for(lambda: stack.deployment(d)["status"] == "InProgress", what="started")
+    target = codedeploy.get_deployment_target(deploymentId=d, targetId=f"{CLUSTER}:{SERVICE}")
+    raw.check("GetDeploymentTarget")
+    ecs_target = target["deploymentTarget"]["ecsTarget"]
+    assert ecs_target["taskSetsInfo"] == []
+    service_arn = stack.ecs.describe_services(cluster=CLUSTER, services=[SERVICE])["services"][0][
+        "serviceArn"
+    ]
+    assert ecs_target["targetArn"] == service_arn

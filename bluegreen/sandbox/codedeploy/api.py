@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from bluegreen.sandbox.codedeploy import validate
 from bluegreen.sandbox.codedeploy.actions import AwsActions
@@ -23,13 +23,22 @@ from bluegreen.sandbox.codedeploy.models import (
     LastDeployment,
     Phase,
     RegionState,
+    Revision,
     new_deployment_id,
     predefined_configs,
+    revision_key,
 )
 
 PAGE = 100
 STATUSES = ("Created", "Queued", "InProgress", "Baking", "Succeeded", "Failed", "Stopped", "Ready")
 Handler = Callable[[RegionState, str, JsonDict], JsonDict]
+T = TypeVar("T")
+REVISION_TYPES = ("S3", "GitHub", "String", "AppSpecContent")
+REVISION_SORT_KEYS = {
+    "registerTime": "register_time",
+    "firstUsedTime": "first_used",
+    "lastUsedTime": "last_used",
+}
 
 
 def _required(body: JsonDict, key: str, error: str, what: str) -> Any:
@@ -39,7 +48,7 @@ def _required(body: JsonDict, key: str, error: str, what: str) -> Any:
     return value
 
 
-def _page(items: list[str], token: Any) -> tuple[list[str], str | None]:
+def _page(items: list[T], token: Any) -> tuple[list[T], str | None]:
     try:
         start = int(token) if token else 0
     except ValueError as exc:
@@ -181,6 +190,8 @@ class CodeDeployApi:
                 raise ApiError(
                     "ApplicationAlreadyExistsException", f"The application {new} exists."
                 )
+            for held in [k for k in state.revisions if k[0] == app.name]:
+                state.revisions[(new, held[1])] = state.revisions.pop(held)
             del state.applications[app.name]
             for key in [k for k in state.groups if k[0] == app.name]:
                 group = state.groups.pop(key)
@@ -195,6 +206,8 @@ class CodeDeployApi:
             body, "applicationName", "ApplicationNameRequiredException", "application name"
         )
         state.applications.pop(name, None)
+        for revision in [k for k in state.revisions if k[0] == name]:
+            del state.revisions[revision]
         for key in [k for k in state.groups if k[0] == name]:
             del state.groups[key]
             state.tags.pop(_arn(region, f"deploymentgroup:{key[0]}/{key[1]}"), None)
@@ -465,6 +478,10 @@ class CodeDeployApi:
                 f"'{active.id}'",
             )
         svc = group.ecs_services[0]
+        described = self.actions(region).describe_service(svc["clusterName"], svc["serviceName"])
+        service_arn = (described or {}).get("serviceArn") or (
+            f"arn:aws:ecs:{region}:{ACCOUNT_ID}:service/{svc['clusterName']}/{svc['serviceName']}"
+        )
         previous = None
         if group.last_successful is not None:
             last = state.deployments.get(group.last_successful.deployment_id)
@@ -488,8 +505,10 @@ class CodeDeployApi:
             load_balancer_info=copy.deepcopy(group.load_balancer_info),
             description=description,
             previous_revision=previous,
+            service_arn=service_arn,
         )
         state.deployments[d.id] = d
+        self._use_revision(state, app.name, revision)
         group.target_revision = revision
         group.last_attempted = LastDeployment(d.id, d.status, d.create_time)
         return {"deploymentId": d.id}
@@ -653,6 +672,184 @@ class CodeDeployApi:
             )
         hook.status = status
         return {"lifecycleEventHookExecutionId": hook.id}
+
+    # --- instances (EC2/On-premises and Lambda only) ------------------------------------------
+    def _not_for_ecs(self, state: RegionState, body: JsonDict, operation: str) -> JsonDict:
+        """ListDeploymentInstances, GetDeploymentInstance and BatchGetDeploymentInstances
+        work with the EC2/On-premises and Lambda compute platforms only: "throws an exception
+        if it is used with a compute platform other than EC2/On-premises or AWS Lambda"
+        (https://docs.aws.amazon.com/codedeploy/latest/APIReference/API_ListDeploymentInstances.html);
+        every sandbox deployment is an ECS one, so the answer is the listed
+        InvalidComputePlatformException."""
+        d = self._deployment(state, body)
+        raise ApiError(
+            "InvalidComputePlatformException",
+            f"{operation} does not support the ECS compute platform of deployment {d.id}; "
+            "use ListDeploymentTargets or BatchGetDeploymentTargets.",
+        )
+
+    def op_ListDeploymentInstances(
+        self, state: RegionState, region: str, body: JsonDict
+    ) -> JsonDict:
+        return self._not_for_ecs(state, body, "ListDeploymentInstances")
+
+    def op_GetDeploymentInstance(self, state: RegionState, region: str, body: JsonDict) -> JsonDict:
+        return self._not_for_ecs(state, body, "GetDeploymentInstance")
+
+    def op_BatchGetDeploymentInstances(
+        self, state: RegionState, region: str, body: JsonDict
+    ) -> JsonDict:
+        return self._not_for_ecs(state, body, "BatchGetDeploymentInstances")
+
+    # --- application revisions ----------------------------------------------------------------
+    # https://docs.aws.amazon.com/codedeploy/latest/APIReference/API_RegisterApplicationRevision.html,
+    # API_ListApplicationRevisions.html, API_GetApplicationRevision.html: an application's
+    # revisions are those registered with it and those its deployments used.
+    @staticmethod
+    def _location(revision: Any) -> JsonDict:
+        """A revision location as CodeDeploy keeps it (inline content with its sha256)."""
+        if not isinstance(revision, dict) or not revision:
+            raise ApiError("RevisionRequiredException", "The revision must be specified.")
+        kind = revision.get("revisionType")
+        if kind not in REVISION_TYPES:
+            raise ApiError("InvalidRevisionException", f"Unknown revisionType {kind!r}.")
+        member = {
+            "S3": "s3Location",
+            "GitHub": "gitHubLocation",
+            "String": "string",
+            "AppSpecContent": "appSpecContent",
+        }[kind]
+        value = revision.get(member)
+        if not isinstance(value, dict) or not value:
+            raise ApiError("InvalidRevisionException", f"The revision's {member} is missing.")
+        if kind in ("String", "AppSpecContent"):
+            content = value.get("content")
+            if not isinstance(content, str):
+                raise ApiError("InvalidRevisionException", "The revision's content is missing.")
+            digest = revision_key(revision)[1]
+            return {"revisionType": kind, member: {"content": content, "sha256": digest}}
+        needed = ("bucket", "key") if kind == "S3" else ("repository", "commitId")
+        if any(not value.get(k) for k in needed):
+            raise ApiError(
+                "InvalidRevisionException", f"The revision's {member} needs {' and '.join(needed)}."
+            )
+        return {"revisionType": kind, member: copy.deepcopy(value)}
+
+    def _use_revision(self, state: RegionState, app: str, revision: JsonDict) -> None:
+        now = self.wall()
+        key = (app, revision_key(revision))
+        found = state.revisions.get(key)
+        if found is None:
+            found = state.revisions[key] = Revision(self._location(revision), register_time=now)
+        found.first_used = found.first_used or now
+        found.last_used = now
+
+    def _target_of(self, state: RegionState, app: str, revision: Revision) -> list[str]:
+        """The deployment groups whose target revision this is."""
+        key = revision_key(revision.location)
+        return sorted(
+            g.name
+            for (a, _), g in state.groups.items()
+            if a == app and g.target_revision and revision_key(g.target_revision) == key
+        )
+
+    def op_RegisterApplicationRevision(
+        self, state: RegionState, region: str, body: JsonDict
+    ) -> JsonDict:
+        app = self._app(state, body)
+        location = self._location(body.get("revision"))
+        description = body.get("description")
+        if description is not None and len(description) > 512:
+            raise ApiError("DescriptionTooLongException", "The description is too long.")
+        key = (app.name, revision_key(location))
+        found = state.revisions.get(key)
+        if found is None:
+            state.revisions[key] = Revision(location, self.wall(), description)
+        elif description is not None:
+            found.description = description
+        return {}
+
+    def _revision(self, state: RegionState, app: str, revision: Any) -> Revision:
+        location = self._location(revision)
+        found = state.revisions.get((app, revision_key(location)))
+        if found is None:
+            raise ApiError(
+                "RevisionDoesNotExistException",
+                f"The revision {location} is not registered with application {app}.",
+            )
+        return found
+
+    def op_GetApplicationRevision(
+        self, state: RegionState, region: str, body: JsonDict
+    ) -> JsonDict:
+        app = self._app(state, body)
+        found = self._revision(state, app.name, body.get("revision"))
+        return {
+            "applicationName": app.name,
+            "revision": found.location,
+            "revisionInfo": found.info(self._target_of(state, app.name, found)),
+        }
+
+    def op_BatchGetApplicationRevisions(
+        self, state: RegionState, region: str, body: JsonDict
+    ) -> JsonDict:
+        app = self._app(state, body)
+        wanted = _required(body, "revisions", "RevisionRequiredException", "revisions")
+        if len(wanted) > 25:
+            raise ApiError("BatchLimitExceededException", "The maximum number of revisions is 25.")
+        found, missing = [], 0
+        for revision in wanted:
+            try:
+                record = self._revision(state, app.name, revision)
+            except ApiError as exc:
+                if exc.code != "RevisionDoesNotExistException":
+                    raise
+                missing += 1
+                continue
+            info = record.info(self._target_of(state, app.name, record))
+            found.append({"revisionLocation": record.location, "genericRevisionInfo": info})
+        out: JsonDict = {"applicationName": app.name, "revisions": found}
+        if missing:
+            out["errorMessage"] = f"{missing} of the revisions are not registered."
+        return out
+
+    def op_ListApplicationRevisions(
+        self, state: RegionState, region: str, body: JsonDict
+    ) -> JsonDict:
+        app = self._app(state, body)
+        sort_by, order = body.get("sortBy"), body.get("sortOrder") or "ascending"
+        if sort_by is not None and sort_by not in REVISION_SORT_KEYS:
+            raise ApiError("InvalidSortByException", f"Unknown sortBy {sort_by!r}.")
+        if order not in ("ascending", "descending"):
+            raise ApiError("InvalidSortOrderException", f"Unknown sortOrder {order!r}.")
+        deployed = body.get("deployed") or "ignore"
+        if deployed not in ("include", "exclude", "ignore"):
+            raise ApiError("InvalidDeployedStateFilterException", f"Unknown deployed {deployed!r}.")
+        bucket, prefix = body.get("s3Bucket"), body.get("s3KeyPrefix")
+        if prefix and not bucket:
+            raise ApiError("BucketNameFilterRequiredException", "An s3KeyPrefix needs an s3Bucket.")
+        revisions = [r for (a, _), r in state.revisions.items() if a == app.name]
+        if bucket:
+            revisions = [
+                r
+                for r in revisions
+                if (r.location.get("s3Location") or {}).get("bucket") == bucket
+                and str((r.location.get("s3Location") or {}).get("key", "")).startswith(
+                    prefix or ""
+                )
+            ]
+        if deployed != "ignore":
+            wanted = deployed == "include"
+            revisions = [
+                r for r in revisions if bool(self._target_of(state, app.name, r)) == wanted
+            ]
+        if sort_by is not None:
+            attribute = REVISION_SORT_KEYS[sort_by]
+            revisions.sort(
+                key=lambda r: getattr(r, attribute) or 0.0, reverse=order == "descending"
+            )
+        page, token = _page([r.location for r in revisions], body.get("nextToken"))
+        return {"revisions": page} | ({"nextToken": token} if token else {})
 
     # --- tags -------------------------------------------------------------------------------
     def _store_tags(self, state: RegionState, arn: str, tags: list[JsonDict]) -> None:

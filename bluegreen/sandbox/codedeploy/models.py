@@ -6,6 +6,7 @@ balancer configuration) are kept as the JSON the API received, after defaults ar
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import string
 import uuid
@@ -139,19 +140,52 @@ PREDEFINED_ECS_CONFIGS: dict[str, JsonDict] = {
 }
 DEFAULT_ECS_CONFIG = "CodeDeployDefault.ECSAllAtOnce"
 
+# The other compute platforms' predefined configs, which every account lists too
+# (https://docs.aws.amazon.com/codedeploy/latest/userguide/deployment-configurations.html).
+# CodeDeployDefault.OneAtATime: AWS answers minimumHealthyHosts {type: MOST_CONCURRENCY,
+# value: 1} (https://docs.aws.amazon.com/codedeploy/latest/APIReference/API_MinimumHealthyHosts.html),
+# a type botocore's MinimumHealthyHostsType enum lacks (HOST_COUNT | FLEET_PERCENT) and no
+# value of those types states; the sandbox follows botocore's model and leaves the optional
+# member out for that config.
+PREDEFINED_SERVER_CONFIGS: dict[str, JsonDict | None] = {
+    "CodeDeployDefault.AllAtOnce": {"type": "HOST_COUNT", "value": 0},
+    "CodeDeployDefault.HalfAtATime": {"type": "FLEET_PERCENT", "value": 50},
+    "CodeDeployDefault.OneAtATime": None,
+}
+PREDEFINED_LAMBDA_CONFIGS: dict[str, JsonDict] = {
+    "CodeDeployDefault.LambdaAllAtOnce": {"type": "AllAtOnce"},
+    "CodeDeployDefault.LambdaCanary10Percent5Minutes": _canary(10, 5),
+    "CodeDeployDefault.LambdaCanary10Percent10Minutes": _canary(10, 10),
+    "CodeDeployDefault.LambdaCanary10Percent15Minutes": _canary(10, 15),
+    "CodeDeployDefault.LambdaCanary10Percent30Minutes": _canary(10, 30),
+    "CodeDeployDefault.LambdaLinear10PercentEvery1Minute": _linear(10, 1),
+    "CodeDeployDefault.LambdaLinear10PercentEvery2Minutes": _linear(10, 2),
+    "CodeDeployDefault.LambdaLinear10PercentEvery3Minutes": _linear(10, 3),
+    "CodeDeployDefault.LambdaLinear10PercentEvery10Minutes": _linear(10, 10),
+}
+
 
 def predefined_configs(now: float) -> dict[str, DeploymentConfig]:
-    return {
-        name: DeploymentConfig(
+    def config(
+        name: str, platform: str, routing: JsonDict | None, hosts: JsonDict | None = None
+    ) -> DeploymentConfig:
+        return DeploymentConfig(
             name=name,
-            compute_platform="ECS",
+            compute_platform=platform,
             create_time=now,
             traffic_routing=routing,
+            minimum_healthy_hosts=hosts,
             predefined=True,
             id=str(uuid.uuid5(uuid.NAMESPACE_URL, name)),
         )
-        for name, routing in PREDEFINED_ECS_CONFIGS.items()
+
+    configs = {name: config(name, "ECS", r) for name, r in PREDEFINED_ECS_CONFIGS.items()}
+    configs |= {name: config(name, "Lambda", r) for name, r in PREDEFINED_LAMBDA_CONFIGS.items()}
+    configs |= {
+        name: config(name, "Server", None, hosts)
+        for name, hosts in PREDEFINED_SERVER_CONFIGS.items()
     }
+    return configs
 
 
 @dataclass
@@ -467,6 +501,44 @@ class Deployment:
         }
 
 
+def revision_key(revision: JsonDict) -> tuple[str, ...]:
+    """What identifies a revision location: the content's sha256 for inline AppSpecs, the
+    object for S3, the commit for GitHub."""
+    kind = str(revision.get("revisionType", ""))
+    if kind in ("AppSpecContent", "String"):
+        inline = revision.get("appSpecContent" if kind == "AppSpecContent" else "string") or {}
+        content = str(inline.get("content", ""))
+        return (kind, hashlib.sha256(content.encode()).hexdigest())
+    if kind == "S3":
+        s3 = revision.get("s3Location") or {}
+        return (kind, *(str(s3.get(k) or "") for k in ("bucket", "key", "bundleType", "version")))
+    github = revision.get("gitHubLocation") or {}
+    return (kind, str(github.get("repository") or ""), str(github.get("commitId") or ""))
+
+
+@dataclass
+class Revision:
+    """An application revision: registered with RegisterApplicationRevision, or first used by
+    a deployment (which registers it)."""
+
+    location: JsonDict
+    register_time: float
+    description: str | None = None
+    first_used: float | None = None
+    last_used: float | None = None
+
+    def info(self, groups: list[str]) -> JsonDict:
+        return drop_none(
+            {
+                "description": self.description,
+                "deploymentGroups": groups,
+                "firstUsedTime": self.first_used,
+                "lastUsedTime": self.last_used,
+                "registerTime": self.register_time,
+            }
+        )
+
+
 @dataclass
 class RegionState:
     """Everything CodeDeploy holds in one region."""
@@ -476,3 +548,4 @@ class RegionState:
     configs: dict[str, DeploymentConfig] = field(default_factory=dict)
     deployments: dict[str, Deployment] = field(default_factory=dict)
     tags: dict[str, dict[str, str]] = field(default_factory=dict)
+    revisions: dict[tuple[str, tuple[str, ...]], Revision] = field(default_factory=dict)
