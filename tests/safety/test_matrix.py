@@ -703,17 +703,11 @@ def row_id(engine: Engine, guard: str | None, config: str | None) -> str:
 # Rows that fail on today's code (test_matrix_pending.py runs them); see the module docstring.
 PENDING: frozenset[str] = frozenset(
     {
-        # verify runs after production has shifted on a group that does not wait (finding 2)
-        "codedeploy-verify-all-at-once",
-        "codedeploy-verify-canary:10%/5m",
-        "codedeploy-verify-linear:10%/1m",
-        # rolling updates ignore alarms, verify and the timeout's rollback (finding 3)
+        # an alarm in ALARM during a rolling update: bluegreen reads alarms every 5 s (wall) and
+        # the sandbox's ECS does not act on the service's deployment alarms, so a short rollout
+        # completes on the new revision (exit 0)
         "rolling-alarm",
-        "rolling-verify",
-        "rolling-timeout",
-        # stop/approve/watch act on another group's deployment (finding 6); on a rolling
-        # service they look for a CodeDeploy group (exit 4)
-        "codedeploy-I5-other",
+        # stop/approve/watch on a rolling service look for a CodeDeploy group (exit 4)
         "rolling-I5-idle",
         "rolling-I5-other",
     }
