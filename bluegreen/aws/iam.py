@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
 
 from bluegreen.aws.errors import aws_errors
@@ -15,6 +16,24 @@ def caller_account(aws: Aws) -> str:
     with aws_errors(resource="sts:GetCallerIdentity"):
         resp = aws.sts().get_caller_identity()
     return str(resp["Account"])
+
+
+def who(aws: Aws) -> str:
+    """The caller, as deployment descriptions and the journal name it: the STS identity's ARN,
+    else $USER."""
+    from bluegreen.aws.errors import is_aws_exception
+    from bluegreen.errors import BluegreenError
+
+    try:
+        with_arn = aws.sts().get_caller_identity().get("Arn")
+        if with_arn:
+            return str(with_arn)
+    except BluegreenError:
+        pass
+    except Exception as exc:  # botocore errors: the description just falls back
+        if not is_aws_exception(exc):
+            raise
+    return os.environ.get("USER") or os.environ.get("USERNAME") or "unknown"
 
 
 def get_role(aws: Aws, role: str) -> dict[str, Any] | None:

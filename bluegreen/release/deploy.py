@@ -5,7 +5,6 @@ Every mutation is journalled before and after, so a killed process loses nothing
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 import uuid
@@ -14,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bluegreen.aws.iam import who
 from bluegreen.errors import DeploymentActive, DeploymentTimeout
 from bluegreen.release import journal as J
 from bluegreen.release.configs import TrafficRouting
@@ -30,24 +30,6 @@ if TYPE_CHECKING:
 
 QUEUE_POLL = 2.0
 Notify = Callable[[Event], None]
-
-
-def who(aws: Aws) -> str:
-    """The caller: the STS identity's ARN, else $USER."""
-    from bluegreen.errors import BluegreenError
-
-    try:
-        with_arn = aws.sts().get_caller_identity().get("Arn")
-        if with_arn:
-            return str(with_arn)
-    except BluegreenError:
-        pass
-    except Exception as exc:  # botocore errors: the description just falls back
-        from bluegreen.aws.errors import is_aws_exception
-
-        if not is_aws_exception(exc):
-            raise
-    return os.environ.get("USER") or os.environ.get("USERNAME") or "unknown"
 
 
 def git_sha(folder: Path) -> str | None:

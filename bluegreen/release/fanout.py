@@ -378,7 +378,8 @@ def prepare_codedeploy(
 ) -> Runner:
     """A CodeDeploy blue/green release; `reuse`: deploy that registered revision as it is;
     `live`: the service as just described (not read again)."""
-    from bluegreen.release.deploy import FollowSettings, apply, follow, who
+    from bluegreen.aws.iam import who
+    from bluegreen.release.deploy import FollowSettings, apply, follow
     from bluegreen.release.follow import CancelFlag
     from bluegreen.release.journal import Journal, journal_path
     from bluegreen.release.plan import plan_release

@@ -248,7 +248,7 @@ class SharedReads:
 
     def who(self, aws: Aws) -> str:
         """The caller's identity, read once for the whole fan-out."""
-        from bluegreen.release.deploy import who
+        from bluegreen.aws.iam import who
 
         with self._caller_lock:
             if self._caller is None:

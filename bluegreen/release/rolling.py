@@ -1119,7 +1119,7 @@ def update_and_watch(
     The journal records who asked, and `record` (the release's images, what a rollback undoes)
     with the update, so `history` and `rollback` can tell the rolling releases apart."""
     from bluegreen.aws import ecs
-    from bluegreen.release.deploy import who
+    from bluegreen.aws.iam import who
 
     extra = {"who": who(aws), **(record or {})}
 
