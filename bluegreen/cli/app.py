@@ -15,6 +15,7 @@ import typer
 
 from bluegreen import __version__
 from bluegreen.cli.context import Options, OutputFormat, color_default
+from bluegreen.cli.options import no_symlink_loop
 from bluegreen.errors import BluegreenError, ExitCode
 
 app = typer.Typer(
@@ -41,7 +42,11 @@ def root(
     config: Annotated[
         Path | None,
         typer.Option(
-            "--config", "-c", help="Spec file.  [default: bluegreen.yaml]", show_default=False
+            "--config",
+            "-c",
+            help="Spec file.  [default: bluegreen.yaml]",
+            show_default=False,
+            callback=no_symlink_loop,
         ),
     ] = None,
     env: Annotated[

@@ -2,10 +2,40 @@
 
 from __future__ import annotations
 
+import errno
+import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
+
+P = TypeVar("P", Path, list[Path], None)
+
+
+def no_symlink_loop(value: P) -> P:
+    """A file option's paths, refused (exit 2, naming the path) when one is a symlink loop:
+    reading it would fail deep inside, or resolving it raise, far from the option."""
+    from bluegreen.errors import UsageError
+
+    paths: list[Path] = value if isinstance(value, list) else [value] if value is not None else []
+    for path in paths:
+        try:
+            os.stat(path)
+            path.resolve()
+        except RuntimeError:  # Path.resolve on a loop (Python < 3.13)
+            pass
+        except OSError as exc:
+            if exc.errno != errno.ELOOP:
+                continue  # missing or unreadable: the reader says so, naming the file
+        else:
+            continue
+        raise UsageError(
+            "this path is a symlink loop (or too many symlinks deep)",
+            where=str(path),
+            hint="name the file itself, or fix the links",
+        )
+    return value
+
 
 ImageOpt = Annotated[
     list[str] | None,
@@ -18,7 +48,10 @@ VarOpt = Annotated[
 VarsFileOpt = Annotated[
     list[Path] | None,
     typer.Option(
-        "--vars-file", metavar="FILE", help="YAML/JSON mapping of template variables (repeatable)."
+        "--vars-file",
+        metavar="FILE",
+        help="YAML/JSON mapping of template variables (repeatable).",
+        callback=no_symlink_loop,
     ),
 ]
 OfflineOpt = Annotated[
@@ -47,5 +80,6 @@ ConfigsOpt = Annotated[
         "--config",
         "-c",
         help="Spec file or folder of specs; repeat for several (default: the global --config).",
+        callback=no_symlink_loop,
     ),
 ]

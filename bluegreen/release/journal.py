@@ -3,19 +3,32 @@
 Written before and after every mutation, so a killed process loses nothing: `watch`
 finds the last in-flight deployment here, and `rollback` the previous revision.
 Default path `.bluegreen/journal.jsonl` beside the spec file; `BLUEGREEN_JOURNAL` overrides.
+
+The file is opened without following symlinks (O_NOFOLLOW, and a symlinked `.bluegreen` folder
+is refused), must be the user's own regular file, and is created owner-only; a journal that is
+refused or cannot be written is a UsageError (exit 2) naming the path, raised by the first
+append, which comes before the first AWS write.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import stat
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bluegreen.errors import UsageError
+
 ENV_VAR = "BLUEGREEN_JOURNAL"
+_HINT = (
+    f"remove the link or fix the permissions, or set {ENV_VAR} to a file of your own "
+    "(e.g. ~/.bluegreen-journal.jsonl)"
+)
 
 # Record kinds
 INTENT = "intent"  # about to call a mutating API
@@ -42,8 +55,8 @@ class Journal:
     def append(self, kind: str, **fields: Any) -> dict[str, Any]:
         record: dict[str, Any] = {"ts": round(time.time(), 3), "kind": kind, **fields}
         line = json.dumps(record, default=str, sort_keys=False) + "\n"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+        self._folder()
+        fd = self._open(os.O_RDWR | os.O_APPEND | os.O_CREAT)
         try:
             size = os.fstat(fd).st_size
             if size and os.pread(fd, 1, size - 1) != b"\n":
@@ -54,22 +67,78 @@ class Journal:
             os.close(fd)
         return record
 
+    def _refused(self, what: str) -> UsageError:
+        return UsageError(what, where=str(self.path), hint=_HINT)
+
+    def _folder(self) -> None:
+        """The journal's folder, created owner-only when missing; never a symlink."""
+        folder = self.path.parent
+        try:
+            found = folder.lstat()
+        except FileNotFoundError:
+            try:
+                folder.mkdir(mode=0o700, parents=True)
+            except FileExistsError:
+                pass
+            except OSError as exc:
+                raise self._refused(
+                    f"the journal's folder {folder} cannot be created: {exc.strerror}"
+                ) from None
+            found = folder.lstat()
+        except OSError as exc:
+            raise self._refused(
+                f"the journal's folder {folder} cannot be read: {exc.strerror}"
+            ) from None
+        if stat.S_ISLNK(found.st_mode):
+            raise self._refused(
+                f"the journal's folder {folder} is a symlink, which is not followed"
+            )
+        if not stat.S_ISDIR(found.st_mode):
+            raise self._refused(f"the journal's folder {folder} is not a folder")
+
+    def _open(self, flags: int) -> int:
+        """A descriptor of the journal: never through a symlink, only the user's own regular
+        file."""
+        try:
+            fd = os.open(
+                self.path,
+                flags | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0),
+                0o600,
+            )
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise self._refused("the journal is a symlink, which is not followed") from None
+            if exc.errno == errno.ENOENT and not flags & os.O_CREAT:
+                raise
+            raise self._refused(f"the journal cannot be opened: {exc.strerror}") from None
+        found = os.fstat(fd)
+        problem = None
+        if not stat.S_ISREG(found.st_mode):
+            problem = "the journal is not a regular file"
+        elif hasattr(os, "getuid") and found.st_uid != os.getuid():
+            problem = f"the journal is owned by another user (uid {found.st_uid})"
+        if problem:
+            os.close(fd)
+            raise self._refused(problem)
+        return fd
+
     def records(self) -> Iterator[dict[str, Any]]:
         """Every readable record, oldest first (a torn last line is skipped)."""
         try:
-            with self.path.open(encoding="utf-8") as fh:
-                for line in fh:
-                    line = line.strip()
-                    if not line:
-                        continue
-                    try:
-                        obj = json.loads(line)
-                    except json.JSONDecodeError:
-                        continue
-                    if isinstance(obj, dict):
-                        yield obj
+            fd = self._open(os.O_RDONLY)
         except FileNotFoundError:
             return
+        with os.fdopen(fd, encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                line = line.strip()
+                if not line:
+                    continue
+                try:
+                    obj = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                if isinstance(obj, dict):
+                    yield obj
 
     def deployments(self) -> dict[str, dict[str, Any]]:
         """Deployment id -> merged view of its records (created fields, then result)."""

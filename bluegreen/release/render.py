@@ -714,12 +714,14 @@ def _parse_rendered(
 
 
 def _load_rendered_yaml(text: str, display: str, error: type[BluegreenError]) -> Any:
-    """Rendered YAML through the round-trip loader; its errors name the rendered line."""
-    from ruamel.yaml import YAML
+    """Rendered YAML through the round-trip loader (aliases bounded); its errors name the
+    rendered line."""
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+    from bluegreen.release.spec import round_trip_load
+
     try:
-        return YAML(typ="rt").load(text)
+        return round_trip_load(text, display, error)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 0

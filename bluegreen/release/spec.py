@@ -344,6 +344,8 @@ def fast_yaml(text: str) -> tuple[bool, Any]:
         return False, None
     if node is None:
         return True, None
+    if "*" in text and alias_overflow(node) is not None:
+        return False, None  # the round-trip loader refuses it, naming the line
     try:
         return True, _construct(node, resolve, set())
     except (_Unsure, RecursionError):
@@ -433,13 +435,79 @@ def read_text(path: Path, *, what: str, error: type[BluegreenError] = SpecError)
         raise error(f"{what} cannot be read: {exc.strerror}", where=display) from None
 
 
-def parse_yaml(text: str, display: str, *, error: type[BluegreenError] = SpecError) -> Any:
+# How many nodes aliases may add to a document. A YAML alias repeats a whole subtree without
+# copying it in the text, so nested aliases ("billion laughs") grow a few lines into billions of
+# values; reading such a document is refused (exit 2) before anything is built from it.
+ALIAS_LIMIT = 100_000
+
+
+def alias_overflow(root: Any) -> int | None:
+    """The 1-based line of a node of a composed YAML document (PyYAML's or ruamel's node tree)
+    whose expansion through aliases adds more than ALIAS_LIMIT nodes; None when none does.
+    Linear in the number of distinct nodes: an aliased node is sized once."""
+    sizes: dict[int, int] = {}
+    started: set[int] = set()
+    distinct = 0
+    stack: list[Any] = [root]
+    while stack:
+        node = stack[-1]
+        key = id(node)
+        value = node.value
+        if not isinstance(value, list):  # a scalar
+            stack.pop()
+            if key not in sizes:
+                sizes[key] = 1
+                distinct += 1
+            continue
+        children = (
+            [c for pair in value for c in pair] if value and isinstance(value[0], tuple) else value
+        )
+        if key not in started:
+            started.add(key)
+            stack.extend(c for c in children if id(c) not in sizes and id(c) not in started)
+            continue
+        stack.pop()
+        if key in sizes:
+            continue
+        size = 1 + sum(sizes.get(id(c), 1) for c in children)  # a cycle counts once
+        sizes[key] = size
+        distinct += 1
+        if size - distinct > ALIAS_LIMIT:
+            return int(node.start_mark.line) + 1
+    return None
+
+
+def round_trip_load(text: str, display: str, error: type[BluegreenError]) -> Any:
+    """YAML text through the round-trip loader, refusing (exit 2, file:line) a document whose
+    aliases expand past ALIAS_LIMIT before it is constructed."""
     from ruamel.yaml import YAML
-    from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
     yaml = YAML(typ="rt")
+    if "*" in text:
+        composer = yaml.composer
+        compose = composer.get_single_node
+
+        def checked() -> Any:
+            node = compose()
+            line = alias_overflow(node) if node is not None else None
+            if line is not None:
+                raise error(
+                    f"YAML aliases here expand to more than {ALIAS_LIMIT} values "
+                    "(an alias bomb?); not read",
+                    where=f"{display}:{line}",
+                    hint="write the values out, or use fewer nested aliases",
+                )
+            return node
+
+        composer.get_single_node = checked
+    return yaml.load(text)
+
+
+def parse_yaml(text: str, display: str, *, error: type[BluegreenError] = SpecError) -> Any:
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
     try:
-        return yaml.load(text)
+        return round_trip_load(text, display, error)
     except MarkedYAMLError as exc:
         raise error(f"invalid YAML: {yaml_problem(exc)}", where=yaml_where(exc, display)) from None
     except YAMLError as exc:

@@ -453,3 +453,84 @@ def test_bad_input_exits_2_names_the_culprit_and_writes_nothing(
     for needle in case.expect:
         assert needle in err, f"{needle!r} not in:\n{err}"
     shared_world.assert_no_writes()
+
+
+# --- YAML alias bombs and symlink loops: exit 2 quickly, naming the file --------------------------
+def alias_bomb(levels: int = 9) -> str:
+    """'Billion laughs': each level a list of nine aliases of the one before (9**9 strings)."""
+    rows = ['lol0: &lol0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for n in range(1, levels):
+        rows.append(f"lol{n}: &lol{n} [" + ", ".join([f"*lol{n - 1}"] * 9) + "]")
+    return "\n".join(rows) + "\n"
+
+
+BOMB_LINE = 6  # lol5 (9**5 = 59049 strings, 66430 nodes) is the first level past the bound
+
+
+def _indented(text: str) -> str:
+    return "".join(f"  {row}\n" for row in text.splitlines())
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize("where", ["spec", "vars-file", "yaml-template"])
+def test_a_yaml_alias_bomb_is_exit_2_quickly_naming_the_file_and_line(
+    where: str, example: Path, shared_world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import time
+
+    argv = ["render"]
+    if where == "spec":
+        text = (example / SPEC).read_text()
+        (example / SPEC).write_text(text + "x-anchors:\n" + _indented(alias_bomb()))
+        culprit = f"{SPEC}:{len(text.splitlines()) + 1 + BOMB_LINE}"
+    elif where == "vars-file":
+        (example / "bomb.yaml").write_text(alias_bomb())
+        argv += ["--vars-file", "bomb.yaml"]
+        culprit = f"bomb.yaml:{BOMB_LINE}"
+    else:
+        (example / "taskdef.yaml.j2").write_text(alias_bomb())
+        text = (example / SPEC).read_text()
+        (example / SPEC).write_text(text.replace(TD, "taskdef.yaml.j2"))
+        culprit = f"taskdef.yaml.j2:{BOMB_LINE}"
+    started = time.monotonic()
+    code = run(argv)
+    elapsed = time.monotonic() - started
+    _out, err = capsys.readouterr()
+    assert code == 2, err
+    assert culprit in err, err
+    assert "alias" in err
+    assert elapsed < 2.0, elapsed
+    shared_world.assert_no_writes()
+
+
+def test_aliases_within_the_bound_still_load(
+    example: Path, shared_world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The control: a few levels of aliases are ordinary YAML."""
+    (example / "few.yaml").write_text(alias_bomb(levels=3))
+    assert run(["render", "--offline", "--vars-file", "few.yaml"]) == 0, capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["-c", "loop-a", "validate"],
+        ["-c", "loop-a", "deploy"],
+        ["deploy", "-c", "loop-a"],
+        ["validate", "-c", "loop-a", "-c", "bluegreen.yaml"],
+        ["render", "--vars-file", "loop-a"],
+        ["-c", "loop-a/bluegreen.yaml", "deploy", "--dry-run"],
+    ],
+)
+def test_a_symlink_loop_is_exit_2_naming_the_path(
+    argv: list[str], example: Path, shared_world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (example / "loop-a").symlink_to("loop-b")
+    (example / "loop-b").symlink_to("loop-a")
+    code = run(argv)
+    _out, err = capsys.readouterr()
+    assert code == 2, err
+    assert "Traceback" not in err
+    assert "loop-a" in err
+    assert "symlink" in err or "symbolic link" in err
+    shared_world.assert_no_writes()
