@@ -1359,6 +1359,7 @@ def _fargate(
     def shown(value: Any) -> str:
         source = given(value)
         return f"from {source} (value hidden)" if source else repr(value)
+
     if td.get("networkMode") != "awsvpc":
         problems.append(
             SchemaError(
