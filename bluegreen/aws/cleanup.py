@@ -4,7 +4,7 @@ cluster uses, the ones in-flight deployments name, deregistration and deletion."
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from bluegreen.aws.errors import aws_errors
@@ -56,15 +56,21 @@ def task_definitions_in_use(aws: Aws, cluster: str) -> dict[str, list[str]]:
     return used
 
 
+def appspec_task_definitions(info: Mapping[str, Any]) -> list[str]:
+    """The task definition ARNs a deployment's inline AppSpec (GetDeployment's
+    `deploymentInfo`) names."""
+    revision: Mapping[str, Any] = info.get("revision") or {}
+    content = str((revision.get("appSpecContent") or {}).get("content") or "")
+    return list(_APPSPEC_TD.findall(content))
+
+
 def deployment_task_definitions(aws: Aws, deployment_ids: Sequence[str]) -> dict[str, str]:
     """Task definition ARN -> deployment id, from the deployments' inline AppSpecs."""
     out: dict[str, str] = {}
     for deployment_id in deployment_ids:
         with aws_errors(resource=f"CodeDeploy deployment {deployment_id}"):
             info = aws.codedeploy().get_deployment(deploymentId=deployment_id)["deploymentInfo"]
-        revision: dict[str, Any] = dict(info.get("revision") or {})
-        content = str((revision.get("appSpecContent") or {}).get("content") or "")
-        for arn in _APPSPEC_TD.findall(content):
+        for arn in appspec_task_definitions(dict(info)):
             out[arn] = deployment_id
     return out
 

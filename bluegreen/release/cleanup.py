@@ -2,8 +2,8 @@
 
 Keeps the newest N ACTIVE revisions and never touches one that is serving or may serve:
 any revision a service of the cluster runs (its task definition, deployments, task sets),
-the rollback target (the ACTIVE revision before the spec's service's current one), and any
-revision an in-flight CodeDeploy deployment names. `--delete` also deletes the INACTIVE
+the rollback target (the revision production ran before the live one: rollback_target.py),
+and any revision an in-flight CodeDeploy deployment names. `--delete` also deletes the INACTIVE
 revisions that nothing uses.
 """
 
@@ -63,8 +63,13 @@ def plan_cleanup(
     in_use: Mapping[str, Sequence[str]],
     current: str | None,
     delete: bool,
+    rollback_target: str | None = None,
 ) -> CleanupPlan:
-    """Pure: which revisions to keep, protect, deregister and delete."""
+    """Pure: which revisions to keep, protect, deregister and delete.
+
+    `rollback_target`: the revision production ran before `current` (`rollback_target.py`);
+    when no record says (None), the ACTIVE revision numbered just below `current` is kept in
+    its place."""
     if keep < 1:
         raise UsageError(
             f"--keep must be at least 1, got {keep}",
@@ -77,7 +82,11 @@ def plan_cleanup(
     for arn, reasons in in_use.items():
         if arn in active or arn in inactive:
             protected.setdefault(arn, []).extend(reasons)
-    if current is not None and short(current).startswith(f"{family}:"):
+    if rollback_target is not None and current is not None:
+        protected.setdefault(rollback_target, []).append(
+            f"rollback target (before {short(current)})"
+        )
+    elif current is not None and short(current).startswith(f"{family}:"):
         now = revision_number(current)
         older = [a for a in newest if revision_number(a) < now]
         if older:
@@ -122,6 +131,10 @@ def run_cleanup(aws: Aws, spec: Spec, *, keep: int, dry_run: bool, delete: bool)
         ids = active_deployments(aws, spec.codedeploy.application, spec.codedeploy.deployment_group)
         for arn, deployment_id in gw.deployment_task_definitions(aws, ids).items():
             in_use.setdefault(arn, []).append(f"in-flight deployment {deployment_id}")
+    from bluegreen.release.journal import Journal, journal_path
+    from bluegreen.release.rollback_target import rollback_target
+
+    target = rollback_target(aws, spec, Journal(journal_path(spec.path)), live)
     plan = plan_cleanup(
         family,
         active=active,
@@ -130,6 +143,7 @@ def run_cleanup(aws: Aws, spec: Spec, *, keep: int, dry_run: bool, delete: bool)
         in_use=in_use,
         current=live.task_definition_arn,
         delete=delete,
+        rollback_target=target.task_definition_arn if target is not None else None,
     )
     result = CleanupResult(plan=plan, dry_run=dry_run)
     if dry_run:

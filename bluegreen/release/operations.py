@@ -200,40 +200,24 @@ def stop(
 def previous_revision(
     aws: Aws, target: Target, journal: J.Journal, current: str | None
 ) -> tuple[str, str | None]:
-    """The task definition to return to after a finished release, and where it came from.
-
-    First the journal (the last succeeded release recorded its predecessor), else CodeDeploy's
-    history: the newest succeeded deployment whose task definition is not the live one.
+    """The task definition to return to after a finished release, and the deployment it
+    came from (when known): `rollback_target`'s answer, the revision production ran before the
+    live one (never a rolled-back one); when the newest release stopped without a rollback,
+    the revision that ran before it.
     """
-    match = {"group": target.group_name, "application": target.application}
-    for view_ in reversed(journal.succeeded(match)):
-        prev = view_.get("previousTaskDefinitionArn")
-        if view_.get("taskDefinitionArn") == current and prev and prev != current:
-            return str(prev), str(view_.get("deploymentId"))
-    from bluegreen.aws import codedeploy
+    from bluegreen.release.rollback_target import codedeploy_target, unfinished
 
-    ids = codedeploy.list_deployments(aws, target.application, target.group_name, 50)
-    infos = codedeploy.batch_get_deployments(aws, ids)
-    infos.sort(key=lambda i: _epoch(i.get("createTime")), reverse=True)
-    for info in infos:
-        if info.get("status") != "Succeeded":
-            continue
-        td = task_definition_of(info)
-        if td and td != current:
-            return td, str(info.get("deploymentId"))
+    app, group = target.application, target.group_name
+    found = unfinished(aws, app, group, journal, current) or codedeploy_target(
+        aws, app, group, journal, current
+    )
+    if found is not None:
+        return found.task_definition_arn, found.source
     raise PreflightError(
         "no previous revision is known for this service",
-        where=f"CodeDeploy deployment group {target.application}/{target.group_name}",
+        where=f"CodeDeploy deployment group {app}/{group}",
         hint="deploy the wanted build explicitly with `bluegreen deploy --image NAME=REF`",
     )
-
-
-def _epoch(value: Any) -> float:
-    if isinstance(value, datetime):
-        return value.timestamp()
-    if isinstance(value, int | float):
-        return float(value)
-    return 0.0
 
 
 def history(aws: Aws, target: Target, journal: J.Journal, limit: int) -> list[dict[str, Any]]:
@@ -392,11 +376,12 @@ def redeploy_previous(
     from bluegreen.release.monitor import Event
     from bluegreen.release.render import appspec_content, render_release
     from bluegreen.release.rollback_settings import merge_rollback
+    from bluegreen.release.rollback_target import require_active
 
     live = ecs.describe_service(aws, spec.cluster, spec.service)
     current = live.task_definition_arn
     previous, source = previous_revision(aws, target, journal, current)
-    ecs.describe_task_definition(aws, previous)  # it must still exist (ResourceNotFound if not)
+    require_active(aws, previous, "the revision before the live one")  # never an INACTIVE one
     appspec: Any = None
     if source:
         appspec = appspec_of(codedeploy.get_deployment(aws, source))
