@@ -155,6 +155,9 @@ class RollingEngine:
             return
         key = (region, svc.cluster_name, svc.name)
         self._apply_config(region, svc)
+        config = getattr(svc, "deployment_configuration", None) or {}
+        if config.get("strategy", "ROLLING") != "ROLLING":
+            return  # BLUE_GREEN/LINEAR/CANARY: the ECS-native engine (sandbox/ecs_native)
         now = self.clock.now()
         primary = svc.deployments[0]
         rollout = self._rollouts.get(key)

@@ -34,6 +34,7 @@ from bluegreen import __version__
 from bluegreen.errors import UsageError
 from bluegreen.sandbox.clock import SandboxClock
 from bluegreen.sandbox.corrections import EcsCorrections
+from bluegreen.sandbox.ecs_native.api import OPERATIONS as ECS_NATIVE_OPERATIONS
 from bluegreen.sandbox.faults import FaultError, FaultRegistry
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -45,6 +46,7 @@ ECS_CREATE_SERVICE_TARGET = "AmazonEC2ContainerServiceV20141113.CreateService"
 ECS_UPDATE_SERVICE_TARGET = "AmazonEC2ContainerServiceV20141113.UpdateService"
 ECS_LIST_TASKS_TARGET = "AmazonEC2ContainerServiceV20141113.ListTasks"
 ECS_CREATE_TASK_SET_TARGET = "AmazonEC2ContainerServiceV20141113.CreateTaskSet"
+ECS_TARGET_PREFIX = "AmazonEC2ContainerServiceV20141113."
 ECS_TASK_DEFINITION_USERS = (
     ECS_CREATE_SERVICE_TARGET,
     ECS_UPDATE_SERVICE_TARGET,
@@ -169,6 +171,7 @@ class SandboxServer:
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
         from bluegreen.sandbox.codedeploy.service import CodeDeployService
+        from bluegreen.sandbox.ecs_native.api import EcsNative
         from bluegreen.sandbox.rolling import RollingEngine
 
         self.host = host
@@ -178,13 +181,19 @@ class SandboxServer:
         self.internal_token = secrets.token_hex(16)
         self._moto_app: WSGIApp = DomainDispatcherApplication(create_backend_app)
         self.rolling = RollingEngine(clock=self.clock, faults=self.faults)
-        self.corrections = EcsCorrections(self._moto_app, self.rolling.tick)
+        self.corrections = EcsCorrections(self._moto_app, self._after_ecs_update)
         self.codedeploy = CodeDeployService(
             clock=self.clock,
             faults=self.faults,
             hooks=hooks,
             client_factory=self.internal_client,
             publish=self.rolling.publish_task_sets,
+        )
+        self.ecs_native = EcsNative(
+            clock=self.clock,
+            faults=self.faults,
+            hooks_mode=lambda: self.codedeploy.hooks,
+            client_factory=self.internal_client,
         )
         self._server: Any = None
         self._thread: threading.Thread | None = None
@@ -273,11 +282,12 @@ class SandboxServer:
             self.faults.clear()
             self.codedeploy.reset()
             self.rolling.reset()
+            self.ecs_native.reset()
             moto_api_backend.reset()
 
     def _engine_loop(self) -> None:
         while not self._stopping.wait(ENGINE_TICK_SECONDS):
-            for step in (self.codedeploy.tick, self.rolling.tick):
+            for step in (self.codedeploy.tick, self.rolling.tick, self.ecs_native.tick):
                 try:
                     step()
                 except Exception as exc:  # keep the engine alive; report each new error once
@@ -287,6 +297,11 @@ class SandboxServer:
 
                         traceback.print_exception(exc)
                     self._last_engine_error = summary
+
+    def _after_ecs_update(self) -> None:
+        """Once moto stored an UpdateService: native deployments start, rollouts step."""
+        self.ecs_native.after_update()
+        self.rolling.tick()
 
     # --- clients the engine uses to act on moto ------------------------------------------
     def internal_client(self, service: str, region: str) -> Any:
@@ -344,12 +359,37 @@ class SandboxServer:
         if target == ECS_CREATE_SERVICE_TARGET:
             raw = _read_body(environ)
             environ["wsgi.input"] = io.BytesIO(raw)
+            problem = self.ecs_native.check_create(raw)
+            if problem is not None:
+                return _ecs_error(start_response, problem.code, problem.message)
             self.rolling.note_create_service(region or "us-east-1", raw)
             answer = list(self._moto_app(environ, start_response))
             self.rolling.apply_noted()
+            self.ecs_native.after_create(region or "us-east-1", raw)
             return answer
         if target == ECS_UPDATE_SERVICE_TARGET:
-            return self.corrections.update_service(environ, start_response, _read_body(environ))
+            raw = _read_body(environ)
+            problem = self.ecs_native.check_update(raw, region or "us-east-1")
+            if problem is not None:
+                return _ecs_error(start_response, problem.code, problem.message)
+            try:
+                return self.corrections.update_service(environ, start_response, raw)
+            finally:
+                self.ecs_native.discard_note()
+        operation = target[len(ECS_TARGET_PREFIX) :]
+        if target.startswith(ECS_TARGET_PREFIX) and operation in ECS_NATIVE_OPERATIONS:
+            status, payload = self.ecs_native.handle(
+                operation, _read_body(environ), region or "us-east-1"
+            )
+            if status != 200:
+                return _ecs_error(start_response, payload["__type"], payload["message"])
+            return _json_response(
+                start_response,
+                status,
+                payload,
+                "application/x-amz-json-1.1",
+                [("x-amzn-RequestId", str(uuid.uuid4()))],
+            )
         if target == ECS_LIST_TASKS_TARGET:
             return self.corrections.list_tasks(environ, start_response, _read_body(environ))
         if target.startswith(CODEDEPLOY_TARGET_PREFIX):
@@ -430,6 +470,17 @@ class SandboxServer:
             self.clock.set_time_scale(float(scale))
         if hooks is not None:
             self.codedeploy.hooks = hooks
+
+
+def _ecs_error(start_response: StartResponse, code: str, message: str) -> list[bytes]:
+    """An ECS error answer (JSON 1.1, HTTP 400), named by its request id as AWS's are."""
+    return _json_response(
+        start_response,
+        400,
+        {"__type": code, "message": message},
+        "application/x-amz-json-1.1",
+        [("x-amzn-RequestId", str(uuid.uuid4()))],
+    )
 
 
 def _lose_answer(environ: dict[str, Any], start_response: StartResponse, mode: str) -> list[bytes]:
