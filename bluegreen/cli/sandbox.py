@@ -227,7 +227,8 @@ def stack(
         StackKind,
         typer.Option(
             help="codedeploy: CodeDeploy blue/green (CODE_DEPLOY controller); rolling: an "
-            "ECS-controller service with rolling updates."
+            "ECS-controller service with rolling updates; ecs-native: an ECS-controller service "
+            "with the BLUE_GREEN strategy on listener rules."
         ),
     ] = StackKind.codedeploy,
 ) -> None:
@@ -244,6 +245,14 @@ def stack(
             "circuit breaker and alarms with rollback)",
             f"  image       {result.image} in ECR repository {result.repository}",
             "  listener    production :80 on the target group",
+        ]
+    elif kind is StackKind.ecs_native:
+        details = [
+            f"  service     {result.cluster}/{result.service} (ECS controller, BLUE_GREEN "
+            "strategy, bake time and alarms with rollback)",
+            f"  image       {result.image} in ECR repository {result.repository}",
+            "  listeners   production :80 and test :8080, each with a rule forwarding to both "
+            "target groups",
         ]
     else:
         details = [

@@ -10,3 +10,4 @@ class StackKind(StrEnum):
 
     codedeploy = "codedeploy"  # CODE_DEPLOY controller: blue/green target groups, a group
     rolling = "rolling"  # ECS controller, rolling updates behind one target group
+    ecs_native = "ecs-native"  # ECS controller, BLUE_GREEN strategy on listener rules

@@ -5,9 +5,12 @@ The stack is a complete, realistic setup for one ECS service, made with ordinary
 through `bluegreen.aws.session.Aws`: by default CodeDeploy blue/green (two target groups, a
 production and a test listener, a deployment group); with `kind=rolling` an ECS-controller
 service updated in place (one target group behind the production listener, the deployment
-circuit breaker and the stack's alarms with rollback). Before its first write it proves that
-the endpoint is a bluegreen sandbox (`GET /_sandbox/info`) and that every client it will use
-talks to that endpoint, so it can never create anything in a real account.
+circuit breaker and the stack's alarms with rollback); with `kind=ecs-native` an ECS-controller
+service with the BLUE_GREEN strategy (two target groups, production and test listener RULES
+forwarding to both, the load-balancer infrastructure role, the stack's alarms). Before its
+first write it proves that the endpoint is a bluegreen sandbox (`GET /_sandbox/info`) and that
+every client it will use talks to that endpoint, so it can never create anything in a real
+account.
 """
 
 from __future__ import annotations
@@ -65,6 +68,19 @@ _CODEDEPLOY_ACTIONS = (
     "s3:GetObjectVersion",
     "iam:PassRole",
 )
+# AmazonECSInfrastructureRolePolicyForLoadBalancers (doc key IAMLB in
+# ../shared/reference/ecs-native-bluegreen.md): what ECS needs to move listener-rule weights.
+_ECS_INFRASTRUCTURE_ACTIONS = (
+    "elasticloadbalancing:DescribeListeners",
+    "elasticloadbalancing:DescribeRules",
+    "elasticloadbalancing:DescribeTargetGroups",
+    "elasticloadbalancing:DescribeTargetHealth",
+    "elasticloadbalancing:ModifyListener",
+    "elasticloadbalancing:ModifyRule",
+    "elasticloadbalancing:RegisterTargets",
+    "elasticloadbalancing:DeregisterTargets",
+)
+NATIVE_BAKE_MINUTES = 5
 _EXECUTION_ACTIONS = (
     "ecr:GetAuthorizationToken",
     "ecr:BatchCheckLayerAvailability",
@@ -236,6 +252,11 @@ class StackNames:
         return f"{self.name}-codedeploy"
 
     @property
+    def infrastructure_role(self) -> str:
+        """The ECS infrastructure role for load balancers of an ecs-native stack."""
+        return f"{self.name}-ecs-infrastructure"
+
+    @property
     def execution_role(self) -> str:
         return f"{self.name}-task-execution"
 
@@ -272,10 +293,12 @@ class StackResult:
     directory: Path
     image: str
     kind: StackKind = StackKind.codedeploy
+    rules: tuple[str, str] | None = None  # ecs-native: the production and test listener rules
 
     def to_json(self) -> dict[str, Any]:
-        """The pinned `sandbox stack --output json` object."""
-        return {
+        """The pinned `sandbox stack --output json` object (an ecs-native stack adds
+        "rules": {"prod", "test"}, the listener rules its service names)."""
+        pinned = {
             "cluster": self.cluster,
             "service": self.service,
             "application": self.application,
@@ -285,6 +308,9 @@ class StackResult:
             "listeners": {"prod": self.prod_listener, "test": self.test_listener},
             "dir": str(self.directory),
         }
+        if self.rules is not None:
+            pinned["rules"] = {"prod": self.rules[0], "test": self.rules[1]}
+        return pinned
 
 
 def create_stack(
@@ -364,7 +390,7 @@ def _check_absent(aws: Aws, names: StackNames) -> None:
         found.append(f"load balancer {names.load_balancer}")
     with aws_errors(resource="IAM roles"):
         roles = {r["RoleName"] for r in aws.iam().list_roles(MaxItems=1000).get("Roles", [])}
-    wanted_roles = (names.codedeploy_role, names.execution_role)
+    wanted_roles = (names.codedeploy_role, names.execution_role, names.infrastructure_role)
     found += [f"IAM role {role}" for role in wanted_roles if role in roles]
     with aws_errors(resource="CloudWatch alarms"):
         alarms = aws.cloudwatch().describe_alarms(AlarmNames=list(names.alarms))
@@ -386,6 +412,7 @@ def _step(resource: str) -> Iterator[None]:
 
 class _Builder:
     def __init__(self, aws: Aws, names: StackNames, directory: Path, kind: StackKind) -> None:
+        self.infrastructure_role_arn = ""
         self.aws = aws
         self.n = names
         self.directory = directory
@@ -395,6 +422,10 @@ class _Builder:
     def rolling(self) -> bool:
         return self.kind is StackKind.rolling
 
+    @property
+    def native(self) -> bool:
+        return self.kind is StackKind.ecs_native
+
     def build(self) -> StackResult:
         n = self.n
         with _step("sts:GetCallerIdentity"):
@@ -403,6 +434,7 @@ class _Builder:
         subnets, security_group = self._network()
         alb_suffix, tg_arns, tg_suffixes, prod, test = self._load_balancer(subnets, security_group)
         codedeploy_role, execution_role = self._roles()
+        rules = self._rules(tg_arns, prod, test) if self.native and test is not None else None
         repo_uri, digest = self._repository()
         image = f"{repo_uri}:{INITIAL_TAG}"
         taskdef = taskdef_input(
@@ -418,15 +450,18 @@ class _Builder:
                 "taskDefinitionArn"
             ]
         self._alarms(alb_suffix, tg_suffixes[0])
-        self._service(taskdef_arn, tg_arns[0], subnets, security_group)
+        if rules is not None:
+            self._native_service(taskdef_arn, tg_arns, rules, subnets, security_group)
+        else:
+            self._service(taskdef_arn, tg_arns[0], subnets, security_group)
         if codedeploy_role is not None and test is not None:
             self._codedeploy(codedeploy_role, prod, test)
         self._write_files(n, image, region, execution_role, account)
         return StackResult(
             cluster=n.cluster,
             service=n.service,
-            application=None if self.rolling else n.application,
-            deployment_group=None if self.rolling else n.deployment_group,
+            application=None if self.rolling or self.native else n.application,
+            deployment_group=None if self.rolling or self.native else n.deployment_group,
             repository=n.repository,
             target_groups=tg_arns,
             prod_listener=prod,
@@ -434,6 +469,7 @@ class _Builder:
             directory=self.directory,
             image=image,
             kind=self.kind,
+            rules=rules,
         )
 
     def _network(self) -> tuple[list[str], str]:
@@ -533,7 +569,11 @@ class _Builder:
                     LoadBalancerArn=alb_arn,
                     Protocol="HTTP",
                     Port=port,
-                    DefaultActions=[{"Type": "forward", "TargetGroupArn": blue}],
+                    DefaultActions=[
+                        {"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404"}}
+                        if self.native
+                        else {"Type": "forward", "TargetGroupArn": blue}
+                    ],
                 )["Listeners"][0]
             listeners.append(listener["ListenerArn"])
         return (
@@ -553,7 +593,12 @@ class _Builder:
         wanted: list[tuple[str, str, tuple[str, ...]]] = [
             (self.n.execution_role, "ecs-tasks.amazonaws.com", _EXECUTION_ACTIONS)
         ]
-        if not self.rolling:
+        if self.native:
+            wanted.insert(
+                0,
+                (self.n.infrastructure_role, "ecs.amazonaws.com", _ECS_INFRASTRUCTURE_ACTIONS),
+            )
+        elif not self.rolling:
             wanted.insert(
                 0, (self.n.codedeploy_role, "codedeploy.amazonaws.com", _CODEDEPLOY_ACTIONS)
             )
@@ -582,7 +627,92 @@ class _Builder:
                     RoleName=role, PolicyName=role, PolicyDocument=json.dumps(policy)
                 )
             arns.append(arn)
+        if self.native:
+            self.infrastructure_role_arn = arns[0]
+            return None, arns[1]
         return (None, arns[0]) if self.rolling else (arns[0], arns[1])
+
+    def _rules(self, tg_arns: tuple[str, ...], prod: str, test: str) -> tuple[str, str]:
+        """An ecs-native stack's production and test listener rules: every path, forwarded
+        to both target groups, the serving one weight 1 and the other 0 (doc key MIG)."""
+        elb = self.aws.elbv2()
+        rules: list[str] = []
+        for label, listener in (("production", prod), ("test", test)):
+            with _step(f"{label} listener rule on {self.n.load_balancer}"):
+                rule = elb.create_rule(
+                    ListenerArn=listener,
+                    Priority=1,
+                    Conditions=[{"Field": "path-pattern", "PathPatternConfig": {"Values": ["/*"]}}],
+                    Actions=[
+                        {
+                            "Type": "forward",
+                            "ForwardConfig": {
+                                "TargetGroups": [
+                                    {"TargetGroupArn": tg_arns[0], "Weight": 1},
+                                    {"TargetGroupArn": tg_arns[1], "Weight": 0},
+                                ]
+                            },
+                        }
+                    ],
+                )["Rules"][0]
+            rules.append(rule["RuleArn"])
+        return rules[0], rules[1]
+
+    def _native_service(
+        self,
+        taskdef_arn: str,
+        tg_arns: tuple[str, ...],
+        rules: tuple[str, str],
+        subnets: list[str],
+        sg: str,
+    ) -> None:
+        """An ECS-controller service with the BLUE_GREEN strategy: bake time, the stack's
+        alarms with rollback, and each load balancer's advancedConfiguration (alternate target
+        group, production and test rules, the infrastructure role)."""
+        ecs = self.aws.ecs()
+        n = self.n
+        with _step(f"ECS cluster {n.cluster}"):
+            ecs.create_cluster(
+                clusterName=n.cluster,
+                settings=[{"name": "containerInsights", "value": "disabled"}],
+            )
+        with _step(f"ECS service {n.cluster}/{n.service}"):
+            ecs.create_service(
+                cluster=n.cluster,
+                serviceName=n.service,
+                taskDefinition=taskdef_arn,
+                loadBalancers=[
+                    {
+                        "targetGroupArn": tg_arns[0],
+                        "containerName": CONTAINER_NAME,
+                        "containerPort": CONTAINER_PORT,
+                        "advancedConfiguration": {
+                            "alternateTargetGroupArn": tg_arns[1],
+                            "productionListenerRule": rules[0],
+                            "testListenerRule": rules[1],
+                            "roleArn": self.infrastructure_role_arn,
+                        },
+                    }
+                ],
+                desiredCount=2,
+                launchType="FARGATE",
+                platformVersion="LATEST",
+                deploymentController={"type": "ECS"},
+                deploymentConfiguration={
+                    "strategy": "BLUE_GREEN",
+                    "bakeTimeInMinutes": NATIVE_BAKE_MINUTES,
+                    "alarms": {"alarmNames": list(n.alarms), "enable": True, "rollback": True},
+                },
+                networkConfiguration={
+                    "awsvpcConfiguration": {
+                        "subnets": subnets,
+                        "securityGroups": [sg],
+                        "assignPublicIp": "ENABLED",
+                    }
+                },
+                healthCheckGracePeriodSeconds=30,
+                schedulingStrategy="REPLICA",
+            )
 
     def _repository(self) -> tuple[str, str]:
         ecr = self.aws.ecr()
@@ -874,12 +1004,12 @@ def _yaml_str(value: str) -> str:
 def spec_text(
     n: StackNames, image: str, region: str, kind: StackKind = StackKind.codedeploy
 ) -> str:
-    """`bluegreen.yaml` for the stack (docs/architecture.md, "The spec file"); a rolling
-    stack's has no `codedeploy:` block (its service's controller is ECS)."""
+    """`bluegreen.yaml` for the stack (docs/architecture.md, "The spec file"); a rolling or
+    ecs-native stack's has no `codedeploy:` block (its service's controller is ECS)."""
     alarms = ", ".join(_yaml_str(a) for a in n.alarms)
     codedeploy = (
         ""
-        if kind is StackKind.rolling
+        if kind in (StackKind.rolling, StackKind.ecs_native)
         else f"""\
 codedeploy:
   application: {_yaml_str(n.application)}
