@@ -181,12 +181,22 @@ def run_doctor(aws: Aws, spec: Spec) -> list[Finding]:
                 "create the service, or fix `cluster`/`service` in the spec",
             )
         ]
-    controller = (svc.get("deploymentController") or {}).get("type", "ECS")
+    from bluegreen.aws.ecs import live_service
+    from bluegreen.engines import EngineKind, select
+    from bluegreen.errors import UnsupportedEngine
+
     codedeploy_given = "codedeploy" in spec.data
-    if controller == "CODE_DEPLOY":
+    try:
+        kind: EngineKind | None = select(
+            live_service(svc, cluster=spec.cluster, service=spec.service)
+        )
+    except UnsupportedEngine as exc:
+        kind = None
+        findings.append(Finding(ERROR, "controller", exc.message, exc.hint))
+    if kind is EngineKind.CODEDEPLOY:
         findings.append(Finding(OK, "controller", f"{where} uses CodeDeploy blue/green"))
         findings += _codedeploy(aws, spec)
-    elif controller == "ECS":
+    elif kind is EngineKind.ROLLING:
         if codedeploy_given:
             findings.append(
                 Finding(
@@ -201,16 +211,6 @@ def run_doctor(aws: Aws, spec: Spec) -> list[Finding]:
         else:
             findings.append(Finding(OK, "controller", f"{where} uses rolling updates (ECS)"))
         findings += _rolling(svc)
-    else:
-        findings.append(
-            Finding(
-                ERROR,
-                "controller",
-                f"{where} uses the {controller} deployment controller, which bluegreen does "
-                "not drive",
-                "use CODE_DEPLOY (blue/green) or ECS (rolling)",
-            )
-        )
     findings += _alarms(aws, spec, findings)
     findings += image_pinning(spec.images, spec.pin_digests)
     rendered_td = _rendered(spec, findings)

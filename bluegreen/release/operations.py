@@ -372,7 +372,8 @@ def redeploy_previous(
     """After a finished release: a new deployment of the previous revision, with the AppSpec of
     the live service's last deployment (else rendered from the spec) pointing at it."""
     from bluegreen.aws import codedeploy, ecs
-    from bluegreen.release.deploy import description, who, with_task_definition
+    from bluegreen.aws.iam import who
+    from bluegreen.release.deploy import description, with_task_definition
     from bluegreen.release.monitor import Event
     from bluegreen.release.render import appspec_content, render_release
     from bluegreen.release.rollback_settings import merge_rollback

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from bluegreen.aws.codedeploy import DeploymentGroup
     from bluegreen.aws.session import Aws
     from bluegreen.release.follow import SharedReads
-    from bluegreen.release.render import LiveService
+    from bluegreen.aws.model import LiveService
     from bluegreen.release.spec import Spec
     from bluegreen.release.tagging import TagPlan
 
@@ -151,22 +151,18 @@ def plan_release(
 
 
 def strategy_for(live: LiveService, spec: Spec) -> str:
-    """The release strategy for the service's deployment controller."""
-    controller = live.deployment_controller or "ECS"
-    if controller == "CODE_DEPLOY":
-        return "codedeploy"
-    where = f"ECS service {spec.cluster}/{spec.service}"
-    if controller == "ECS":
-        raise PreflightError(
-            "the service uses the ECS (rolling update) deployment controller; rolling updates "
-            "go through the rolling path, not CodeDeploy blue/green",
-            where=where,
-            hint="use the rolling path for this service, or recreate it with "
-            "deploymentController CODE_DEPLOY for blue/green",
-        )
+    """The strategy name when `engines.select` gives the service to CodeDeploy; exit 2
+    otherwise."""
+    from bluegreen.engines import EngineKind, select
+
+    kind = select(live)
+    if kind is EngineKind.CODEDEPLOY:
+        return str(kind)
     raise PreflightError(
-        f"the service uses the {controller} deployment controller, which bluegreen cannot drive",
-        where=where,
+        f"the service is released by {kind.label}, not CodeDeploy blue/green",
+        where=f"ECS service {spec.cluster}/{spec.service}",
+        hint="release it through `bluegreen deploy` (it picks the engine), or recreate the "
+        "service with deploymentController CODE_DEPLOY for CodeDeploy blue/green",
     )
 
 

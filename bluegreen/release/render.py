@@ -37,6 +37,7 @@ from bluegreen.errors import (
     TemplateError,
     UsageError,
 )
+from bluegreen.aws.model import LiveService
 from bluegreen.release import flatten, raise_problems
 from bluegreen.release.images import ImageRef, mutable_tag_notice, parse_image
 from bluegreen.release.spec import (
@@ -72,20 +73,6 @@ _VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 Where = Callable[[], str]
 # Where CI systems put the branch name when the checkout is a detached HEAD.
 _CI_BRANCH_VARS = ("GITHUB_HEAD_REF", "GITHUB_REF_NAME", "CI_COMMIT_REF_NAME", "BRANCH_NAME")
-
-
-@dataclass(frozen=True)
-class LiveService:
-    """What rendering needs from DescribeServices (ECS API shapes, camelCase)."""
-
-    cluster: str
-    service: str
-    task_definition_arn: str | None
-    deployment_controller: str
-    load_balancers: list[dict[str, Any]]
-    network_configuration: dict[str, Any] | None
-    platform_version: str | None
-    capacity_provider_strategy: list[dict[str, Any]]
 
 
 class ImageResolver(Protocol):
@@ -1165,9 +1152,12 @@ def _apply_images(
 
 # --- AppSpec ----------------------------------------------------------------------------------
 def _rolling_without_load_balancer(spec: Spec, live: LiveService | None) -> bool:
+    from bluegreen.engines import EngineKind, engine_kind
+
     return (
         live is not None
-        and live.deployment_controller != "CODE_DEPLOY"
+        and engine_kind(live.deployment_controller, live.deployment_strategy)
+        is not EngineKind.CODEDEPLOY
         and spec.load_balancer is None
         and not live.load_balancers
     )
