@@ -25,11 +25,14 @@ def approve(
     """ContinueDeployment: reroute production traffic for a group that waits in Ready
     (STOP_DEPLOYMENT), or with --terminate-now end the wait before the original task set is
     terminated."""
-    from bluegreen.cli.release_common import load_target
+    from bluegreen.cli.release_common import engine_kind, load_engine, load_target
+    from bluegreen.engines import EngineKind, pick
     from bluegreen.release.operations import approve as approve_deployment
     from bluegreen.release.operations import find_deployment
 
     opts = options(ctx)
+    # only CodeDeploy deployments wait for approval (a ready wait or a termination wait)
+    pick({EngineKind.CODEDEPLOY: True}, engine_kind(load_engine(opts)), "approve")
     aws, _spec, target, journal = load_target(opts, deployment_id)
     dep = deployment_id or find_deployment(
         aws,

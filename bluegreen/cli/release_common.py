@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from bluegreen.aws.session import Aws
     from bluegreen.cli.context import Options
+    from bluegreen.engines import EngineKind
     from bluegreen.release.journal import Journal
     from bluegreen.release.operations import Target
     from bluegreen.release.spec import Spec
@@ -40,14 +41,33 @@ def load_target(
     return aws, spec, target, journal
 
 
-def load_rolling(opts: Options) -> tuple[Aws, Spec] | None:
-    """The spec and session when the spec's service is an ECS-controller (rolling) service;
-    None for CODE_DEPLOY services and when no spec file is there (a deployment id alone)."""
-    from bluegreen.release.rolling_ops import is_rolling
+def load_engine(opts: Options) -> tuple[Aws, Spec, EngineKind] | None:
+    """The session, spec and engine of the spec's service (`engines.select`: exit 2 for a
+    service no engine of bluegreen's releases); None when no spec file is there (a deployment
+    id alone, which names a CodeDeploy deployment)."""
+    from bluegreen.release.fanout import engine_of
     from bluegreen.release.spec import load_spec
 
     if not (opts.config_given or opts.config.exists()):
         return None
     spec = load_spec(opts.config, opts.env)
     aws = opts.aws(spec.region)
-    return (aws, spec) if is_rolling(aws, spec) else None
+    return aws, spec, engine_of(aws, spec)
+
+
+def engine_kind(found: tuple[Aws, Spec, EngineKind] | None) -> EngineKind:
+    """The engine `load_engine` found; CodeDeploy for a bare deployment id."""
+    from bluegreen.engines import EngineKind
+
+    return found[2] if found is not None else EngineKind.CODEDEPLOY
+
+
+def load_rolling(opts: Options) -> tuple[Aws, Spec] | None:
+    """The spec and session when the spec's service is an ECS-controller (rolling) service;
+    None for CODE_DEPLOY services and when no spec file is there (a deployment id alone)."""
+    from bluegreen.engines import EngineKind
+
+    found = load_engine(opts)
+    if found is None or found[2] is not EngineKind.ROLLING:
+        return None
+    return found[0], found[1]

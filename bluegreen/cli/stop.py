@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from bluegreen.cli.context import options
+
+if TYPE_CHECKING:
+    from bluegreen.cli.context import Options
 
 
 def stop(
@@ -20,19 +23,58 @@ def stop(
     ] = False,
 ) -> None:
     """Stop a deployment (with rollback unless --no-rollback) and follow it until production
-    is back on the original task set. Exit 0 when stopped as asked, 1 when the rollback failed."""
+    is back on the original task set. Exit 0 when stopped as asked, 1 when the rollback failed.
+    Rolling service: the rollout in flight is returned to the revision it replaces (ECS has no
+    stop for a rolling update, so --no-rollback is refused)."""
+    from bluegreen.cli.release_common import engine_kind, load_engine
+    from bluegreen.engines import EngineKind, pick
+
+    opts = options(ctx)
+    found = load_engine(opts)
+    ways = {EngineKind.CODEDEPLOY: _codedeploy, EngineKind.ROLLING: _rolling}
+    pick(ways, engine_kind(found), "stop")(opts, deployment_id, not no_rollback)
+
+
+def _rolling(opts: Options, deployment_id: str | None, rollback: bool) -> None:
+    from bluegreen.cli.live import Reporter, cancel_on_signals
+    from bluegreen.cli.multi import Stamped
+    from bluegreen.cli.release_common import load_rolling
+    from bluegreen.release import rolling
+    from bluegreen.release.follow import CancelFlag
+    from bluegreen.release.journal import Journal, journal_path
+    from bluegreen.release.rolling_ops import stop as rolling_stop
+
+    found = load_rolling(opts)
+    assert found is not None
+    aws, spec = found
+    cancel = CancelFlag()
+    loop = rolling.Loop(sleep=cancel.sleep, cancelled=lambda: cancel.is_set)
+    reporter = Reporter(opts, verb="stop")
+    with cancel_on_signals(cancel):
+        outcome = rolling_stop(
+            aws,
+            spec,
+            Journal(journal_path(spec.path)),
+            Stamped(opts.out()),
+            deployment_id=deployment_id,
+            rollback_too=rollback,
+            timeout=spec.timeout_seconds or rolling.DEFAULT_TIMEOUT,
+            loop=loop,
+        )
+    reporter.finish(outcome)
+
+
+def _codedeploy(opts: Options, deployment_id: str | None, rollback: bool) -> None:
     from bluegreen.cli.live import Reporter
     from bluegreen.cli.release_common import load_target
     from bluegreen.release.deploy import follow
     from bluegreen.release.operations import find_deployment, follow_settings
     from bluegreen.release.operations import stop as stop_deployment
 
-    opts = options(ctx)
     aws, spec, target, journal = load_target(opts, deployment_id)
     dep = deployment_id or find_deployment(
         aws, target, journal, hint="nothing to stop; `bluegreen history` lists past deployments"
     )
-    rollback = not no_rollback
     reason = "stopped by request" + ("" if rollback else " (no rollback)")
     reporter = Reporter(opts, verb="stop")
     reporter.out.text(f"stopping {dep}" + (" with rollback" if rollback else ""))

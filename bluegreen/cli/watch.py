@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from bluegreen.cli.context import options
+
+if TYPE_CHECKING:
+    from bluegreen.cli.context import Options
 
 
 def watch(
@@ -29,12 +32,17 @@ def watch(
     """Follow a deployment to its end (and its rollback deployment, if one starts), with the
     same live view, alarm and metric checks and exit codes as `deploy`."""
     from bluegreen.cli.live import Reporter, cancel_on_signals, resolve_on_cancel
-    from bluegreen.cli.release_common import load_target
+    from bluegreen.cli.release_common import engine_kind, load_engine, load_target
+    from bluegreen.engines import EngineKind, pick
     from bluegreen.release.follow import CancelFlag
     from bluegreen.release.operations import find_deployment, follow_settings
     from bluegreen.release.spec import parse_duration
 
     opts = options(ctx)
+    kind = engine_kind(load_engine(opts))
+    if pick({EngineKind.CODEDEPLOY: False, EngineKind.ROLLING: True}, kind, "watch"):
+        _rolling(opts, deployment_id, on_cancel, timeout)
+        return
     aws, spec, target, journal = load_target(opts, deployment_id)
     dep = deployment_id or find_deployment(
         aws,
@@ -53,6 +61,36 @@ def watch(
     settings.cancel = cancel
     with cancel_on_signals(cancel):
         outcome = reporter.follow(aws, settings, journal)
+    reporter.finish(outcome)
+
+
+def _rolling(
+    opts: Options, deployment_id: str | None, on_cancel: str | None, timeout: str | None
+) -> None:
+    from bluegreen.cli.live import Reporter, cancel_on_signals, resolve_on_cancel
+    from bluegreen.cli.multi import Stamped
+    from bluegreen.cli.release_common import load_rolling
+    from bluegreen.release import rolling
+    from bluegreen.release.follow import CancelFlag
+    from bluegreen.release.rolling_ops import watch_in_flight
+    from bluegreen.release.spec import parse_duration
+
+    found = load_rolling(opts)
+    assert found is not None
+    aws, spec = found
+    cancel = CancelFlag()
+    loop = rolling.Loop(sleep=cancel.sleep, cancelled=lambda: cancel.is_set)
+    reporter = Reporter(opts, verb="watch")
+    with cancel_on_signals(cancel):
+        outcome = watch_in_flight(
+            aws,
+            spec,
+            Stamped(opts.out()),
+            deployment_id=deployment_id,
+            timeout=parse_duration(timeout, "--timeout") if timeout else None,
+            loop=loop,
+            on_cancel=resolve_on_cancel(on_cancel) if on_cancel else "detach",
+        )
     reporter.finish(outcome)
 
 

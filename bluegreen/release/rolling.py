@@ -129,6 +129,7 @@ class RollingObservation:
     events: tuple[ServiceEvent, ...] = ()  # service events since the rollout began, oldest first
     cancel: bool = False
     alarms: tuple[str, ...] = ()  # the release's alarms in state ALARM
+    alarms_fresh: bool = False  # the alarms were read for this observation
     verify: tuple[bool, str] | None = None  # the verify command's result, once it has ended
 
     def find(self, deployment_id: str | None) -> EcsDeployment | None:
@@ -146,6 +147,7 @@ def observation_from(
     since: float | None = None,
     cancel: bool = False,
     alarms: Sequence[str] = (),
+    alarms_fresh: bool = False,
     verify: tuple[bool, str] | None = None,
 ) -> RollingObservation:
     """Build an observation from a DescribeServices `services[0]` (events after `since`)."""
@@ -176,6 +178,7 @@ def observation_from(
         events=tuple(events),
         cancel=cancel,
         alarms=tuple(alarms),
+        alarms_fresh=alarms_fresh,
         verify=verify,
     )
 
@@ -243,6 +246,7 @@ class RollingDecision:
     actions: tuple[RollBack | RunVerify, ...] = ()
     wait: float = FAST_POLL
     outcome: Outcome | None = None
+    read_alarms: bool = False  # read the alarms for the next observation
 
 
 Seen = tuple[str, str | None, int, int, int, int]
@@ -386,6 +390,9 @@ def step(
         return _step_verify(state, obs, events)
 
     if ours is not None and ours.status == "PRIMARY" and _completed(ours, obs):
+        if cfg.alarm_names and not obs.alarms_fresh:
+            # never call a rollout good on an alarm reading older than its completion
+            return state, events, RollingDecision(wait=0.0, read_alarms=True)
         if cfg.verify:
             state = replace(state, phase=RollingPhase.VERIFYING)
             events.append(
@@ -1258,6 +1265,7 @@ def watch(
                 svc = ecs.describe_service_raw(aws, cluster, service)
             cancel = cancel or loop.cancelled()
             now = loop.clock()
+            fresh = False
             if (
                 config.alarm_names
                 and state.phase is not RollingPhase.ROLLING_BACK
@@ -1265,13 +1273,21 @@ def watch(
             ):
                 states = cloudwatch.alarm_states(aws, config.alarm_names)
                 in_alarm = tuple(n for n in config.alarm_names if states.get(n) == "ALARM")
-                alarms_read_at = now
+                alarms_read_at, fresh = now, True
             if running is not None and verified is None:
                 verified = running.poll()
             obs = observation_from(
-                svc, now, since=since, cancel=cancel, alarms=in_alarm, verify=verified
+                svc,
+                now,
+                since=since,
+                cancel=cancel,
+                alarms=in_alarm,
+                alarms_fresh=fresh,
+                verify=verified,
             )
             state, events, decision = step(state, obs)
+            if decision.read_alarms:
+                alarms_read_at = None
             for event in events:
                 out.emit(event.json(), event.text)
             if decision.outcome is not None:

@@ -419,3 +419,110 @@ def _as_rollback(done: Outcome, stopped: str, target: str, rollback_id: str) -> 
         rollback_id or None,
         target,
     )
+
+
+# --- stop and watch -----------------------------------------------------------------------------
+def _in_flight_or_refuse(
+    svc: Mapping[str, Any], spec: Spec, deployment_id: str | None, what: str
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The in-flight rollout; UsageError (exit 2, nothing written) when there is none or when
+    `deployment_id` names another deployment."""
+    from bluegreen.errors import UsageError
+
+    where = f"ECS service {spec.cluster}/{spec.service}"
+    flight = in_flight(svc)
+    if flight is None:
+        raise UsageError(
+            "no rollout in flight",
+            where=where,
+            hint=f"nothing to {what}; `bluegreen status` shows the service, `bluegreen history` "
+            "its past releases",
+        )
+    primary = flight[0]
+    if deployment_id is not None and deployment_id != primary.get("id"):
+        raise UsageError(
+            f"{deployment_id} is not the service's in-flight rollout ({primary.get('id')})",
+            where=where,
+            hint=f"`bluegreen {what}` without an id acts on the rollout in flight",
+        )
+    return flight
+
+
+def stop(
+    aws: Aws,
+    spec: Spec,
+    journal: J.Journal,
+    out: Output,
+    *,
+    deployment_id: str | None,
+    rollback_too: bool,
+    timeout: float,
+    loop: Loop,
+) -> Outcome:
+    """Stop the in-flight rollout: ECS has no stop for a rolling update, so this is a return to
+    the revision it replaces, followed to the end."""
+    from bluegreen.aws import ecs
+    from bluegreen.errors import UsageError
+
+    svc = ecs.describe_service_raw(aws, spec.cluster, spec.service)
+    primary, replaced = _in_flight_or_refuse(svc, spec, deployment_id, "stop")
+    where = f"ECS service {spec.cluster}/{spec.service}"
+    if not rollback_too:
+        raise UsageError(
+            "ECS cannot stop a rolling update where it is: --no-rollback would leave it running",
+            where=where,
+            hint="`bluegreen stop` returns the service to the revision the rollout replaces",
+        )
+    if replaced is None and not _breaker_rolling_back(primary):
+        raise UsageError(
+            f"the rollout in flight ({primary.get('id')}) starts fresh tasks of the revision "
+            "the service already runs: there is no earlier revision to return to",
+            where=where,
+            hint="let it finish (`bluegreen watch`), or deploy the wanted build explicitly",
+        )
+    return rollback(aws, spec, journal, out, timeout=timeout, loop=loop)
+
+
+def watch_in_flight(
+    aws: Aws,
+    spec: Spec,
+    out: Output,
+    *,
+    deployment_id: str | None,
+    timeout: float | None,
+    loop: Loop,
+    on_cancel: str,
+) -> Outcome:
+    """Follow the rollout in flight to its end (re-attach), with the spec's alarms watched;
+    exit 2 when nothing is in flight."""
+    from bluegreen.aws import ecs
+    from bluegreen.release import rolling
+
+    svc = ecs.describe_service_raw(aws, spec.cluster, spec.service)
+    primary, replaced = _in_flight_or_refuse(svc, spec, deployment_id, "watch")
+    conf = svc.get("deploymentConfiguration") or {}
+    breaker = conf.get("deploymentCircuitBreaker") or {}
+    now = loop.clock()
+    config = rolling.RollingConfig(
+        deployment_id=str(primary["id"]),
+        task_definition_arn=str(primary.get("taskDefinition")),
+        previous_task_definition_arn=str(replaced["taskDefinition"]) if replaced else None,
+        started_at=now,
+        deadline=None if timeout is None else now + timeout,
+        breaker=bool(breaker.get("enable", False)),
+        breaker_rollback=bool(breaker.get("rollback", False)),
+        failure_threshold=rolling.failure_threshold(int(svc.get("desiredCount", 0) or 0)),
+        known_before=frozenset(
+            str(d.get("id")) for d in svc.get("deployments") or [] if d is not primary
+        ),
+        known_events=frozenset(str(e.get("id")) for e in svc.get("events") or []),
+        on_cancel=on_cancel,
+        alarm_names=tuple(dict.fromkeys(spec.rollback.alarms)),
+    )
+    out.emit(
+        {"event": "watching", "deploymentId": primary["id"]},
+        f"watching {primary['id']} on {spec.cluster}/{spec.service} "
+        f"({revision(config.previous_task_definition_arn)} -> "
+        f"{revision(config.task_definition_arn)})",
+    )
+    return rolling.watch(aws, out, spec.cluster, spec.service, config, since=None, loop=loop)

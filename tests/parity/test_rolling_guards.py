@@ -129,7 +129,7 @@ def test_metric_checks_are_refused_on_a_rolling_update(stack: Stack) -> None:
 
 def _native_service(stack: Stack) -> str:
     """An ECS-controller service whose deployment strategy is BLUE_GREEN."""
-    td = stack.service("apps", "api")
+    td = stack.service("apps", "api", breaker=None)
     stack.aws.ecs().update_service(
         cluster="apps",
         service="api",

@@ -19,9 +19,6 @@ One stack per engine per module (`sandbox stack --kind ...`, built on first use)
 one after another on it. Timing-sensitive guards (alarm, timeout, cancel) run with the sandbox
 clock slowed so the release outlasts them; the rest at the suite's 600x. Adding an engine is
 one entry in ENGINES (its probe reads what "production" means there).
-
-Rows that fail on today's code are listed in PENDING and run by test_matrix_pending.py until
-the findings they expose are fixed; then drop them from PENDING.
 """
 
 from __future__ import annotations
@@ -700,43 +697,26 @@ def row_id(engine: Engine, guard: str | None, config: str | None) -> str:
     return "-".join(x for x in (engine.name, guard or "success", config or "") if x)
 
 
-# Rows that fail on today's code (test_matrix_pending.py runs them); see the module docstring.
-PENDING: frozenset[str] = frozenset(
-    {
-        # an alarm in ALARM during a rolling update: bluegreen reads alarms every 5 s (wall) and
-        # the sandbox's ECS does not act on the service's deployment alarms, so a short rollout
-        # completes on the new revision (exit 0)
-        "rolling-alarm",
-        # stop/approve/watch on a rolling service look for a CodeDeploy group (exit 4)
-        "rolling-I5-idle",
-        "rolling-I5-other",
-    }
-)
-
-
-def rows(pending: bool) -> list[Any]:
+def rows() -> list[Any]:
     return [
         pytest.param(engine, guard, config, id=row_id(engine, guard, config))
         for engine, guard, config in guard_rows()
-        if (row_id(engine, guard, config) in PENDING) == pending
     ]
 
 
-def success_rows(pending: bool) -> list[Any]:
+def success_rows() -> list[Any]:
     return [
         pytest.param(engine, config, id=row_id(engine, None, config))
         for engine in ENGINES
         for config in engine.configs
-        if (row_id(engine, None, config) in PENDING) == pending
     ]
 
 
-def scoped_rows(pending: bool) -> list[Any]:
+def scoped_rows() -> list[Any]:
     return [
         pytest.param(engine, case, id=f"{engine.name}-I5-{case}")
         for engine in ENGINES
         for case in ("idle", "other")
-        if (f"{engine.name}-I5-{case}" in PENDING) == pending
     ]
 
 
@@ -749,21 +729,21 @@ def assert_scoped_row(
         assert_other_service_ids(target, matrix_stacks)
 
 
-@pytest.mark.parametrize(("engine", "guard", "config"), rows(pending=False))
+@pytest.mark.parametrize(("engine", "guard", "config"), rows())
 def test_guard(
     on: Callable[[Engine], Target], engine: Engine, guard: str, config: str | None, tmp_path: Path
 ) -> None:
     assert_guard_row(on(engine), guard, config, tmp_path)
 
 
-@pytest.mark.parametrize(("engine", "config"), success_rows(pending=False))
+@pytest.mark.parametrize(("engine", "config"), success_rows())
 def test_success(
     on: Callable[[Engine], Target], engine: Engine, config: str | None, tmp_path: Path
 ) -> None:
     assert_success_row(on(engine), config, tmp_path)
 
 
-@pytest.mark.parametrize(("engine", "case"), scoped_rows(pending=False))
+@pytest.mark.parametrize(("engine", "case"), scoped_rows())
 def test_scoped_verbs(
     on: Callable[[Engine], Target],
     matrix_stacks: Callable[..., Target],
