@@ -28,11 +28,11 @@ from bluegreen.release import Problems, raise_problems
 from bluegreen.release.monitor import Outcome
 
 if TYPE_CHECKING:
+    from bluegreen.aws.model import LiveService
     from bluegreen.aws.session import Aws
     from bluegreen.engines import EngineKind
     from bluegreen.release.follow import CancelFlag, SharedReads
     from bluegreen.release.plan import DeployOptions
-    from bluegreen.aws.model import LiveService
     from bluegreen.release.rolling import Loop, Output
     from bluegreen.release.spec import Spec
 

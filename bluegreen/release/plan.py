@@ -20,9 +20,9 @@ from bluegreen.release.taskdef import same_task_definition
 
 if TYPE_CHECKING:
     from bluegreen.aws.codedeploy import DeploymentGroup
+    from bluegreen.aws.model import LiveService
     from bluegreen.aws.session import Aws
     from bluegreen.release.follow import SharedReads
-    from bluegreen.aws.model import LiveService
     from bluegreen.release.spec import Spec
     from bluegreen.release.tagging import TagPlan
 

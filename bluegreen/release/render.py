@@ -29,6 +29,7 @@ from pathlib import Path
 from types import CodeType
 from typing import TYPE_CHECKING, Any, Protocol
 
+from bluegreen.aws.model import LiveService
 from bluegreen.errors import (
     BluegreenError,
     ImageError,
@@ -37,7 +38,6 @@ from bluegreen.errors import (
     TemplateError,
     UsageError,
 )
-from bluegreen.aws.model import LiveService
 from bluegreen.release import flatten, raise_problems
 from bluegreen.release.images import ImageRef, mutable_tag_notice, parse_image
 from bluegreen.release.spec import (

@@ -33,11 +33,11 @@ from bluegreen.release.monitor import Event, Outcome
 from bluegreen.release.taskdef import same_task_definition
 
 if TYPE_CHECKING:
-    from bluegreen.aws.session import Aws
-    from bluegreen.release.verify import VerifyRun
     from bluegreen.aws.model import LiveService
+    from bluegreen.aws.session import Aws
     from bluegreen.release.spec import Spec
     from bluegreen.release.tagging import TagPlan
+    from bluegreen.release.verify import VerifyRun
 
 FAST_POLL = 1.0  # seconds between DescribeServices calls
 ROLLBACK_GRACE = 30.0  # seconds to wait for the breaker's rollback deployment to appear
