@@ -11,7 +11,7 @@ never ran production, so after good A, rolled-back B and good C the target is A,
   `previousTaskDefinitionArn`), else the journal's newest succeeded release of the live
   revision.
 - Rolling (ECS controller): the journal's release that put the live revision in place, else
-  the family's newest ACTIVE revision below it (the rule of `rolling_ops.previous_revision`).
+  the family's newest ACTIVE revision below it.
 
 `unfinished` covers the one case where `rollback` returns to another revision: the group's
 newest deployment stopped or failed without a rollback, so production may still carry part
@@ -193,7 +193,9 @@ def rolling_target(
             continue
         if rel.get("taskDefinitionArn") == current and prev and prev != current:
             dep = rel.get("deploymentId")
-            return RollbackTarget(str(prev), f"the journal: the release {dep or '?'} replaced it")
+            return RollbackTarget(
+                str(prev), f"the journal: the release {dep or '?'} replaced it", dep
+            )
     family = current.rsplit("/", 1)[-1].rsplit(":", 1)[0]
     older = [a for a in ecs.family_revisions(aws, family) if 0 <= _number(a) < _number(current)]
     if not older:

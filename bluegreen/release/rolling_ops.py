@@ -7,14 +7,14 @@
 - rollback: in flight (the PRIMARY deployment's rollout IN_PROGRESS next to an ACTIVE one), an
   UpdateService back to the ACTIVE deployment's task definition, followed by the rolling watch;
   when the circuit breaker is already rolling back, that rollback is followed instead. Finished:
-  the previous revision (see `previous_revision`) through the same rolling path.
+  the previous revision (`rollback_target.rolling_target`, the one rule `cleanup` keeps too)
+  through the same rolling path.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from bluegreen.errors import ExitCode, PreflightError
@@ -219,59 +219,6 @@ def _sort_key(value: Any) -> float:
 
 
 # --- rollback -----------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Previous:
-    task_definition_arn: str
-    how: str  # for humans: where the revision came from
-    release: str | None  # the deployment whose predecessor it is (journal), if known
-
-
-def _number(arn: str) -> int:
-    tail = arn.rsplit(":", 1)[-1]
-    return int(tail) if tail.isdigit() else -1
-
-
-def _family(arn: str) -> str:
-    return arn.rsplit("/", 1)[-1].rsplit(":", 1)[0]
-
-
-def previous_revision(aws: Aws, spec: Spec, journal: J.Journal, current: str | None) -> Previous:
-    """The revision to return to after a finished release.
-
-    1. The journal: the newest rolling release of this service that succeeded (not rolled back)
-       and put the live revision in place; its `previousTaskDefinitionArn` is what ran before.
-    2. Else the family's newest ACTIVE revision older than the live one (a lower revision
-       number): the revision registered before it, which is what the service ran unless
-       revisions were registered without being deployed.
-    """
-    from bluegreen.aws import ecs
-
-    for rel in reversed(releases(journal, spec.cluster, spec.service)):
-        res = rel.get("result") or {}
-        prev = rel.get("previousTaskDefinitionArn")
-        if res.get("status") != "Succeeded" or res.get("rolledBack"):
-            continue
-        if rel.get("taskDefinitionArn") == current and prev and prev != current:
-            return Previous(
-                str(prev),
-                f"the journal: the release {rel.get('deploymentId') or '?'} replaced it",
-                rel.get("deploymentId"),
-            )
-    where = f"ECS service {spec.cluster}/{spec.service}"
-    if current:
-        number = _number(current)
-        for arn in ecs.family_revisions(aws, _family(current)):
-            if 0 <= _number(arn) < number:
-                return Previous(
-                    arn, f"the family {_family(current)}: the newest ACTIVE older revision", None
-                )
-    raise PreflightError(
-        "no previous revision is known for this service",
-        where=where,
-        hint="deploy the wanted build explicitly with `bluegreen deploy --image NAME=REF`",
-    )
-
-
 def in_flight(svc: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None] | None:
     """(PRIMARY, the ACTIVE deployment it replaces) while the primary's rollout is running."""
     deployments = list(svc.get("deployments") or [])
@@ -307,6 +254,7 @@ def rollback(
     """Return the service to its previous revision and follow the rollout to the end."""
     from bluegreen.aws import ecs
     from bluegreen.release import rolling
+    from bluegreen.release.rollback_target import require_active, rolling_target
 
     cluster, service = spec.cluster, spec.service
     svc = ecs.describe_service_raw(aws, cluster, service)
@@ -370,8 +318,14 @@ def rollback(
             reason=result.reason,
         )
         return result
-    prev = previous_revision(aws, spec, journal, current)
-    ecs.describe_task_definition(aws, prev.task_definition_arn)  # ResourceNotFound if deleted
+    prev = rolling_target(aws, spec, journal, current)
+    if prev is None:
+        raise PreflightError(
+            "no previous revision is known for this service",
+            where=f"ECS service {cluster}/{service}",
+            hint="deploy the wanted build explicitly with `bluegreen deploy --image NAME=REF`",
+        )
+    require_active(aws, prev.task_definition_arn, prev.how)
     out.emit(
         {
             "event": "rollback",
@@ -393,7 +347,7 @@ def rollback(
         request=request,
         loop=loop,
         journal=journal,
-        record={"rollbackOf": prev.release},
+        record={"rollbackOf": prev.source},
     )
 
 
