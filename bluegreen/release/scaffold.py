@@ -460,4 +460,27 @@ def write_files(folder: Path, files: Mapping[str, str], *, force: bool) -> list[
         path = folder / name
         path.write_text(text, encoding="utf-8")
         written.append(path)
+    ignored = ignore_journal(folder)
+    if ignored is not None:
+        written.append(ignored)
     return written
+
+
+JOURNAL_IGNORE = ".bluegreen/"
+
+
+def ignore_journal(folder: Path) -> Path | None:
+    """Keep the local journal out of version control: add `.bluegreen/` to the folder's
+    .gitignore (created when missing); the path when it was written, None when it already
+    ignores the journal. A .gitignore that is a symlink is left alone."""
+    path = folder / ".gitignore"
+    if path.is_symlink():
+        return None
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    lines = {line.strip() for line in text.splitlines()}
+    if JOURNAL_IGNORE in lines or JOURNAL_IGNORE.rstrip("/") in lines:
+        return None
+    if text and not text.endswith("\n"):
+        text += "\n"
+    path.write_text(text + "# bluegreen's local journal of releases\n" + JOURNAL_IGNORE + "\n")
+    return path

@@ -31,7 +31,8 @@ def rendered_td(folder: Path) -> dict[str, Any]:
 def test_example_scaffold_validates(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["init", "--dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert out == "wrote " + ", ".join(str(tmp_path / f) for f in FILES) + "\n"
+    written = [*FILES, ".gitignore"]
+    assert out == "wrote " + ", ".join(str(tmp_path / f) for f in written) + "\n"
     validate_offline(tmp_path, capsys)
     td = rendered_td(tmp_path)
     assert td["containerDefinitions"][0]["image"] == "public.ecr.aws/nginx/nginx:stable"
@@ -250,3 +251,19 @@ def test_from_service_missing_is_exit_4(
     assert run(["init", "--dir", str(tmp_path), "--from-service", "c/nope"]) == 4
     assert "ECS service 'nope' is not found in cluster 'c'" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_init_keeps_the_journal_out_of_git(tmp_path: Path) -> None:
+    """`init` adds `.bluegreen/` (the local journal) to the folder's .gitignore, once, keeping
+    what the file already says."""
+    from tests.helpers import run_cli
+
+    (tmp_path / ".gitignore").write_text("node_modules/", encoding="utf-8")
+    ran = run_cli("init", "--dir", str(tmp_path))
+    assert ran.code == 0, ran.stderr
+    lines = (tmp_path / ".gitignore").read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "node_modules/"
+    assert lines[-1] == ".bluegreen/"
+    again = run_cli("init", "--dir", str(tmp_path), "--force")
+    assert again.code == 0, again.stderr
+    assert (tmp_path / ".gitignore").read_text(encoding="utf-8").count(".bluegreen/") == 1
