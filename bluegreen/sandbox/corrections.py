@@ -12,6 +12,8 @@ import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from bluegreen.sandbox import moto_fixes
+
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 StartResponse = Callable[..., Any]
 
@@ -95,6 +97,7 @@ class EcsCorrections:
     """ECS requests whose moto answers differ from AWS's, corrected."""
 
     def __init__(self, moto_app: WSGIApp, after_update: Callable[[], None]) -> None:
+        moto_fixes.apply()  # the corrections that must be made inside moto's models
         self._moto = moto_app
         self._after_update = after_update
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from botocore.model import OperationModel, Shape
@@ -66,12 +67,29 @@ def check_shape(shape: Shape, value: Any, path: str = "$") -> list[str]:
         ok = isinstance(value, int | float) and not isinstance(value, bool)
         return [] if ok else [f"{path}: expected a number, got {value!r}"]
     if kind == "timestamp":
-        # JSON protocols: epoch seconds (a number); botocore also parses ISO 8601 strings.
-        ok = isinstance(value, int | float | str) and not isinstance(value, bool)
+        # JSON protocols: epoch seconds (a number); botocore also parses ISO 8601 strings;
+        # CBOR: a tagged epoch, decoded to a datetime.
+        ok = isinstance(value, int | float | str | datetime) and not isinstance(value, bool)
         return [] if ok else [f"{path}: expected a timestamp, got {value!r}"]
     if kind == "blob":
         return [] if isinstance(value, str) else [f"{path}: expected base64 text, got {value!r}"]
     return []
+
+
+def decode(headers: dict[str, str], body: bytes) -> dict[str, Any]:
+    """A raw JSON or CBOR (smithy-rpc-v2-cbor: CloudWatch with botocore >= 1.40) body."""
+    if "cbor" in headers.get("content-type", "") or headers.get("smithy-protocol"):
+        if not body:
+            return {}
+        from botocore.parsers import BaseCBORParser
+
+        parser = BaseCBORParser()
+        decoded: dict[str, Any] = parser.parse_data_item(
+            parser.get_peekable_stream_from_bytes(body)
+        )
+        return decoded
+    loaded: dict[str, Any] = json.loads(body or b"{}")
+    return loaded
 
 
 @dataclass
@@ -105,8 +123,8 @@ class RawResponses:
     def check(self, operation: str) -> dict[str, Any]:
         """The last answer to `operation`, after asserting it fits the output shape (or, for an
         error, that its code is one the operation lists)."""
-        model, status, _, body = self.last(operation)
-        decoded: dict[str, Any] = json.loads(body or b"{}")
+        model, status, headers, body = self.last(operation)
+        decoded: dict[str, Any] = decode(headers, body)
         if status >= 400:
             code = str(decoded.get("__type", "")).rsplit("#", 1)[-1]
             listed = {error.name for error in model.error_shapes}
