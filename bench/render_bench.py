@@ -33,7 +33,7 @@ from pathlib import Path
 
 from bench.common import Stats, stats, time_command
 from bench.harness import Section
-from bluegreen.release.render import CACHE_ENV_VAR
+from bluegreen.render.templates import CACHE_ENV_VAR
 
 ENV = "prod"
 ACCOUNT = "123456789012"
@@ -166,8 +166,8 @@ def generate(folder: Path, count: int, *, distinct: bool = False) -> list[Path]:
 
 def render_all(specs: list[Path]) -> int:
     """Load, render and validate every spec; the number of task definitions rendered."""
-    from bluegreen.release.render import render_release
-    from bluegreen.release.spec import load_spec
+    from bluegreen.render.release import render_release
+    from bluegreen.spec.load import load_spec
 
     rendered = 0
     for path in specs:

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import Stats, machine, stats
-from bluegreen.release.taskdef import READ_ONLY_FIELDS
+from bluegreen.render.taskdef import READ_ONLY_FIELDS
 
 CANARY = "CodeDeployDefault.ECSCanary10Percent5Minutes"
 ALL_AT_ONCE = "CodeDeployDefault.ECSAllAtOnce"

@@ -22,7 +22,7 @@ def pytest_configure(config: pytest.Config) -> None:
     (subprocesses inherit it)."""
     import tempfile
 
-    from bluegreen.release.render import CACHE_ENV_VAR
+    from bluegreen.render.templates import CACHE_ENV_VAR
 
     os.environ[CACHE_ENV_VAR] = tempfile.mkdtemp(prefix="bluegreen-test-templates-")
 

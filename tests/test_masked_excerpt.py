@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bluegreen.release.render import _masked_row
+from bluegreen.render.documents import _masked_row
 
 
 @pytest.mark.parametrize(

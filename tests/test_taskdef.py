@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bluegreen.release.taskdef import (
+from bluegreen.render.taskdef import (
     READ_ONLY_FIELDS,
     normalise,
     same_task_definition,

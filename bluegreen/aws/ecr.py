@@ -10,7 +10,7 @@ from bluegreen.errors import ImageError
 
 if TYPE_CHECKING:
     from bluegreen.aws.session import Aws
-    from bluegreen.release.images import ImageRef
+    from bluegreen.spec.images import ImageRef
 
 
 class EcrResolver:
@@ -176,7 +176,7 @@ def retag(aws: Aws, ref: ImageRef, new_tag: str, *, force: bool = False) -> Reta
     its manifest and media type, then PutImage of that manifest under the new tag; no pull or
     push. Idempotent when the tag already names the same digest; when it names another image,
     ImageError (exit 2) unless `force`, which moves it."""
-    from bluegreen.release.images import parse_image
+    from bluegreen.spec.images import parse_image
 
     where = f"{ref.registry}/{ref.repository}"
     if not ref.is_ecr:

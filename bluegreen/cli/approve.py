@@ -27,8 +27,8 @@ def approve(
     terminated."""
     from bluegreen.cli.release_common import engine_kind, load_engine, load_target
     from bluegreen.engines import EngineKind, pick
-    from bluegreen.release.operations import approve as approve_deployment
-    from bluegreen.release.operations import find_deployment
+    from bluegreen.engines.codedeploy.ops import approve as approve_deployment
+    from bluegreen.engines.codedeploy.ops import find_deployment
 
     opts = options(ctx)
     # only CodeDeploy deployments wait for approval (a ready wait or a termination wait)

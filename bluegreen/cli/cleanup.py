@@ -30,7 +30,7 @@ def cleanup(
     deregistered and other unused INACTIVE revisions.
     """
     from bluegreen.release.cleanup import plan_cleanup, run_cleanup, short
-    from bluegreen.release.spec import load_spec
+    from bluegreen.spec.load import load_spec
 
     opts = options(ctx)
     out = opts.out()

@@ -89,12 +89,12 @@ def deploy(
     import time
 
     from bluegreen.cli.live import Reporter, asker, cancel_on_signals, resolve_on_cancel
-    from bluegreen.release.deploy import FollowSettings, apply
-    from bluegreen.release.follow import CancelFlag
-    from bluegreen.release.journal import Journal, journal_path
-    from bluegreen.release.monitor import Outcome
-    from bluegreen.release.plan import plan_release
-    from bluegreen.release.spec import load_spec
+    from bluegreen.engines.codedeploy.apply import FollowSettings, apply
+    from bluegreen.engines.codedeploy.follow import CancelFlag
+    from bluegreen.engines.codedeploy.plan import plan_release
+    from bluegreen.engines.model import Outcome
+    from bluegreen.journal import Journal, journal_path
+    from bluegreen.spec.load import load_spec
 
     opts = options(ctx)
     from bluegreen.cli import multi

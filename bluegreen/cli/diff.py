@@ -51,7 +51,7 @@ def diff(
     With --output json the result line is {"changed": bool, "diff": "..."}. Writes nothing.
     """
     from bluegreen.release.diff import diff_release
-    from bluegreen.release.spec import load_spec
+    from bluegreen.spec.load import load_spec
 
     opts = options(ctx)
     out = opts.out()

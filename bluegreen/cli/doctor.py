@@ -21,7 +21,7 @@ def doctor(ctx: typer.Context) -> None:
     """
     from bluegreen.errors import PreflightError
     from bluegreen.release.doctor import ERROR, OK, WARN, run_doctor
-    from bluegreen.release.spec import load_spec
+    from bluegreen.spec.load import load_spec
 
     opts = options(ctx)
     out = opts.out()

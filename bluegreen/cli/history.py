@@ -12,7 +12,7 @@ from bluegreen.cli.context import options
 if TYPE_CHECKING:
     from bluegreen.aws.session import Aws
     from bluegreen.cli.context import Options
-    from bluegreen.release.spec import Spec
+    from bluegreen.spec.model import Spec
 
 
 def history(
@@ -23,7 +23,7 @@ def history(
     with the journal (image digests, result). For a rolling (ECS-controller) service: the
     journal's rolling releases and the deployments ECS lists. JSON: one object per deployment."""
     from bluegreen.cli.release_common import load_rolling, load_target
-    from bluegreen.release.operations import history as load_history
+    from bluegreen.engines.codedeploy.ops import history as load_history
 
     opts = options(ctx)
     rolling = load_rolling(opts)
@@ -50,9 +50,9 @@ def _codedeploy_lines(row: dict[str, Any]) -> list[str]:
 
 
 def _rolling_history(opts: Options, aws: Aws, spec: Spec, limit: int) -> None:
-    from bluegreen.release.journal import Journal, journal_path
-    from bluegreen.release.rolling import revision
-    from bluegreen.release.rolling_ops import history as rolling_history
+    from bluegreen.engines.rolling.ops import history as rolling_history
+    from bluegreen.engines.rolling.rollout import revision
+    from bluegreen.journal import Journal, journal_path
 
     def lines(row: dict[str, Any]) -> list[str]:
         prev = row.get("previousTaskDefinitionArn")

@@ -43,8 +43,8 @@ def iam_policy(
     from bluegreen.cli.diff import pairs
     from bluegreen.errors import UsageError
     from bluegreen.release import iam
-    from bluegreen.release.render import render_release
-    from bluegreen.release.spec import load_spec
+    from bluegreen.render.release import render_release
+    from bluegreen.spec.load import load_spec
 
     opts = options(ctx)
     out = opts.out()

@@ -16,10 +16,11 @@ if TYPE_CHECKING:
 
     from bluegreen.aws.session import Aws
     from bluegreen.cli.context import Options, Out
-    from bluegreen.release.deploy import FollowSettings
-    from bluegreen.release.follow import CancelFlag
-    from bluegreen.release.journal import Journal
-    from bluegreen.release.monitor import Event, Outcome, State
+    from bluegreen.engines.codedeploy.apply import FollowSettings
+    from bluegreen.engines.codedeploy.follow import CancelFlag
+    from bluegreen.engines.codedeploy.machine import State
+    from bluegreen.engines.model import Event, Outcome
+    from bluegreen.journal import Journal
 
 BAR = 30
 
@@ -75,7 +76,7 @@ class Reporter:
 
     def follow(self, aws: Aws, settings: FollowSettings, journal: Journal | None) -> Outcome:
         """Follow the deployment to its end, with the live view shown while it runs."""
-        from bluegreen.release.deploy import follow
+        from bluegreen.engines.codedeploy.apply import follow
 
         self.start_live()
         try:
@@ -87,7 +88,7 @@ class Reporter:
         from rich.table import Table
         from rich.text import Text
 
-        from bluegreen.release.monitor import expected_remaining
+        from bluegreen.engines.codedeploy.machine import expected_remaining
 
         table = Table.grid(padding=(0, 2))
         state = self._state

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from bluegreen.aws.session import Aws
     from bluegreen.cli.context import Options
+    from bluegreen.engines.rolling.rollout import Output
     from bluegreen.release.fanout import FanOutResult, ReleaseRequest
-    from bluegreen.release.rolling import Output
-    from bluegreen.release.spec import Spec
+    from bluegreen.spec.model import Spec
 
 
 class Stamped:
@@ -68,9 +68,9 @@ def request_from_flags(
     tag_as: str | None = None,
 ) -> ReleaseRequest:
     from bluegreen.cli.diff import pairs
+    from bluegreen.engines.verify import split_command
     from bluegreen.release.fanout import ReleaseRequest
-    from bluegreen.release.spec import parse_duration
-    from bluegreen.release.verify import split_command
+    from bluegreen.spec.load import parse_duration
 
     return ReleaseRequest(
         image_overrides=pairs(image, "--image"),
@@ -106,16 +106,15 @@ def handle(
 ) -> bool:
     """Release what the CodeDeploy verb does not; True when done (or raises for the exit)."""
     from bluegreen.cli.live import Reporter, cancel_on_signals
-    from bluegreen.engines import EngineKind
+    from bluegreen.engines import EngineKind, engine_of
+    from bluegreen.engines.codedeploy.follow import CancelFlag
+    from bluegreen.engines.rolling import rollout as rolling
     from bluegreen.errors import PreflightError
-    from bluegreen.release import rolling
     from bluegreen.release.fanout import (
         collect_specs,
-        engine_of,
         gate_window,
         prepare_release,
     )
-    from bluegreen.release.follow import CancelFlag
 
     paths = list(configs or [opts.config])
     specs = collect_specs(paths, opts.env)
@@ -162,9 +161,9 @@ def _fan_out(
     import threading
 
     from bluegreen.cli.live import cancel_on_signals
-    from bluegreen.release import rolling
+    from bluegreen.engines.codedeploy.follow import CancelFlag, SharedReads
+    from bluegreen.engines.rolling import rollout as rolling
     from bluegreen.release.fanout import Runner, fan_out, prepare_release
-    from bluegreen.release.follow import CancelFlag, SharedReads
 
     cancel = CancelFlag()
     loop = rolling.Loop(sleep=cancel.sleep, cancelled=lambda: cancel.is_set)
@@ -187,7 +186,7 @@ def _window_notice(spec: Spec, out: Output) -> None:
     """For --dry-run: say whether the window is open, without refusing."""
     import datetime as dt
 
-    from bluegreen.release.windows import check, parse_windows
+    from bluegreen.spec.windows import check, parse_windows
 
     if not spec.windows:
         return

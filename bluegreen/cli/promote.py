@@ -35,11 +35,11 @@ def promote(
     """
     from bluegreen.cli.live import Reporter, cancel_on_signals
     from bluegreen.cli.multi import Stamped, aws_for
+    from bluegreen.engines.codedeploy.follow import CancelFlag
+    from bluegreen.engines.rolling.rollout import Loop
     from bluegreen.release.fanout import ReleaseRequest, gate_window
-    from bluegreen.release.follow import CancelFlag
     from bluegreen.release.promote import promote as run_promote
-    from bluegreen.release.rolling import Loop
-    from bluegreen.release.spec import load_spec, parse_duration
+    from bluegreen.spec.load import load_spec, parse_duration
 
     opts = options(ctx)
     source_spec = load_spec(opts.config, source)

@@ -28,11 +28,11 @@ def redeploy(
     """
     from bluegreen.cli.live import Reporter, cancel_on_signals
     from bluegreen.cli.multi import Stamped
-    from bluegreen.release.follow import CancelFlag
+    from bluegreen.engines.codedeploy.follow import CancelFlag
+    from bluegreen.engines.rolling.rollout import Loop
     from bluegreen.release.redeploy import RedeployRequest
     from bluegreen.release.redeploy import redeploy as run_redeploy
-    from bluegreen.release.rolling import Loop
-    from bluegreen.release.spec import load_spec, parse_duration
+    from bluegreen.spec.load import load_spec, parse_duration
 
     opts = options(ctx)
     spec = load_spec(opts.config, opts.env)

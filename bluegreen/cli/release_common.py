@@ -8,9 +8,9 @@ if TYPE_CHECKING:
     from bluegreen.aws.session import Aws
     from bluegreen.cli.context import Options
     from bluegreen.engines import EngineKind
-    from bluegreen.release.journal import Journal
-    from bluegreen.release.operations import Target
-    from bluegreen.release.spec import Spec
+    from bluegreen.engines.codedeploy.ops import Target
+    from bluegreen.journal import Journal
+    from bluegreen.spec.model import Spec
 
 
 def load_target(
@@ -18,13 +18,13 @@ def load_target(
 ) -> tuple[Aws, Spec | None, Target, Journal]:
     """With a deployment id and no spec file, the group comes from the deployment itself; with
     a spec, the id must be a deployment of the spec's group (else exit 2, before any write)."""
-    from bluegreen.release.journal import Journal, journal_path
-    from bluegreen.release.operations import (
+    from bluegreen.engines.codedeploy.ops import (
         owned_deployment,
         target_from_deployment,
         target_from_spec,
     )
-    from bluegreen.release.spec import load_spec
+    from bluegreen.journal import Journal, journal_path
+    from bluegreen.spec.load import load_spec
 
     spec: Spec | None = None
     if opts.config_given or opts.config.exists() or deployment_id is None:
@@ -45,8 +45,8 @@ def load_engine(opts: Options) -> tuple[Aws, Spec, EngineKind] | None:
     """The session, spec and engine of the spec's service (`engines.select`: exit 2 for a
     service no engine of bluegreen's releases); None when no spec file is there (a deployment
     id alone, which names a CodeDeploy deployment)."""
-    from bluegreen.release.fanout import engine_of
-    from bluegreen.release.spec import load_spec
+    from bluegreen.engines import engine_of
+    from bluegreen.spec.load import load_spec
 
     if not (opts.config_given or opts.config.exists()):
         return None

@@ -13,8 +13,8 @@ from bluegreen.cli.options import ImageOpt, OfflineOpt, VarOpt, VarsFileOpt
 
 if TYPE_CHECKING:
     from bluegreen.aws.session import Aws
-    from bluegreen.release.render import Rendered
-    from bluegreen.release.spec import Spec
+    from bluegreen.render.release import Rendered
+    from bluegreen.spec.model import Spec
 
 
 @dataclass
@@ -70,7 +70,7 @@ def load(opts: Options, path: Path | None = None) -> Spec:
     """The spec at `path` (default: --config) for --env, with --region applied."""
     from dataclasses import replace
 
-    from bluegreen.release.spec import load_spec
+    from bluegreen.spec.load import load_spec
 
     spec = load_spec(path or opts.config, opts.env)
     return replace(spec, region=opts.region) if opts.region else spec
@@ -86,7 +86,7 @@ def render_spec(
 ) -> Rendered:
     """Render for the CLI: online reads (live service, ECR digests) unless offline; through
     `aws` when given, else the run's session."""
-    from bluegreen.release.render import render_release
+    from bluegreen.render.release import render_release
 
     if offline:
         return render_release(
@@ -139,8 +139,8 @@ def render(
     """
     import json
 
-    from bluegreen.release import raise_problems
-    from bluegreen.release.redact import redact_task_definition
+    from bluegreen.errors import raise_problems
+    from bluegreen.render.redact import redact_task_definition
 
     opts = options(ctx)
     out = opts.out()

@@ -12,7 +12,7 @@ from bluegreen.cli.context import options
 if TYPE_CHECKING:
     from bluegreen.aws.session import Aws
     from bluegreen.cli.context import Options
-    from bluegreen.release.spec import Spec
+    from bluegreen.spec.model import Spec
 
 
 def rollback(
@@ -32,15 +32,15 @@ def rollback(
     else the family's newest ACTIVE revision older than the live one."""
     from bluegreen.cli.live import Reporter
     from bluegreen.cli.release_common import load_rolling, load_target
-    from bluegreen.errors import UsageError
-    from bluegreen.release.deploy import follow
-    from bluegreen.release.operations import (
+    from bluegreen.engines.codedeploy.apply import follow
+    from bluegreen.engines.codedeploy.ops import (
         find_deployment,
         follow_settings,
         redeploy_previous,
         stop,
     )
-    from bluegreen.release.spec import parse_duration
+    from bluegreen.errors import UsageError
+    from bluegreen.spec.load import parse_duration
 
     opts = options(ctx)
     rolling = load_rolling(opts)
@@ -55,7 +55,7 @@ def rollback(
     except UsageError:
         in_flight = None
     if in_flight is not None:
-        from bluegreen.release.operations import is_active
+        from bluegreen.engines.codedeploy.ops import is_active
 
         if not is_active(aws, in_flight):
             in_flight = None
@@ -78,11 +78,11 @@ def rollback(
 def _rolling_rollback(opts: Options, aws: Aws, spec: Spec, timeout: str | None) -> None:
     from bluegreen.cli.live import Reporter, cancel_on_signals
     from bluegreen.cli.multi import Stamped
-    from bluegreen.release import rolling
-    from bluegreen.release.follow import CancelFlag
-    from bluegreen.release.journal import Journal, journal_path
-    from bluegreen.release.rolling_ops import rollback as rolling_rollback
-    from bluegreen.release.spec import parse_duration
+    from bluegreen.engines.codedeploy.follow import CancelFlag
+    from bluegreen.engines.rolling import rollout as rolling
+    from bluegreen.engines.rolling.ops import rollback as rolling_rollback
+    from bluegreen.journal import Journal, journal_path
+    from bluegreen.spec.load import parse_duration
 
     limit = (
         parse_duration(timeout, "--timeout")

@@ -371,7 +371,7 @@ def unhealthy_green(
     """Make the replacement (green) tasks unhealthy, at once or after a while."""
     fault: dict[str, Any] = {"kind": "unhealthy-green"}
     if after is not None:
-        from bluegreen.release.spec import parse_duration
+        from bluegreen.spec.load import parse_duration
 
         fault["after_seconds"] = parse_duration(after, "--after")
     _add(ctx, fault)

@@ -13,13 +13,13 @@ def status(ctx: typer.Context) -> None:
     counts, deployments with their rollout state, the circuit breaker and the last events.
     Writes nothing."""
     from bluegreen.cli.release_common import load_rolling, load_target
-    from bluegreen.release.operations import status as load_status
+    from bluegreen.engines.codedeploy.ops import status as load_status
 
     opts = options(ctx)
     rolling = load_rolling(opts)
     if rolling is not None:
-        from bluegreen.release.rolling_ops import status as rolling_status
-        from bluegreen.release.rolling_ops import status_lines
+        from bluegreen.engines.rolling.ops import status as rolling_status
+        from bluegreen.engines.rolling.ops import status_lines
 
         data = rolling_status(*rolling)
         opts.out().emit({"event": "status", **data}, "\n".join(status_lines(data)))

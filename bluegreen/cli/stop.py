@@ -39,10 +39,10 @@ def _rolling(opts: Options, deployment_id: str | None, rollback: bool) -> None:
     from bluegreen.cli.live import Reporter, cancel_on_signals
     from bluegreen.cli.multi import Stamped
     from bluegreen.cli.release_common import load_rolling
-    from bluegreen.release import rolling
-    from bluegreen.release.follow import CancelFlag
-    from bluegreen.release.journal import Journal, journal_path
-    from bluegreen.release.rolling_ops import stop as rolling_stop
+    from bluegreen.engines.codedeploy.follow import CancelFlag
+    from bluegreen.engines.rolling import rollout as rolling
+    from bluegreen.engines.rolling.ops import stop as rolling_stop
+    from bluegreen.journal import Journal, journal_path
 
     found = load_rolling(opts)
     assert found is not None
@@ -67,9 +67,9 @@ def _rolling(opts: Options, deployment_id: str | None, rollback: bool) -> None:
 def _codedeploy(opts: Options, deployment_id: str | None, rollback: bool) -> None:
     from bluegreen.cli.live import Reporter
     from bluegreen.cli.release_common import load_target
-    from bluegreen.release.deploy import follow
-    from bluegreen.release.operations import find_deployment, follow_settings
-    from bluegreen.release.operations import stop as stop_deployment
+    from bluegreen.engines.codedeploy.apply import follow
+    from bluegreen.engines.codedeploy.ops import find_deployment, follow_settings
+    from bluegreen.engines.codedeploy.ops import stop as stop_deployment
 
     aws, spec, target, journal = load_target(opts, deployment_id)
     dep = deployment_id or find_deployment(

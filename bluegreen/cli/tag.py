@@ -29,7 +29,7 @@ def tag(
     naming another image is an error (exit 2) unless --force moves it."""
     from bluegreen.aws.ecr import retag
     from bluegreen.errors import UsageError
-    from bluegreen.release.images import parse_image
+    from bluegreen.spec.images import parse_image
 
     opts = options(ctx)
     out = opts.out()
@@ -45,8 +45,8 @@ def tag(
             from_spec.append(name.strip())
     region: str | None = None
     if from_spec:
-        from bluegreen.release.render import render_release
-        from bluegreen.release.spec import load_spec
+        from bluegreen.render.release import render_release
+        from bluegreen.spec.load import load_spec
 
         spec = load_spec(opts.config, opts.env)
         region = spec.region
@@ -64,7 +64,7 @@ def tag(
         if not ref.is_ecr:
             raise UsageError(f"{ref} is not in a private ECR registry", where=f"--image {name}")
     aws = opts.aws(region)
-    from bluegreen.release.tagging import check_tags
+    from bluegreen.engines.tagging import check_tags
 
     # every image found and free to take the tag (or --force) before the first write
     check_tags(

@@ -15,8 +15,8 @@ if TYPE_CHECKING:
     from bluegreen.cli.context import Options
     from bluegreen.cli.render import Flags
     from bluegreen.errors import BluegreenError
-    from bluegreen.release.render import Rendered
-    from bluegreen.release.spec import Spec
+    from bluegreen.render.release import Rendered
+    from bluegreen.spec.model import Spec
 
 
 def validate(
@@ -37,8 +37,7 @@ def validate(
     each problem names its file, and the exit is 2 when any spec has one.
     """
     from bluegreen.cli.render import parse_flags
-    from bluegreen.errors import UsageError
-    from bluegreen.release import flatten, raise_problems
+    from bluegreen.errors import UsageError, flatten, raise_problems
     from bluegreen.release.fanout import spec_files
 
     opts = options(ctx)
@@ -66,8 +65,7 @@ def _checked(
     """(spec, rendered, problems) for one spec file: every problem found, none raised. With
     `sessions`, AWS is read through one session per region (specs may live in several)."""
     from bluegreen.cli.render import load, render_spec
-    from bluegreen.errors import UsageError
-    from bluegreen.release import flatten
+    from bluegreen.errors import UsageError, flatten
 
     problems: list[BluegreenError] = list(flags.problems)
     try:
@@ -90,7 +88,7 @@ def _checked(
 def _validate_one(
     opts: Options, path: Path, flags: Flags, vars_file: list[Path] | None, offline: bool
 ) -> None:
-    from bluegreen.release import raise_problems
+    from bluegreen.errors import raise_problems
 
     out = opts.out()
     spec, rendered, problems = _checked(opts, path, flags, vars_file, offline)
@@ -112,8 +110,8 @@ def _validate_many(
 ) -> None:
     """A line per valid spec as it is checked, then every problem of every spec (exit 2) or
     the count of valid specs."""
-    from bluegreen.release import raise_problems
-    from bluegreen.release.spec import display_path
+    from bluegreen.errors import raise_problems
+    from bluegreen.spec.yaml import display_path
 
     out = opts.out()
     raise_problems(flags.problems, subject="--image/--var")  # the same for every spec: once
@@ -157,7 +155,7 @@ def _validate_many(
 def findings(
     spec: Spec, rendered: Rendered, vars_files: list[Path] | None, offline: bool
 ) -> list[str]:
-    from bluegreen.release.spec import display_path
+    from bluegreen.spec.yaml import display_path
 
     td = rendered.task_definition
     containers = [c.get("name") for c in td.get("containerDefinitions", [])]

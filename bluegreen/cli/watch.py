@@ -34,9 +34,9 @@ def watch(
     from bluegreen.cli.live import Reporter, cancel_on_signals, resolve_on_cancel
     from bluegreen.cli.release_common import engine_kind, load_engine, load_target
     from bluegreen.engines import EngineKind, pick
-    from bluegreen.release.follow import CancelFlag
-    from bluegreen.release.operations import find_deployment, follow_settings
-    from bluegreen.release.spec import parse_duration
+    from bluegreen.engines.codedeploy.follow import CancelFlag
+    from bluegreen.engines.codedeploy.ops import find_deployment, follow_settings
+    from bluegreen.spec.load import parse_duration
 
     opts = options(ctx)
     kind = engine_kind(load_engine(opts))
@@ -70,10 +70,10 @@ def _rolling(
     from bluegreen.cli.live import Reporter, cancel_on_signals, resolve_on_cancel
     from bluegreen.cli.multi import Stamped
     from bluegreen.cli.release_common import load_rolling
-    from bluegreen.release import rolling
-    from bluegreen.release.follow import CancelFlag
-    from bluegreen.release.rolling_ops import watch_in_flight
-    from bluegreen.release.spec import parse_duration
+    from bluegreen.engines.codedeploy.follow import CancelFlag
+    from bluegreen.engines.rolling import rollout as rolling
+    from bluegreen.engines.rolling.ops import watch_in_flight
+    from bluegreen.spec.load import parse_duration
 
     found = load_rolling(opts)
     assert found is not None

@@ -22,6 +22,8 @@ from bluegreen.errors import UnsupportedEngine
 
 if TYPE_CHECKING:
     from bluegreen.aws.model import LiveService
+    from bluegreen.aws.session import Aws
+    from bluegreen.spec.model import Spec
 
 T = TypeVar("T")
 
@@ -91,6 +93,13 @@ def select(live: LiveService) -> EngineKind:
             "or use a CODE_DEPLOY or ROLLING service",
         )
     return kind
+
+
+def engine_of(aws: Aws, spec: Spec) -> EngineKind:
+    """The engine that releases the spec's service: `select` on the live service."""
+    from bluegreen.aws import ecs
+
+    return select(ecs.describe_service(aws, spec.cluster, spec.service))
 
 
 def pick(ways: Mapping[EngineKind, T], kind: EngineKind, what: str) -> T:

@@ -18,7 +18,7 @@ from bluegreen.errors import UsageError
 
 if TYPE_CHECKING:
     from bluegreen.aws.session import Aws
-    from bluegreen.release.spec import Spec
+    from bluegreen.spec.model import Spec
 
 _REVISION = re.compile(r":task-definition/([A-Za-z0-9_-]+):(\d+)$")
 
@@ -114,7 +114,7 @@ def run_cleanup(aws: Aws, spec: Spec, *, keep: int, dry_run: bool, delete: bool)
     from bluegreen.aws import cleanup as gw
     from bluegreen.aws.codedeploy import active_deployments
     from bluegreen.aws.ecs import describe_service
-    from bluegreen.release.render import render_release
+    from bluegreen.render.release import render_release
 
     if keep < 1:  # before any AWS call
         plan_cleanup("", active=[], inactive=[], keep=keep, in_use={}, current=None, delete=False)
@@ -131,8 +131,8 @@ def run_cleanup(aws: Aws, spec: Spec, *, keep: int, dry_run: bool, delete: bool)
         ids = active_deployments(aws, spec.codedeploy.application, spec.codedeploy.deployment_group)
         for arn, deployment_id in gw.deployment_task_definitions(aws, ids).items():
             in_use.setdefault(arn, []).append(f"in-flight deployment {deployment_id}")
-    from bluegreen.release.journal import Journal, journal_path
-    from bluegreen.release.rollback_target import rollback_target
+    from bluegreen.engines.rollback_target import rollback_target
+    from bluegreen.journal import Journal, journal_path
 
     target = rollback_target(aws, spec, Journal(journal_path(spec.path)), live)
     plan = plan_cleanup(

@@ -60,7 +60,7 @@ class ComposeService:
 
 
 def load_compose(path: Path, service: str | None) -> ComposeService:
-    from bluegreen.release.spec import load_yaml
+    from bluegreen.spec.yaml import load_yaml
 
     doc = load_yaml(path, what="compose file")
     where = str(path)

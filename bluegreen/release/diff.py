@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bluegreen.release.taskdef import normalise
+from bluegreen.render.taskdef import normalise
 
 if TYPE_CHECKING:
     from bluegreen.aws.session import Aws
-    from bluegreen.release.spec import Spec
+    from bluegreen.spec.model import Spec
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ def diff_task_definitions(
     live: Mapping[str, Any] | None, rendered: Mapping[str, Any], *, live_arn: str | None = None
 ) -> DiffResult:
     """Compare; `live` None means the service runs no task definition yet."""
-    from bluegreen.release.redact import redact_task_definition
+    from bluegreen.render.redact import redact_task_definition
 
     new = normalise(rendered)
     old = normalise(live) if live is not None else None
@@ -100,7 +100,7 @@ def diff_release(
     """Render the release as `deploy` would (digests resolved) and compare it with the task
     definition the service runs now. Reads only."""
     from bluegreen.aws.ecs import describe_service, describe_task_definition
-    from bluegreen.release.render import render_for_deploy
+    from bluegreen.render.release import render_for_deploy
 
     live = describe_service(aws, spec.cluster, spec.service)
     rendered = render_for_deploy(

@@ -16,7 +16,7 @@ from bluegreen.errors import BluegreenError, ResourceNotFound
 
 if TYPE_CHECKING:
     from bluegreen.aws.session import Aws
-    from bluegreen.release.spec import Spec
+    from bluegreen.spec.model import Spec
 
 ERROR, WARN, OK = "error", "warn", "ok"
 
@@ -104,7 +104,7 @@ def fargate_size(td: Mapping[str, Any], what: str) -> Finding | None:
 
 
 def image_pinning(spec_images: Mapping[str, str], pin_digests: bool) -> list[Finding]:
-    from bluegreen.release.images import parse_image
+    from bluegreen.spec.images import parse_image
 
     out: list[Finding] = []
     for name, text in sorted(spec_images.items()):
@@ -139,7 +139,7 @@ def image_pinning(spec_images: Mapping[str, str], pin_digests: bool) -> list[Fin
 
 
 def live_image_findings(td: Mapping[str, Any]) -> list[Finding]:
-    from bluegreen.release.images import parse_image
+    from bluegreen.spec.images import parse_image
 
     out: list[Finding] = []
     for c in td.get("containerDefinitions") or []:
@@ -225,7 +225,7 @@ def run_doctor(aws: Aws, spec: Spec) -> list[Finding]:
 
 
 def _rendered(spec: Spec, findings: list[Finding]) -> dict[str, Any] | None:
-    from bluegreen.release.render import render_release
+    from bluegreen.render.release import render_release
 
     try:
         return render_release(spec).task_definition
@@ -439,8 +439,8 @@ def _group_rollback(aws: Aws, spec: Spec, dg: dict[str, Any]) -> list[Finding]:
     the spec's `rollback` by the one rule of `merge_rollback`), and whether `verify` gates."""
     from bluegreen.aws.cloudwatch import missing_alarms
     from bluegreen.aws.codedeploy import parse_group
-    from bluegreen.release.rollback_settings import STOP_ON_ALARM, merge_rollback
-    from bluegreen.release.verify_gate import problem, ready_wait_fix, verify_can_gate
+    from bluegreen.engines.codedeploy.rollback_settings import STOP_ON_ALARM, merge_rollback
+    from bluegreen.engines.codedeploy.verify_gate import problem, ready_wait_fix, verify_can_gate
 
     app, name = spec.codedeploy.application, spec.codedeploy.deployment_group
     group = parse_group(app, name, dg)

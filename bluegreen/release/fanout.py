@@ -23,18 +23,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bluegreen.errors import BluegreenError, ExitCode, OutsideWindowError, SpecError, UsageError
-from bluegreen.release import Problems, raise_problems
-from bluegreen.release.monitor import Outcome
+from bluegreen.engines.model import Outcome
+from bluegreen.errors import (
+    BluegreenError,
+    ExitCode,
+    OutsideWindowError,
+    Problems,
+    SpecError,
+    UsageError,
+    raise_problems,
+)
 
 if TYPE_CHECKING:
     from bluegreen.aws.model import LiveService
     from bluegreen.aws.session import Aws
-    from bluegreen.engines import EngineKind
-    from bluegreen.release.follow import CancelFlag, SharedReads
-    from bluegreen.release.plan import DeployOptions
-    from bluegreen.release.rolling import Loop, Output
-    from bluegreen.release.spec import Spec
+    from bluegreen.engines.codedeploy.follow import CancelFlag, SharedReads
+    from bluegreen.engines.codedeploy.plan import DeployOptions
+    from bluegreen.engines.rolling.rollout import Loop, Output
+    from bluegreen.spec.model import Spec
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 
@@ -69,7 +75,7 @@ def spec_files(paths: Sequence[Path]) -> list[Path]:
 
 def collect_specs(paths: Sequence[Path], env: str | None) -> list[Spec]:
     """Load every spec; all problems are reported together (exit 2) before anything runs."""
-    from bluegreen.release.spec import load_spec
+    from bluegreen.spec.load import load_spec
 
     specs: list[Spec] = []
     problems: list[BluegreenError] = []
@@ -109,7 +115,7 @@ class WallClock:
 
 def gate_window(spec: Spec, out: Output, *, wait: bool, clock: WallClock | None = None) -> None:
     """Return when a release may start now; OutsideWindowError (exit 2) when it may not."""
-    from bluegreen.release.windows import check, parse_windows, require_open
+    from bluegreen.spec.windows import check, parse_windows, require_open
 
     if not spec.windows:
         return
@@ -297,7 +303,7 @@ class ReleaseRequest:
 
     def deploy_options(self) -> DeployOptions:
         """What a CodeDeploy plan takes of this request."""
-        from bluegreen.release.plan import DeployOptions
+        from bluegreen.engines.codedeploy.plan import DeployOptions
 
         return DeployOptions(
             image_overrides=self.image_overrides,
@@ -308,14 +314,6 @@ class ReleaseRequest:
             verify=self.verify,
             tag_as=self.tag_as,
         )
-
-
-def engine_of(aws: Aws, spec: Spec) -> EngineKind:
-    """The engine that releases the spec's service (`engines.select` on the live service)."""
-    from bluegreen.aws import ecs
-    from bluegreen.engines import select
-
-    return select(ecs.describe_service(aws, spec.cluster, spec.service))
 
 
 def prepare_release(
@@ -335,7 +333,7 @@ def prepare_release(
     """
     from bluegreen.aws import ecs
     from bluegreen.engines import EngineKind, select
-    from bluegreen.release import rolling
+    from bluegreen.engines.rolling import rollout as rolling
 
     live = ecs.describe_service(aws, spec.cluster, spec.service)
     if select(live) is EngineKind.ROLLING:
@@ -379,10 +377,10 @@ def prepare_codedeploy(
     """A CodeDeploy blue/green release; `reuse`: deploy that registered revision as it is;
     `live`: the service as just described (not read again)."""
     from bluegreen.aws.iam import who
-    from bluegreen.release.deploy import FollowSettings, apply, follow
-    from bluegreen.release.follow import CancelFlag
-    from bluegreen.release.journal import Journal, journal_path
-    from bluegreen.release.plan import plan_release
+    from bluegreen.engines.codedeploy.apply import FollowSettings, apply, follow
+    from bluegreen.engines.codedeploy.follow import CancelFlag
+    from bluegreen.engines.codedeploy.plan import plan_release
+    from bluegreen.journal import Journal, journal_path
 
     plan = plan_release(aws, spec, request.deploy_options(), live=live, shared=shared)
     if reuse is not None:
@@ -390,7 +388,7 @@ def prepare_codedeploy(
     flag = cancel or CancelFlag()
 
     def run_codedeploy(out: Output) -> Outcome:
-        from bluegreen.release.monitor import Event
+        from bluegreen.engines.model import Event
 
         out.emit(plan.to_json(), "\n".join(plan.lines()))
         if request.dry_run:

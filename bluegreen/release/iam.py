@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from bluegreen.errors import SpecError
 
 if TYPE_CHECKING:
-    from bluegreen.release.spec import Spec
+    from bluegreen.spec.model import Spec
 
 # --- features ------------------------------------------------------------------------------
 CORE = "core"  # render, diff, status, history, deploy's reads and the registration
@@ -60,7 +60,7 @@ ALARM_ARNS = "cloudwatch-alarms"
 TASK_ROLES = "task-roles"
 ROLES = "iam-roles"
 CREATED_CONFIGS = "codedeploy-created-configs"
-CONFIG_PREFIX = "bluegreen."  # bluegreen.release.configs.PREFIX
+CONFIG_PREFIX = "bluegreen."  # bluegreen.engines.codedeploy.configs.PREFIX
 
 
 @dataclass(frozen=True)
@@ -331,8 +331,8 @@ def policy_for(
 ) -> PolicyResult:
     """The policy for `spec`, whose task definition rendered to `task_definition` with
     `images` (container -> reference)."""
-    from bluegreen.release.configs import parse_config
-    from bluegreen.release.images import parse_image
+    from bluegreen.engines.codedeploy.configs import parse_config
+    from bluegreen.spec.images import parse_image
 
     notes: list[str] = []
     repositories: list[tuple[str, str, str]] = []

@@ -14,16 +14,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from bluegreen.errors import DeploymentActive, ImageError, UsageError
-from bluegreen.release.images import parse_image
+from bluegreen.spec.images import parse_image
 
 if TYPE_CHECKING:
     from bluegreen.aws.session import Aws
+    from bluegreen.engines.codedeploy.follow import CancelFlag
+    from bluegreen.engines.model import Outcome
+    from bluegreen.engines.rolling.rollout import Loop, Output
     from bluegreen.release.fanout import ReleaseRequest
-    from bluegreen.release.follow import CancelFlag
-    from bluegreen.release.monitor import Outcome
-    from bluegreen.release.render import ImageResolver
-    from bluegreen.release.rolling import Loop, Output
-    from bluegreen.release.spec import Spec
+    from bluegreen.render.release import ImageResolver
+    from bluegreen.spec.model import Spec
 
 
 @dataclass(frozen=True)
@@ -144,7 +144,7 @@ def overrides_for(target_containers: list[str], source: SourceImages) -> dict[st
 def target_containers(aws: Aws, spec: Spec) -> list[str]:
     """The container names of the target's rendered task definition (no writes)."""
     from bluegreen.aws import ecs
-    from bluegreen.release.render import render_release
+    from bluegreen.render.release import render_release
 
     live = ecs.describe_service(aws, spec.cluster, spec.service)
     rendered = render_release(spec, live=live)

@@ -11,10 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from bluegreen.errors import PreflightError
-from bluegreen.release.journal import Journal, journal_path
-from bluegreen.release.monitor import Outcome
-from bluegreen.release.rolling import (
+from bluegreen.engines.model import Outcome
+from bluegreen.engines.rolling.rollout import (
     Loop,
     Output,
     RollingRequest,
@@ -22,11 +20,13 @@ from bluegreen.release.rolling import (
     revision,
     update_and_watch,
 )
+from bluegreen.errors import PreflightError
+from bluegreen.journal import Journal, journal_path
 
 if TYPE_CHECKING:
     from bluegreen.aws.session import Aws
-    from bluegreen.release.follow import CancelFlag
-    from bluegreen.release.spec import Spec
+    from bluegreen.engines.codedeploy.follow import CancelFlag
+    from bluegreen.spec.model import Spec
 
 DEFAULT_TIMEOUT = 1800.0
 

@@ -81,7 +81,7 @@ class _Expr:
 
 
 def looks_secret(name: str, value: str) -> bool:
-    from bluegreen.release.redact import redact_text
+    from bluegreen.render.redact import redact_text
 
     if _SECRET_NAME.search(name):
         return True
@@ -139,8 +139,8 @@ def _secrets_to_vars(
     """Replace every other secret in a container (a command argument, a docker label, a log
     option, ...: by its place or its shape) with a reference to a variable that is not written,
     and say so: the value must come from --var / --vars-file, or better from `secrets`."""
-    from bluegreen.release.redact import looks_secret_value, secret_places
-    from bluegreen.release.spec import json_path
+    from bluegreen.render.redact import looks_secret_value, secret_places
+    from bluegreen.spec.yaml import json_path
 
     places = set(secret_places(container))
 
@@ -356,7 +356,7 @@ def compose_model(
 
 def service_model(aws: Aws, target: str, region: str | None) -> Model:
     from bluegreen.aws.ecs import describe_service, describe_task_definition
-    from bluegreen.release.taskdef import to_register_input
+    from bluegreen.render.taskdef import to_register_input
 
     cluster, sep, service = target.partition("/")
     if not sep or not cluster or not service or "/" in service:
@@ -408,7 +408,7 @@ def _group_rollback(
         return None
     from bluegreen.aws.codedeploy import parse_group
     from bluegreen.aws.doctor import deployment_group_info
-    from bluegreen.release.rollback_settings import FAILURE, STOP_ON_ALARM
+    from bluegreen.engines.codedeploy.rollback_settings import FAILURE, STOP_ON_ALARM
 
     app, name = f"AppECS-{cluster}-{service}", f"DgpECS-{cluster}-{service}"
     info = deployment_group_info(aws, app, name)

@@ -24,8 +24,8 @@ def test_generated_services_render_and_validate(tmp_path: Path) -> None:
 
 
 def test_generated_services_are_distinct(tmp_path: Path) -> None:
-    from bluegreen.release.render import render_release
-    from bluegreen.release.spec import load_spec
+    from bluegreen.render.release import render_release
+    from bluegreen.spec.load import load_spec
 
     families = {
         render_release(load_spec(p, ENV)).task_definition["family"] for p in generate(tmp_path, 3)
@@ -35,8 +35,8 @@ def test_generated_services_are_distinct(tmp_path: Path) -> None:
 
 
 def test_generated_environment_overrides_are_merged(tmp_path: Path) -> None:
-    from bluegreen.release.render import render_release
-    from bluegreen.release.spec import load_spec
+    from bluegreen.render.release import render_release
+    from bluegreen.spec.load import load_spec
 
     td = render_release(load_spec(generate(tmp_path, 1)[0], ENV)).task_definition
 

@@ -7,7 +7,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from bluegreen.errors import ImageError
-from bluegreen.release.images import ImageRef, parse_image
+from bluegreen.spec.images import ImageRef, parse_image
 
 SHA = "sha256:" + "0123456789abcdef" * 4
 ECR = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"

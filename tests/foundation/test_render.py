@@ -18,14 +18,11 @@ from bluegreen.aws.ecs import describe_service, describe_task_definition
 from bluegreen.aws.model import LiveService
 from bluegreen.aws.session import Aws
 from bluegreen.errors import ImageError, ResourceNotFound, TemplateError
-from bluegreen.release.images import parse_image
-from bluegreen.release.redact import redact_task_definition, redact_text
-from bluegreen.release.render import (
-    PLACEHOLDER_TASK_DEFINITION,
-    appspec_content,
-    render_release,
-)
-from bluegreen.release.spec import load_spec
+from bluegreen.render.appspec import PLACEHOLDER_TASK_DEFINITION
+from bluegreen.render.redact import redact_task_definition, redact_text
+from bluegreen.render.release import appspec_content, render_release
+from bluegreen.spec.images import parse_image
+from bluegreen.spec.load import load_spec
 from tests.foundation.conftest import REGISTRY, World, manifest
 
 TD = {

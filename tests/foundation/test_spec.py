@@ -7,16 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from bluegreen.errors import SpecError
-from bluegreen.release import Problems
-from bluegreen.release.spec import (
-    CodeDeploySpec,
-    LoadBalancerSpec,
-    MetricCheck,
-    load_spec,
-    parse_duration,
-)
+from bluegreen.errors import Problems, SpecError
 from bluegreen.resources import load_schema
+from bluegreen.spec.load import load_spec, parse_duration
+from bluegreen.spec.model import CodeDeploySpec, LoadBalancerSpec, MetricCheck
 from tests.foundation.conftest import EXAMPLE
 
 

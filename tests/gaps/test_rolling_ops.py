@@ -198,7 +198,7 @@ def test_rollback_with_no_previous_revision_is_exit_2(
 def test_what_counts_as_in_flight() -> None:
     """The rollback's reading of DescribeServices (the sandbox's breaker rollback completes
     within one tick, so this branch is pinned on the record ECS returns)."""
-    from bluegreen.release.rolling_ops import _breaker_rolling_back, in_flight
+    from bluegreen.engines.rolling.ops import _breaker_rolling_back, in_flight
 
     new = {"id": "n", "status": "PRIMARY", "taskDefinition": "td:2", "rolloutState": "IN_PROGRESS"}
     old = {"id": "o", "status": "ACTIVE", "taskDefinition": "td:1", "rolloutState": "COMPLETED"}

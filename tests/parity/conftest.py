@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from bluegreen.aws.session import Aws
-from bluegreen.release.rolling import Loop
+from bluegreen.engines.rolling.rollout import Loop
 from bluegreen.sandbox.server import SandboxServer
 
 ACCOUNT = "123456789012"

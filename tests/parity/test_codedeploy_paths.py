@@ -9,7 +9,7 @@ import pytest
 from bluegreen.aws.session import Aws
 from bluegreen.errors import DeploymentActive
 from bluegreen.release import promote
-from bluegreen.release.spec import load_spec
+from bluegreen.spec.load import load_spec
 from tests.release.conftest import Ran, Stack, cli, module_stack, stack, wait_idle
 
 __all__ = ["cli", "module_stack", "stack"]  # fixtures shared with the CodeDeploy tests

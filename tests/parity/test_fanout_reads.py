@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from bluegreen.engines.codedeploy.follow import CancelFlag, SharedReads
+from bluegreen.engines.rolling import rollout as rolling
 from bluegreen.errors import ExitCode
-from bluegreen.release import rolling
 from bluegreen.release.fanout import ReleaseRequest, Runner, fan_out, prepare_release
-from bluegreen.release.follow import CancelFlag, SharedReads
-from bluegreen.release.spec import Spec, load_spec
+from bluegreen.spec.load import load_spec
+from bluegreen.spec.model import Spec
 from tests.conftest import sandbox_call
 from tests.parity.conftest import Recorder, Stack
 from tests.perf_fanout.conftest import Requests

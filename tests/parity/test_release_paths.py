@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 
 from bluegreen.cli.app import run
+from bluegreen.engines.rolling import rollout as rolling
+from bluegreen.engines.rolling.rollout import RollingRequest
 from bluegreen.errors import DeploymentActive, ExitCode, ImageError, OutsideWindowError
-from bluegreen.release import promote, rolling
+from bluegreen.release import promote
 from bluegreen.release.fanout import ReleaseRequest, WallClock, gate_window
-from bluegreen.release.rolling import RollingRequest
-from bluegreen.release.spec import load_spec
+from bluegreen.spec.load import load_spec
 from tests.parity.conftest import FAST, REGISTRY, Recorder, Stack
 
 ENVIRONMENTS = "environments:\n  staging: {cluster: stg}\n  prod: {cluster: prd}\n"

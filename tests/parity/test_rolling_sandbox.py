@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from bluegreen.engines.rolling import rollout as rolling
+from bluegreen.engines.rolling.rollout import RollingRequest
 from bluegreen.errors import ExitCode, PreflightError
-from bluegreen.release import redeploy, rolling
-from bluegreen.release.rolling import RollingRequest
-from bluegreen.release.spec import load_spec
+from bluegreen.release import redeploy
+from bluegreen.spec.load import load_spec
 from tests.parity.conftest import FAST, REGISTRY, Recorder, Stack
 
 

@@ -6,9 +6,8 @@ import datetime as dt
 
 import pytest
 
-from bluegreen.errors import ExitCode, PreflightError
-from bluegreen.release import rolling
-from bluegreen.release.rolling import (
+from bluegreen.engines.rolling import rollout as rolling
+from bluegreen.engines.rolling.rollout import (
     EcsDeployment,
     RollBack,
     RollingConfig,
@@ -16,6 +15,7 @@ from bluegreen.release.rolling import (
     RollingPhase,
     ServiceEvent,
 )
+from bluegreen.errors import ExitCode, PreflightError
 
 NEW = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:8"
 OLD = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:7"

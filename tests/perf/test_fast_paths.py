@@ -20,18 +20,13 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from bench.render_bench import generate
-from bluegreen.errors import BluegreenError, SpecError
-from bluegreen.release import flatten
-from bluegreen.release.render import COMPILED, render_release
-from bluegreen.release.spec import (
-    LazyLines,
-    _fast_check,
-    fast_yaml,
-    load_spec,
-    parse_yaml,
-    plain,
-)
+from bluegreen.errors import BluegreenError, SpecError, flatten
+from bluegreen.render.release import render_release
+from bluegreen.render.templates import COMPILED
 from bluegreen.resources import load_schema
+from bluegreen.spec.load import load_spec
+from bluegreen.spec.schema import _fast_check
+from bluegreen.spec.yaml import LazyLines, fast_yaml, parse_yaml, plain
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "web"
 
@@ -392,7 +387,7 @@ def _whole(text: str, folder: Path, context: dict[str, Any]) -> tuple[bool, str]
 
 def _split(text: str, spec_path: Path, context: dict[str, Any]) -> tuple[bool, str]:
     from bluegreen.errors import TemplateError
-    from bluegreen.release.render import _Templates
+    from bluegreen.render.templates import _Templates
 
     templates = _Templates(load_spec(spec_path, "prod"), context)
     try:
@@ -439,7 +434,7 @@ def test_the_scalar_resolver_is_the_round_trip_loaders() -> None:
     from ruamel.yaml.nodes import ScalarNode
     from ruamel.yaml.resolver import VersionedResolver
 
-    from bluegreen.release.spec import _fast_loader
+    from bluegreen.spec.yaml import _fast_loader
 
     parts = _fast_loader()
     if parts is None:
@@ -468,7 +463,7 @@ def test_the_scalar_resolver_is_the_round_trip_loaders() -> None:
 # --- compiled code on disk between runs -----------------------------------------------------
 @pytest.fixture
 def code_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    from bluegreen.release.render import CACHE_ENV_VAR
+    from bluegreen.render.templates import CACHE_ENV_VAR
 
     folder = tmp_path / "code-cache"
     monkeypatch.setenv(CACHE_ENV_VAR, str(folder))
@@ -480,7 +475,7 @@ def _plant(folder: Path, source: str, code_source: str) -> None:
     """An entry for `source` in the on-disk cache whose code was compiled from `code_source`."""
     from jinja2 import FileSystemBytecodeCache
 
-    from bluegreen.release.render import code_key
+    from bluegreen.render.templates import code_key
 
     env = COMPILED.environment(folder)
     cache = FileSystemBytecodeCache(str(folder), "%s.jinja2")
@@ -529,7 +524,7 @@ def test_a_folder_others_may_write_to_is_not_used(code_cache: Path, tmp_path: Pa
 def test_the_cache_can_be_turned_off(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code_cache: Path
 ) -> None:
-    from bluegreen.release.render import CACHE_ENV_VAR
+    from bluegreen.render.templates import CACHE_ENV_VAR
 
     monkeypatch.setenv(CACHE_ENV_VAR, "off")
     [path] = generate(tmp_path / "services", 1)
@@ -583,7 +578,7 @@ def test_string_templates_agree_with_jinja2_on_any_mix(one_spec: Path) -> None:
 def test_resolved_paths_are_what_path_resolve_gives(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bluegreen.release.spec import resolved
+    from bluegreen.spec.yaml import resolved
 
     real = tmp_path / "real"
     (real / "sub").mkdir(parents=True)
@@ -613,7 +608,7 @@ def test_resolved_paths_are_what_path_resolve_gives(
 def test_no_home_folder_means_no_cache_and_no_failure(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bluegreen.release.render import CACHE_ENV_VAR
+    from bluegreen.render.templates import CACHE_ENV_VAR
 
     monkeypatch.delenv(CACHE_ENV_VAR, raising=False)
     monkeypatch.delenv("XDG_CACHE_HOME", raising=False)

@@ -10,11 +10,12 @@ from typing import Any
 import pytest
 
 from bluegreen.aws.session import Aws
+from bluegreen.engines.codedeploy.follow import CancelFlag, Coalescer, SharedReads
 from bluegreen.errors import ExitCode, Throttled
 from bluegreen.release.fanout import ReleaseRequest, Runner, fan_out, prepare_release
-from bluegreen.release.follow import CancelFlag, Coalescer, SharedReads
-from bluegreen.release.spec import Spec, load_spec
 from bluegreen.sandbox.stack import StackResult
+from bluegreen.spec.load import load_spec
+from bluegreen.spec.model import Spec
 from tests.perf_fanout.conftest import Requests
 from tests.perf_fanout.test_preflight import Out
 
@@ -222,8 +223,8 @@ def test_a_missing_resource_fails_only_the_spec_that_names_it(stacks: list[Stack
 
 def _loop(shared: SharedReads) -> Any:
     from bluegreen.aws.codedeploy import DeploymentGroup
-    from bluegreen.release.follow import Loop, Probe
-    from bluegreen.release.monitor import MonitorConfig
+    from bluegreen.engines.codedeploy.follow import Loop, Probe
+    from bluegreen.engines.codedeploy.machine import MonitorConfig
 
     group = DeploymentGroup(
         "app", "dg", "ECS", "c", "s", ("a", "b"), ("l",), (), "CONTINUE_DEPLOYMENT", 0,

@@ -12,10 +12,9 @@ import pytest
 
 from bluegreen.aws.session import Aws
 from bluegreen.cli.app import run
-from bluegreen.errors import ExitCode, PreflightError, UsageError
-from bluegreen.release import flatten
+from bluegreen.engines.model import Outcome
+from bluegreen.errors import ExitCode, PreflightError, UsageError, flatten
 from bluegreen.release.fanout import Runner, fan_out, preflight
-from bluegreen.release.monitor import Outcome
 from bluegreen.sandbox.stack import StackResult
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from bluegreen.engines.codedeploy.configs import TrafficRouting, default_timeout, parse_config
 from bluegreen.errors import UsageError
-from bluegreen.release.configs import TrafficRouting, default_timeout, parse_config
 
 
 @pytest.mark.parametrize(

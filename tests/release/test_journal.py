@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bluegreen.release.journal import CREATED, INTENT, RESULT, Journal, journal_path
+from bluegreen.journal import CREATED, INTENT, RESULT, Journal, journal_path
 
 
 def test_path_defaults_beside_the_spec_and_env_overrides(

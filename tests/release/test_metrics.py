@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from bluegreen.release.metrics import breached, evaluate, queries
+from bluegreen.engines.codedeploy.metrics import breached, evaluate, queries
 
 GREEN = {"TargetGroup": "targetgroup/g/1", "LoadBalancer": "app/lb/9"}
 BLUE = {"TargetGroup": "targetgroup/b/2", "LoadBalancer": "app/lb/9"}

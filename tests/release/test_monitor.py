@@ -6,8 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from bluegreen.errors import ExitCode
-from bluegreen.release.monitor import (
+from bluegreen.engines.codedeploy.machine import (
     APPROVAL_POLL,
     BAKE_POLL,
     END_POLL,
@@ -27,6 +26,7 @@ from bluegreen.release.monitor import (
     step,
     stop_requested,
 )
+from bluegreen.errors import ExitCode
 
 DEP = "d-AAAAAAAAA"
 RB = "d-BBBBBBBBB"

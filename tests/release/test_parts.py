@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from bluegreen.engines.codedeploy.apply import description, with_task_definition
+from bluegreen.engines.model import Outcome
+from bluegreen.engines.verify import VerifyRun, split_command
 from bluegreen.errors import Cancelled, DeploymentFailed, DeploymentTimeout, UsageError
-from bluegreen.release.deploy import description, with_task_definition
-from bluegreen.release.monitor import Outcome
-from bluegreen.release.taskdef import same_task_definition
-from bluegreen.release.verify import VerifyRun, split_command
+from bluegreen.render.taskdef import same_task_definition
 
 
 def finish(run: VerifyRun, limit: float = 10.0) -> tuple[bool, str]:
@@ -150,7 +150,7 @@ def test_live_view_renders_the_state() -> None:
 
     from bluegreen.cli.context import Options
     from bluegreen.cli.live import Reporter
-    from bluegreen.release.monitor import (
+    from bluegreen.engines.codedeploy.machine import (
         LifecycleEvent,
         MonitorConfig,
         Observation,

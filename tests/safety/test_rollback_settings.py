@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from bluegreen.release.spec import load_spec
+from bluegreen.spec.load import load_spec
 from tests.helpers import Ran
 from tests.release.conftest import Stack
 from tests.safety.codedeploy_support import (

@@ -12,10 +12,10 @@ import jsonschema
 import pytest
 
 from bluegreen.cli.app import run
-from bluegreen.release.spec import load_spec
 from bluegreen.resources import load_schema
 from bluegreen.sandbox.server import SandboxServer
 from bluegreen.sandbox.stack import image_manifest
+from bluegreen.spec.load import load_spec
 
 ACCOUNT = "123456789012"
 REPO_URI = f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/web"

@@ -15,8 +15,8 @@ import boto3
 import pytest
 
 from bluegreen.cli.app import run
-from bluegreen.release.spec import load_spec
 from bluegreen.sandbox.server import SandboxServer
+from bluegreen.spec.load import load_spec
 from tests.conftest import sandbox_call
 
 ACCOUNT = "123456789012"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bluegreen.errors import ExitCode, UsageError
-from bluegreen.release.journal import CREATED, INTENT, Journal, journal_path
+from bluegreen.journal import CREATED, INTENT, Journal, journal_path
 from tests.helpers import Ran
 from tests.release.conftest import Stack
 from tests.release.test_image_refusals import Writes, writes

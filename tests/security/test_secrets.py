@@ -248,7 +248,7 @@ def test_no_verb_prints_a_planted_secret(
 def test_shaped_secrets_are_caught_in_free_text(secret: str, context: str) -> None:
     """The planted forms that are not environment values are caught by their shape wherever
     they appear (environment values are hidden whatever they look like)."""
-    from bluegreen.release.redact import redact_text
+    from bluegreen.render.redact import redact_text
 
     assert secret in context
     assert secret not in redact_text(context)

@@ -11,7 +11,7 @@ import pytest
 
 from bluegreen.cli.app import run
 from bluegreen.release.diff import diff_task_definitions
-from bluegreen.release.taskdef import normalise
+from bluegreen.render.taskdef import normalise
 from tests.verbs.conftest import push_image
 
 REPO = "123456789012.dkr.ecr.us-east-1.amazonaws.com/web"

@@ -11,8 +11,8 @@ import pytest
 
 from bluegreen.cli.app import run
 from bluegreen.release import iam
-from bluegreen.release.render import render_release
-from bluegreen.release.spec import load_spec
+from bluegreen.render.release import render_release
+from bluegreen.spec.load import load_spec
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "web" / "bluegreen.yaml"

@@ -11,8 +11,8 @@ import pytest
 
 from bluegreen.cli.app import run
 from bluegreen.release.compose import convert_service, duration_seconds, fargate_size, memory_mib
-from bluegreen.release.render import render_release
-from bluegreen.release.spec import load_spec
+from bluegreen.render.release import render_release
+from bluegreen.spec.load import load_spec
 from tests.verbs.conftest import REGISTRY
 
 FILES = ("bluegreen.yaml", "taskdef.json.j2", "appspec.yaml.j2")

@@ -125,7 +125,7 @@ def test_retag_sends_the_same_manifest_and_media_type(monkeypatch: pytest.Monkey
 
     from bluegreen.aws.ecr import retag
     from bluegreen.aws.session import Aws
-    from bluegreen.release.images import parse_image
+    from bluegreen.spec.images import parse_image
 
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")

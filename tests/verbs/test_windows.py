@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bluegreen.errors import SpecError
-from bluegreen.release.windows import check, parse_windows
+from bluegreen.spec.windows import check, parse_windows
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NY = ZoneInfo("America/New_York")
@@ -205,7 +205,7 @@ def test_naive_now_is_refused() -> None:
 
 def test_require_open_raises_naming_the_next_opening() -> None:
     from bluegreen.errors import OutsideWindowError
-    from bluegreen.release.windows import require_open
+    from bluegreen.spec.windows import require_open
 
     assert require_open(None, at(dt.UTC, 2026, 11, 26, 3, 0)).open is True
     assert require_open(WEEKDAYS, at(BERLIN, 2026, 11, 26, 10, 0)).open is True
@@ -221,7 +221,7 @@ def test_require_open_raises_naming_the_next_opening() -> None:
 def test_windows_of_a_loaded_spec() -> None:
     from pathlib import Path
 
-    from bluegreen.release.spec import load_spec
+    from bluegreen.spec.load import load_spec
 
     spec = load_spec(Path(__file__).resolve().parents[2] / "examples" / "web" / "bluegreen.yaml")
     assert spec.windows is not None
@@ -241,7 +241,7 @@ def _spec_with_days(tmp_path: Any, days: str) -> Any:
 
 @pytest.mark.parametrize("days", ["[mon-fri]", "[friday-monday]", "[sat, sun]"])
 def test_spec_schema_accepts_what_windows_understands(tmp_path: Any, days: str) -> None:
-    from bluegreen.release.spec import load_spec
+    from bluegreen.spec.load import load_spec
 
     loaded = load_spec(_spec_with_days(tmp_path, days))
     assert loaded.windows is not None
@@ -249,7 +249,7 @@ def test_spec_schema_accepts_what_windows_understands(tmp_path: Any, days: str) 
 
 
 def test_spec_schema_rejects_an_unknown_day_range(tmp_path: Any) -> None:
-    from bluegreen.release.spec import load_spec
+    from bluegreen.spec.load import load_spec
 
     with pytest.raises(SpecError) as info:
         load_spec(_spec_with_days(tmp_path, "[mon-fry]"))

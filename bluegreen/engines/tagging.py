@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bluegreen import journal as J
 from bluegreen.errors import BluegreenError, ImageError, UsageError
-from bluegreen.release import journal as J
 
 if TYPE_CHECKING:
     from bluegreen.aws.session import Aws
-    from bluegreen.release.images import ImageRef
+    from bluegreen.spec.images import ImageRef
 
 GIT_SHA = "git-sha"
 WHERE = "--tag-as"
@@ -121,7 +121,7 @@ def plan_tags(
     """Check TAG against every ECR image of the release (reads only); None without --tag-as."""
     if value is None:
         return None
-    from bluegreen.release.images import parse_image
+    from bluegreen.spec.images import parse_image
 
     if not value.strip():
         raise UsageError("--tag-as needs a tag (or git-sha)", where=WHERE)
@@ -159,8 +159,8 @@ def check_tags(
     another image unless `force`) is raised together, so that no image gets the tag while
     another cannot."""
     from bluegreen.aws import ecr
-    from bluegreen.release import flatten, raise_problems
-    from bluegreen.release.images import parse_image
+    from bluegreen.errors import flatten, raise_problems
+    from bluegreen.spec.images import parse_image
 
     resolver = ecr.EcrResolver(aws)
     items: list[TagItem] = []
@@ -206,7 +206,7 @@ Emit = Callable[[dict[str, Any], str], None]
 def apply_tags(aws: Aws, plan: TagPlan, journal: J.Journal, emit: Emit) -> None:
     """PutImage of each image's manifest under the tag, journalled before and after."""
     from bluegreen.aws.ecr import retag
-    from bluegreen.release.images import parse_image
+    from bluegreen.spec.images import parse_image
 
     for item in plan.items:
         record = {"repository": item.repository, "digest": item.digest, "tag": plan.tag}

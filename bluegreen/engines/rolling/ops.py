@@ -17,15 +17,15 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from bluegreen import journal as J
+from bluegreen.engines.model import Outcome
+from bluegreen.engines.rolling.rollout import revision
 from bluegreen.errors import ExitCode, PreflightError
-from bluegreen.release import journal as J
-from bluegreen.release.monitor import Outcome
-from bluegreen.release.rolling import revision
 
 if TYPE_CHECKING:
     from bluegreen.aws.session import Aws
-    from bluegreen.release.rolling import Loop, Output
-    from bluegreen.release.spec import Spec
+    from bluegreen.engines.rolling.rollout import Loop, Output
+    from bluegreen.spec.model import Spec
 
 EVENTS_SHOWN = 5
 
@@ -33,8 +33,7 @@ EVENTS_SHOWN = 5
 def is_rolling(aws: Aws, spec: Spec) -> bool:
     """True when `engines.select` gives the spec's service to the rolling engine (exit 2 for a
     service no engine of bluegreen's releases)."""
-    from bluegreen.engines import EngineKind
-    from bluegreen.release.fanout import engine_of
+    from bluegreen.engines import EngineKind, engine_of
 
     return engine_of(aws, spec) is EngineKind.ROLLING
 
@@ -122,34 +121,6 @@ def status_lines(data: Mapping[str, Any]) -> list[str]:
 
 
 # --- the journal's rolling releases -------------------------------------------------------------
-def releases(journal: J.Journal, cluster: str, service: str) -> list[dict[str, Any]]:
-    """The service's rolling releases as the journal recorded them, oldest first: each CREATED
-    record with the RESULT that followed it (ECS may name the deployment only after the update,
-    so a result is matched by deployment id, else to the newest open release)."""
-    rows: list[dict[str, Any]] = []
-    for rec in journal.records():
-        if rec.get("strategy") != "rolling":
-            continue
-        if rec.get("cluster") != cluster or rec.get("service") != service:
-            continue
-        kind = rec.get("kind")
-        if kind == J.CREATED:
-            rows.append({k: v for k, v in rec.items() if k != "kind"})
-        elif kind == J.RESULT:
-            dep = rec.get("deploymentId")
-            row = next((r for r in reversed(rows) if dep and r.get("deploymentId") == dep), None)
-            if row is None:
-                row = next((r for r in reversed(rows) if "result" not in r), None)
-            if row is None:
-                continue
-            if dep and not row.get("deploymentId"):
-                row["deploymentId"] = dep
-            row["result"] = {
-                k: rec.get(k) for k in ("status", "rolledBack", "exitCode", "reason", "ts")
-            }
-    return rows
-
-
 def _iso(value: Any) -> str | None:
     if isinstance(value, int | float):
         return dt.datetime.fromtimestamp(float(value), dt.UTC).isoformat()
@@ -163,7 +134,7 @@ def history(aws: Aws, spec: Spec, journal: J.Journal, limit: int) -> list[dict[s
     svc = ecs.describe_service_raw(aws, spec.cluster, spec.service)
     live = {str(d.get("id")): d for d in svc.get("deployments") or []}
     rows: list[dict[str, Any]] = []
-    for rel in releases(journal, spec.cluster, spec.service):
+    for rel in J.rolling_releases(journal, spec.cluster, spec.service):
         res = rel.get("result") or {}
         dep = rel.get("deploymentId")
         ecs_view = live.pop(str(dep), None) if dep else None
@@ -253,8 +224,8 @@ def rollback(
 ) -> Outcome:
     """Return the service to its previous revision and follow the rollout to the end."""
     from bluegreen.aws import ecs
-    from bluegreen.release import rolling
-    from bluegreen.release.rollback_target import require_active, rolling_target
+    from bluegreen.engines.rollback_target import require_active, rolling_target
+    from bluegreen.engines.rolling import rollout as rolling
 
     cluster, service = spec.cluster, spec.service
     svc = ecs.describe_service_raw(aws, cluster, service)
@@ -450,7 +421,7 @@ def watch_in_flight(
     """Follow the rollout in flight to its end (re-attach), with the spec's alarms watched;
     exit 2 when nothing is in flight."""
     from bluegreen.aws import ecs
-    from bluegreen.release import rolling
+    from bluegreen.engines.rolling import rollout as rolling
 
     svc = ecs.describe_service_raw(aws, spec.cluster, spec.service)
     primary, replaced = _in_flight_or_refuse(svc, spec, deployment_id, "watch")

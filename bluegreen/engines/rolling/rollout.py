@@ -27,17 +27,17 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from bluegreen.engines.model import Event, Outcome
 from bluegreen.errors import ExitCode, PreflightError
-from bluegreen.release.journal import CREATED, INTENT, REGISTERED, RESULT, Journal, journal_path
-from bluegreen.release.monitor import Event, Outcome
-from bluegreen.release.taskdef import same_task_definition
+from bluegreen.journal import CREATED, INTENT, REGISTERED, RESULT, Journal, journal_path
+from bluegreen.render.taskdef import same_task_definition
 
 if TYPE_CHECKING:
     from bluegreen.aws.model import LiveService
     from bluegreen.aws.session import Aws
-    from bluegreen.release.spec import Spec
-    from bluegreen.release.tagging import TagPlan
-    from bluegreen.release.verify import VerifyRun
+    from bluegreen.engines.tagging import TagPlan
+    from bluegreen.engines.verify import VerifyRun
+    from bluegreen.spec.model import Spec
 
 FAST_POLL = 1.0  # seconds between DescribeServices calls
 ROLLBACK_GRACE = 30.0  # seconds to wait for the breaker's rollback deployment to appear
@@ -877,7 +877,7 @@ class RollingPlan:
         )
 
     def json(self) -> dict[str, Any]:
-        from bluegreen.release.redact import redact_task_definition
+        from bluegreen.render.redact import redact_task_definition
 
         return {
             "event": "plan",
@@ -949,7 +949,7 @@ def plan(
 ) -> RollingPlan:
     """Render, resolve and preflight: everything up to the first write (no writes here)."""
     from bluegreen.aws import ecs
-    from bluegreen.release.render import render_for_deploy
+    from bluegreen.render.release import render_for_deploy
 
     where = f"{spec.cluster}/{spec.service}"
     if service is None:
@@ -972,7 +972,7 @@ def plan(
         vars_files=request.vars_files,
     )
     check_headroom(service, where=where)
-    from bluegreen.release.tagging import plan_tags
+    from bluegreen.engines.tagging import plan_tags
 
     tags = plan_tags(aws, rendered.images, request.tag_as, spec.path.parent)
     td = rendered.task_definition
@@ -1060,7 +1060,7 @@ def apply(
     if p.tags is not None:
         # --tag-as: the first write, checked while planning; also when nothing else changes,
         # since the tag names what the service runs.
-        from bluegreen.release.tagging import apply_tags
+        from bluegreen.engines.tagging import apply_tags
 
         apply_tags(aws, p.tags, journal, out.emit)
     if p.no_change:
@@ -1316,7 +1316,7 @@ def _verify_factory(
     aws: Aws, cluster: str, service: str, arn: str, guards: RollingGuards, loop: Loop
 ) -> Callable[[str], VerifyRun]:
     """The verify command of a rolling update, with what it needs to find the service."""
-    from bluegreen.release.verify import VerifyRun
+    from bluegreen.engines.verify import VerifyRun
 
     assert guards.verify is not None
     argv = list(guards.verify)

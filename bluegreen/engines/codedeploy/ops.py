@@ -8,15 +8,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from bluegreen import journal as J
+from bluegreen.engines.codedeploy.probe import view
 from bluegreen.errors import PreflightError, ResourceNotFound, UsageError
-from bluegreen.release import journal as J
-from bluegreen.release.observe import view
 
 if TYPE_CHECKING:
     from bluegreen.aws.codedeploy import DeploymentGroup
     from bluegreen.aws.session import Aws
-    from bluegreen.release.deploy import FollowSettings
-    from bluegreen.release.spec import Spec
+    from bluegreen.engines.codedeploy.apply import FollowSettings
+    from bluegreen.spec.model import Spec
 
 
 @dataclass(frozen=True)
@@ -205,7 +205,7 @@ def previous_revision(
     live one (never a rolled-back one); when the newest release stopped without a rollback,
     the revision that ran before it.
     """
-    from bluegreen.release.rollback_target import codedeploy_target, unfinished
+    from bluegreen.engines.rollback_target import codedeploy_target, unfinished
 
     app, group = target.application, target.group_name
     found = unfinished(aws, app, group, journal, current) or codedeploy_target(
@@ -335,8 +335,8 @@ def follow_settings(
     """How to follow an existing deployment: its task definition and config from CodeDeploy
     (else the journal), the alarms and metric checks from the spec when there is one."""
     from bluegreen.aws import codedeploy
-    from bluegreen.release.configs import PREDEFINED, TrafficRouting
-    from bluegreen.release.deploy import FollowSettings
+    from bluegreen.engines.codedeploy.apply import FollowSettings
+    from bluegreen.engines.codedeploy.configs import PREDEFINED, TrafficRouting
 
     info = codedeploy.get_deployment(aws, deployment_id)
     td = task_definition_of(info) or journal.deployments().get(deployment_id, {}).get(
@@ -373,11 +373,11 @@ def redeploy_previous(
     the live service's last deployment (else rendered from the spec) pointing at it."""
     from bluegreen.aws import codedeploy, ecs
     from bluegreen.aws.iam import who
-    from bluegreen.release.deploy import description, with_task_definition
-    from bluegreen.release.monitor import Event
-    from bluegreen.release.render import appspec_content, render_release
-    from bluegreen.release.rollback_settings import merge_rollback
-    from bluegreen.release.rollback_target import require_active
+    from bluegreen.engines.codedeploy.apply import description, with_task_definition
+    from bluegreen.engines.codedeploy.rollback_settings import merge_rollback
+    from bluegreen.engines.model import Event
+    from bluegreen.engines.rollback_target import require_active
+    from bluegreen.render.release import appspec_content, render_release
 
     live = ecs.describe_service(aws, spec.cluster, spec.service)
     current = live.task_definition_arn

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bluegreen.release.monitor import LifecycleEvent, TaskSet
+from bluegreen.engines.codedeploy.machine import LifecycleEvent, TaskSet
 
 
 def _ts(value: Any) -> float | None:

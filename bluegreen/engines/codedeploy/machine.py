@@ -1,13 +1,4 @@
-"""The deployment monitor: a pure state machine.
-
-`step(state, observation) -> (state, events, decision)` is fed what the loop saw
-(GetDeployment, GetDeploymentTarget, alarm states, metric values, the verify command's
-result, a cancel request) and decides what to do next: wait, stop with rollback, run the
-verify command, approve, follow the rollback deployment, or finish with an outcome.
-
-No I/O happens here: no clock, no sleep, no AWS. The loop (`release/watch.py`) owns those.
-Only *changes* are reported as events.
-"""
+"""The CodeDeploy monitor: a pure `step(state, observation) -> (state, events, decision)`."""
 
 from __future__ import annotations
 
@@ -17,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
+from bluegreen.engines.model import Event, Outcome
 from bluegreen.errors import ExitCode
 
 TERMINAL = frozenset({"Succeeded", "Failed", "Stopped"})
@@ -125,55 +117,6 @@ class MonitorConfig:
 
 
 @dataclass(frozen=True)
-class Outcome:
-    deployment_id: str
-    status: str  # the original deployment's final status (or InProgress when detached)
-    rolled_back: bool
-    exit_code: int
-    reason: str
-    rollback_deployment_id: str | None = None
-    task_definition_arn: str | None = None
-
-    @classmethod
-    def dry_run(cls, task_definition_arn: str | None = None) -> Outcome:
-        """The outcome of a `--dry-run`: nothing started, nothing changed, exit 0."""
-        return cls(
-            "",
-            "DryRun",
-            False,
-            ExitCode.OK,
-            "dry run: nothing was changed",
-            None,
-            task_definition_arn,
-        )
-
-    @classmethod
-    def started(cls, deployment_id: str, task_definition_arn: str | None) -> Outcome:
-        """The outcome of `--no-wait`: the deployment is created and left running, exit 0."""
-        return cls(
-            deployment_id,
-            "Created",
-            False,
-            ExitCode.OK,
-            f"started; follow it with `bluegreen watch {deployment_id}`",
-            None,
-            task_definition_arn,
-        )
-
-    def result(self) -> dict[str, Any]:
-        """The pinned JSON result line."""
-        return {
-            "event": "result",
-            "deploymentId": self.deployment_id,
-            "status": self.status,
-            "taskDefinitionArn": self.task_definition_arn,
-            "rolledBack": self.rolled_back,
-            "exitCode": self.exit_code,
-            "reason": self.reason,
-        }
-
-
-@dataclass(frozen=True)
 class Stop:
     deployment_id: str
     rollback: bool
@@ -201,16 +144,6 @@ class Decision:
     outcome: Outcome | None = None
     detach: bool = False
     detail_every: float = 0.0  # the target/alarm/metric reads may be reused this long
-
-
-@dataclass(frozen=True)
-class Event:
-    kind: str
-    data: Mapping[str, Any]
-    text: str
-
-    def json(self) -> dict[str, Any]:
-        return {"event": self.kind, **self.data}
 
 
 @dataclass(frozen=True)

@@ -19,17 +19,13 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from bluegreen.errors import AwsError, Throttled
-from bluegreen.release import journal as J
-from bluegreen.release.metrics import Check, evaluate, queries
-from bluegreen.release.monitor import (
+from bluegreen import journal as J
+from bluegreen.engines.codedeploy.machine import (
     Approve,
     Decision,
-    Event,
     MetricValue,
     MonitorConfig,
     Observation,
-    Outcome,
     Phase,
     RunVerify,
     State,
@@ -38,8 +34,11 @@ from bluegreen.release.monitor import (
     step,
     stop_requested,
 )
-from bluegreen.release.observe import DeploymentView, view
-from bluegreen.release.verify import VerifyRun
+from bluegreen.engines.codedeploy.metrics import Check, evaluate, queries
+from bluegreen.engines.codedeploy.probe import DeploymentView, view
+from bluegreen.engines.model import Event, Outcome
+from bluegreen.engines.verify import VerifyRun
+from bluegreen.errors import AwsError, Throttled
 
 if TYPE_CHECKING:
     from bluegreen.aws.codedeploy import DeploymentGroup

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from bluegreen.aws.codedeploy import DeploymentGroup
-    from bluegreen.release.spec import Spec
+    from bluegreen.spec.model import Spec
 
 FAILURE = "DEPLOYMENT_FAILURE"
 STOP_ON_ALARM = "DEPLOYMENT_STOP_ON_ALARM"

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from bluegreen.release.monitor import MetricValue
+from bluegreen.engines.codedeploy.machine import MetricValue
 
 COMPARISONS = {
     "GreaterThanThreshold": lambda v, t: v > t,
@@ -18,7 +18,7 @@ COMPARISONS = {
 
 
 class Check(Protocol):
-    """What a metric check needs (bluegreen.release.spec.MetricCheck fits)."""
+    """What a metric check needs (bluegreen.spec.model.MetricCheck fits)."""
 
     @property
     def name(self) -> str: ...

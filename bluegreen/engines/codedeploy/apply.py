@@ -13,20 +13,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bluegreen import journal as J
 from bluegreen.aws.iam import who
+from bluegreen.engines.codedeploy.configs import TrafficRouting
+from bluegreen.engines.codedeploy.follow import CancelFlag, Loop, Probe, SharedReads, Sink
+from bluegreen.engines.codedeploy.machine import MonitorConfig
+from bluegreen.engines.model import Event, Outcome
+from bluegreen.engines.verify import VerifyRun
 from bluegreen.errors import DeploymentActive, DeploymentTimeout
-from bluegreen.release import journal as J
-from bluegreen.release.configs import TrafficRouting
-from bluegreen.release.follow import CancelFlag, Loop, Probe, SharedReads, Sink
-from bluegreen.release.monitor import Event, MonitorConfig, Outcome
-from bluegreen.release.verify import VerifyRun
 
 if TYPE_CHECKING:
     from bluegreen.aws.codedeploy import DeploymentGroup
     from bluegreen.aws.session import Aws
-    from bluegreen.release.metrics import Check
-    from bluegreen.release.plan import ReleasePlan
-    from bluegreen.release.spec import Spec
+    from bluegreen.engines.codedeploy.metrics import Check
+    from bluegreen.engines.codedeploy.plan import ReleasePlan
+    from bluegreen.spec.model import Spec
 
 QUEUE_POLL = 2.0
 Notify = Callable[[Event], None]
@@ -153,7 +154,7 @@ def apply(
     recognises its own deployment and follows it, never starting a second one. After a cancel
     (SIGINT/SIGTERM) nothing more is written: exit 130 before the next write."""
     from bluegreen.aws import codedeploy, ecs
-    from bluegreen.release.render import appspec_content
+    from bluegreen.render.release import appspec_content
 
     group = plan.group
     release_id = str(uuid.uuid4())
@@ -164,7 +165,7 @@ def apply(
 
     _not_cancelled(cancel, group, "nothing was written")
     if plan.tags is not None:  # --tag-as: the first write, checked while planning
-        from bluegreen.release.tagging import apply_tags
+        from bluegreen.engines.tagging import apply_tags
 
         apply_tags(
             aws,

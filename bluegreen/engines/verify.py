@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import IO
 
 from bluegreen.errors import UsageError
-from bluegreen.release.redact import redact_text
+from bluegreen.render.redact import redact_text
 
 TAIL = 400  # characters of output kept for the report
 

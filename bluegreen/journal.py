@@ -179,3 +179,31 @@ class Journal:
                 continue
             out.append(view)
         return out
+
+
+def rolling_releases(journal: Journal, cluster: str, service: str) -> list[dict[str, Any]]:
+    """The service's rolling releases as the journal recorded them, oldest first: each CREATED
+    record with the RESULT that followed it (ECS may name the deployment only after the update,
+    so a result is matched by deployment id, else to the newest open release)."""
+    rows: list[dict[str, Any]] = []
+    for rec in journal.records():
+        if rec.get("strategy") != "rolling":
+            continue
+        if rec.get("cluster") != cluster or rec.get("service") != service:
+            continue
+        kind = rec.get("kind")
+        if kind == CREATED:
+            rows.append({k: v for k, v in rec.items() if k != "kind"})
+        elif kind == RESULT:
+            dep = rec.get("deploymentId")
+            row = next((r for r in reversed(rows) if dep and r.get("deploymentId") == dep), None)
+            if row is None:
+                row = next((r for r in reversed(rows) if "result" not in r), None)
+            if row is None:
+                continue
+            if dep and not row.get("deploymentId"):
+                row["deploymentId"] = dep
+            row["result"] = {
+                k: rec.get(k) for k in ("status", "rolledBack", "exitCode", "reason", "ts")
+            }
+    return rows

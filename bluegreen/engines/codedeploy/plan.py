@@ -12,19 +12,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bluegreen.engines.codedeploy.configs import (
+    ConfigChoice,
+    TrafficRouting,
+    default_timeout,
+    parse_config,
+)
+from bluegreen.engines.codedeploy.rollback_settings import merge_rollback
 from bluegreen.errors import PreflightError
-from bluegreen.release.configs import ConfigChoice, TrafficRouting, default_timeout, parse_config
-from bluegreen.release.redact import redact_task_definition
-from bluegreen.release.rollback_settings import merge_rollback
-from bluegreen.release.taskdef import same_task_definition
+from bluegreen.render.redact import redact_task_definition
+from bluegreen.render.taskdef import same_task_definition
 
 if TYPE_CHECKING:
     from bluegreen.aws.codedeploy import DeploymentGroup
     from bluegreen.aws.model import LiveService
     from bluegreen.aws.session import Aws
-    from bluegreen.release.follow import SharedReads
-    from bluegreen.release.spec import Spec
-    from bluegreen.release.tagging import TagPlan
+    from bluegreen.engines.codedeploy.follow import SharedReads
+    from bluegreen.engines.tagging import TagPlan
+    from bluegreen.spec.model import Spec
 
 # Keys of a described task definition that are also register-task-definition input.
 
@@ -170,7 +175,7 @@ def _plan_codedeploy(
     aws: Aws, spec: Spec, opts: DeployOptions, live: LiveService, shared: SharedReads | None
 ) -> ReleasePlan:
     from bluegreen.aws import cloudwatch, codedeploy, ecs, elbv2
-    from bluegreen.release.render import render_for_deploy
+    from bluegreen.render.release import render_for_deploy
 
     cd = spec.codedeploy
     app_where = f"CodeDeploy application {cd.application}"
@@ -251,7 +256,7 @@ def _plan_codedeploy(
         var_overrides=opts.var_overrides,
         vars_files=opts.vars_files,
     )
-    from bluegreen.release.tagging import plan_tags
+    from bluegreen.engines.tagging import plan_tags
 
     tags = plan_tags(aws, rendered.images, opts.tag_as, spec.path.parent)
     td = rendered.task_definition
@@ -282,7 +287,7 @@ def _plan_codedeploy(
     )
     verify_timeout = spec.verify.timeout_seconds if spec.verify else 300.0
     if verify:
-        from bluegreen.release.verify_gate import check_verify_gate
+        from bluegreen.engines.codedeploy.verify_gate import check_verify_gate
 
         check_verify_gate(
             group,
@@ -323,7 +328,7 @@ def _plan_codedeploy(
 
 
 def _predefined() -> set[str]:
-    from bluegreen.release.configs import PREDEFINED
+    from bluegreen.engines.codedeploy.configs import PREDEFINED
 
     return set(PREDEFINED)
 

@@ -30,8 +30,8 @@ from bluegreen.errors import PreflightError
 if TYPE_CHECKING:
     from bluegreen.aws.model import LiveService
     from bluegreen.aws.session import Aws
-    from bluegreen.release.journal import Journal
-    from bluegreen.release.spec import Spec
+    from bluegreen.journal import Journal
+    from bluegreen.spec.model import Spec
 
 HISTORY = 100  # deployments of the group read, newest first
 
@@ -182,11 +182,11 @@ def rolling_target(
     """A rolling service's revision before `current`: the journal's succeeded release that put
     it in place, else the family's newest ACTIVE revision numbered below it."""
     from bluegreen.aws import ecs
-    from bluegreen.release.rolling_ops import releases
+    from bluegreen.journal import rolling_releases
 
     if not current:
         return None
-    for rel in reversed(releases(journal, spec.cluster, spec.service)):
+    for rel in reversed(rolling_releases(journal, spec.cluster, spec.service)):
         result = rel.get("result") or {}
         prev = rel.get("previousTaskDefinitionArn")
         if result.get("status") != "Succeeded" or result.get("rolledBack"):

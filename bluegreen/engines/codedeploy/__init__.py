@@ -1,0 +1,1 @@
+"""CodeDeploy blue/green: the engine of CODE_DEPLOY services."""

@@ -1,0 +1,1 @@
+"""Rolling updates: the engine of ECS services with the ROLLING strategy."""

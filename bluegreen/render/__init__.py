@@ -1,0 +1,1 @@
+"""Templates rendered into the task definition and AppSpec a release sends."""

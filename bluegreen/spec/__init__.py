@@ -1,0 +1,1 @@
+"""The inputs: the spec file, its model, schema and images."""
