@@ -32,6 +32,7 @@ from typing import Any
 
 from bluegreen import __version__
 from bluegreen.errors import UsageError
+from bluegreen.sandbox import aws_errors
 from bluegreen.sandbox.clock import SandboxClock
 from bluegreen.sandbox.corrections import EcsCorrections
 from bluegreen.sandbox.ecs_native.api import OPERATIONS as ECS_NATIVE_OPERATIONS
@@ -340,6 +341,8 @@ class SandboxServer:
             or path.startswith("/moto-api")  # moto's own control calls are not AWS traffic
         )
         _, region, service = credential_scope(environ)
+        if region is not None and region not in aws_errors.known_regions():
+            return aws_errors.invalid_region(environ, start_response, service, region)
         if not internal:
             delay = self.faults.latency_ms(service)
             if delay:

@@ -17,6 +17,25 @@ from typing import Any
 from botocore.model import OperationModel, Shape
 
 NUMBER_TYPES = {"integer": int, "long": int}
+# Errors every AWS operation may answer though no operation's model lists them
+# (https://docs.aws.amazon.com/awsconsolehelpdocs/latest/gsg/common-errors.html), with the
+# signature errors AWS's front door answers before any service sees the request.
+COMMON_ERRORS = frozenset(
+    {
+        "AccessDeniedException",
+        "ExpiredTokenException",
+        "IncompleteSignature",
+        "InternalFailure",
+        "InvalidSignatureException",
+        "NotAuthorized",
+        "OptInRequired",
+        "RequestExpired",
+        "ServiceUnavailable",
+        "SignatureDoesNotMatch",
+        "ThrottlingException",
+        "ValidationError",
+    }
+)
 
 
 def check_shape(shape: Shape, value: Any, path: str = "$") -> list[str]:
@@ -127,7 +146,7 @@ class RawResponses:
         decoded: dict[str, Any] = decode(headers, body)
         if status >= 400:
             code = str(decoded.get("__type", "")).rsplit("#", 1)[-1]
-            listed = {error.name for error in model.error_shapes}
+            listed = {error.name for error in model.error_shapes} | COMMON_ERRORS
             assert code in listed, f"{operation} answered {code!r}, not one of {sorted(listed)}"
             return decoded
         output = model.output_shape
