@@ -103,7 +103,9 @@ def test_success_reports_only_changes_and_finishes_zero() -> None:
         "taskDefinitionArn": "arn:td:2",
         "rolledBack": False,
         "exitCode": 0,
+        "reason": decision.outcome.reason,
     }
+    assert decision.outcome.reason
     assert state.phase is Phase.DONE
 
 
