@@ -176,3 +176,71 @@ def test_ecs_target_names_the_service_from_the_start(stack: Stack) -> None:
         "serviceArn"
     ]
     assert ecs_target["targetArn"] == service_arn
+
+
+DONE = ("Succeeded", "Failed", "Stopped")
+
+
+def test_a_deployment_after_a_stop_without_rollback_replaces_the_leftover(stack: Stack) -> None:
+    """https://docs.aws.amazon.com/codedeploy/latest/APIReference/API_StopDeployment.html
+    (autoRollbackEnabled=false leaves the replacement where it was) and
+    https://docs.aws.amazon.com/codedeploy/latest/APIReference/API_ECSTaskSet.html (an ECS
+    deployment has one original and one replacement task set): the next deployment puts
+    traffic back on the original and removes the leftover replacement before installing its
+    own, instead of stacking a second task set into the same target group."""
+    raw = RawResponses()
+    codedeploy = raw.attach(stack.codedeploy)
+    stack.create_group(deploymentConfigName="CodeDeployDefault.ECSCanary10Percent15Minutes")
+    stopped = stack.deploy("v2")
+    stack.wait_for(lambda: stack.weights().get("web-green") == 10, what="canary")
+    codedeploy.stop_deployment(deploymentId=stopped, autoRollbackEnabled=False)
+    assert stack.wait_status(stopped, *DONE)["status"] == "Stopped"
+    assert len(stack.ecs.describe_task_sets(cluster=CLUSTER, service=SERVICE)["taskSets"]) == 2
+
+    next_one = stack.deploy("v3", deploymentConfigName="CodeDeployDefault.ECSAllAtOnce")
+    stack.wait_for(
+        lambda: stack.deployment(next_one)["status"] in ("InProgress", *DONE), what="started"
+    )
+    most = 0
+
+    def done() -> bool:
+        nonlocal most
+        sets = stack.ecs.describe_task_sets(cluster=CLUSTER, service=SERVICE)["taskSets"]
+        most = max(most, len(sets))
+        return stack.deployment(next_one)["status"] in DONE
+
+    stack.wait_for(done, what="second deployment")
+    info = codedeploy.get_deployment(deploymentId=next_one)["deploymentInfo"]
+    raw.check("GetDeployment")
+    assert info["status"] == "Succeeded"
+    assert most <= 2
+    [only] = stack.ecs.describe_task_sets(cluster=CLUSTER, service=SERVICE)["taskSets"]
+    assert only["status"] == "PRIMARY"
+    assert only["taskDefinition"].endswith(":3")
+    assert stack.weights() == {"web-blue": 0, "web-green": 100}
+
+
+def test_the_rollback_of_a_first_deployment_names_no_failed_revision(stack: Stack) -> None:
+    """https://docs.aws.amazon.com/codedeploy/latest/userguide/deployments-rollback-and-redeploy.html
+    — a rollback redeploys the last known good revision; a group's first deployment has none,
+    so its rollback deployment does not name the failed revision as the one it deploys, and
+    the group's target revision is not the failed one either."""
+    raw = RawResponses()
+    codedeploy = raw.attach(stack.codedeploy)
+    stack.fault(kind="unhealthy-green")
+    stack.create_group(
+        autoRollbackConfiguration={"enabled": True, "events": ["DEPLOYMENT_FAILURE"]}
+    )
+    failed = stack.deploy("v2")
+    info = stack.wait_status(failed, *DONE)
+    assert info["status"] == "Failed"
+    rollback_id = info["rollbackInfo"]["rollbackDeploymentId"]
+    stack.wait_status(rollback_id, *DONE)
+    rollback = codedeploy.get_deployment(deploymentId=rollback_id)["deploymentInfo"]
+    raw.check("GetDeployment")
+    assert rollback["status"] == "Succeeded"
+    assert rollback.get("revision") != info["revision"]
+    assert rollback["previousRevision"] == info["revision"]
+    group = codedeploy.get_deployment_group(applicationName=APP, deploymentGroupName=GROUP)
+    raw.check("GetDeploymentGroup")
+    assert group["deploymentGroupInfo"].get("targetRevision") != info["revision"]

@@ -268,15 +268,23 @@ class Engine:
         weights = actions.listener_weights(group.prod_listeners[0])
         names = group.target_group_names
         serving = [n for n in names if weights.get(arns[n], 0) > 0]
-        blue_name = serving[0] if serving else names[0]
-        green_name = names[1] if blue_name == names[0] else names[0]
-        assert d.appspec is not None
-        spec = d.appspec
-        desired = int(svc.get("desiredCount", 0))
         existing = [
             ts for ts in actions.task_sets(d.cluster, d.service) if ts["status"] != "DRAINING"
         ]
         primary = next((ts for ts in existing if ts["status"] == "PRIMARY"), None)
+        primary_groups = [
+            n
+            for n in names
+            for lb in (primary or {}).get("loadBalancers") or []
+            if lb.get("targetGroupArn") == arns[n]
+        ]
+        blue_name = (primary_groups or serving or names)[0]
+        green_name = names[1] if blue_name == names[0] else names[0]
+        if primary is not None and len(existing) > 1:
+            existing = self._remove_stale_replacements(d, existing, primary, arns, blue_name)
+        assert d.appspec is not None
+        spec = d.appspec
+        desired = int(svc.get("desiredCount", 0))
         if primary is None:
             lb = (svc.get("loadBalancers") or [{}])[0]
             primary = self._create_task_set(
@@ -324,6 +332,32 @@ class Engine:
             started_at=self.clock.now(),
         )
         d.task_sets = [blue, green]
+
+    def _remove_stale_replacements(
+        self,
+        d: Deployment,
+        existing: list[dict[str, Any]],
+        primary: dict[str, Any],
+        arns: dict[str, str],
+        blue_name: str,
+    ) -> list[dict[str, Any]]:
+        """A deployment stopped without a rollback leaves its replacement task set (and the
+        traffic it was given) behind. An ECS deployment has exactly one original and one
+        replacement task set (ECSTaskSet.taskSetLabel Blue | Green:
+        https://docs.aws.amazon.com/codedeploy/latest/APIReference/API_ECSTaskSet.html), so
+        before installing, production and test traffic go back to the primary (original) task
+        set and the left-over replacement is deleted, rather than a second replacement being
+        stacked into its target group. (AWS's pages do not describe this case; the sandbox
+        keeps the model's two-task-set invariant.)"""
+        actions = self.actions(d.region)
+        others = [arn for name, arn in arns.items() if name != blue_name]
+        routes = {arns[blue_name]: 100} | dict.fromkeys(others, 0)
+        listeners = _group_prod_listeners(d) + _group_test_listeners(d)
+        actions.route(listeners, routes)
+        for stale in existing:
+            if stale is not primary:
+                actions.delete_task_set(d.cluster, d.service, stale["taskSetArn"])
+        return [primary]
 
     @staticmethod
     def _create_task_set(
@@ -583,7 +617,9 @@ class Engine:
             group=d.group,
             region=d.region,
             config_name=d.config_name,
-            revision=d.previous_revision or d.revision,
+            # the last revision that succeeded (none for a group's first deployment), never
+            # the one being rolled back
+            revision=d.previous_revision,
             appspec=d.appspec,
             create_time=self.clock.wall(),
             cluster=d.cluster,
@@ -608,6 +644,7 @@ class Engine:
         state.deployments[r.id] = r
         if group is not None:
             group.last_attempted = LastDeployment(r.id, r.status, r.create_time)
+            group.target_revision = d.previous_revision
         return r
 
 

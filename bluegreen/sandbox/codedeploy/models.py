@@ -388,7 +388,7 @@ class Deployment:
     group: str
     region: str
     config_name: str
-    revision: JsonDict
+    revision: JsonDict | None
     appspec: AppSpec | None
     create_time: float
     cluster: str
