@@ -7,6 +7,7 @@ layer adds no state of its own. The AWS page each correction follows is cited be
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 from collections.abc import Callable, Iterable
@@ -248,3 +249,72 @@ class EcsCorrections:
         if scaled.code != 200:
             return scaled.send(start_response)
         return created.send(start_response, scaled.body)
+
+
+ECR_PREFIX = "AmazonEC2ContainerRegistry_V20150921."
+
+
+class EcrCorrections:
+    """ECR requests whose moto answers differ from AWS's, corrected."""
+
+    def __init__(self, moto_app: WSGIApp) -> None:
+        self._moto = moto_app
+
+    def _image(
+        self, environ: dict[str, Any], request: dict[str, Any], image_id: dict[str, str]
+    ) -> dict[str, Any] | None:
+        query = {k: request[k] for k in ("registryId", "repositoryName") if k in request}
+        found = call_moto(
+            self._moto,
+            environ,
+            json.dumps(query | {"imageIds": [image_id]}).encode(),
+            ECR_PREFIX + "BatchGetImage",
+        )
+        images = found.json().get("images") if found.code == 200 else None
+        return images[0] if isinstance(images, list) and images else None
+
+    def put_image(
+        self, environ: dict[str, Any], start_response: StartResponse, raw: bytes
+    ) -> list[bytes]:
+        """An image's digest is the sha256 of its manifest as pushed ("imageDigest: the image
+        digest of the image manifest", https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_PutImage.html;
+        a given imageDigest that does not match is ImageDigestDoesNotMatchException). moto
+        derives the digest from the layer digests, so a changed manifest with the same layers
+        pushed under an existing tag answered the old digest. And pushing a new image under a
+        tag moves the tag: the image it named stays, untagged
+        (https://docs.aws.amazon.com/AmazonECR/latest/userguide/image-tag-mutability.html),
+        where moto deletes it."""
+        request = _json(raw)
+        manifest = request.get("imageManifest")
+        if not isinstance(manifest, str):
+            return call_moto(self._moto, environ, raw).send(start_response)
+        digest = "sha256:" + hashlib.sha256(manifest.encode()).hexdigest()
+        given = request.get("imageDigest")
+        if given and given != digest:
+            return ecs_error(
+                start_response,
+                "ImageDigestDoesNotMatchException",
+                f"Invalid parameter at 'imageDigest' failed to satisfy constraint: "
+                f"'{given}' does not match the digest {digest} calculated for the manifest.",
+            )
+        tag = request.get("imageTag")
+        before = self._image(environ, request, {"imageTag": tag}) if tag else None
+        answer = call_moto(
+            self._moto, environ, json.dumps(request | {"imageDigest": digest}).encode()
+        )
+        moved_from = ((before or {}).get("imageId") or {}).get("imageDigest")
+        if (
+            answer.code == 200
+            and before is not None
+            and moved_from
+            and moved_from != digest
+            and self._image(environ, request, {"imageDigest": moved_from}) is None
+        ):
+            keep: dict[str, Any] = {
+                k: request[k] for k in ("registryId", "repositoryName") if k in request
+            }
+            keep |= {"imageManifest": before.get("imageManifest"), "imageDigest": moved_from}
+            if before.get("imageManifestMediaType"):
+                keep["imageManifestMediaType"] = before["imageManifestMediaType"]
+            call_moto(self._moto, environ, json.dumps(keep).encode())
+        return answer.send(start_response)

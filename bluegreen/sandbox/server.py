@@ -34,7 +34,7 @@ from bluegreen import __version__
 from bluegreen.errors import UsageError
 from bluegreen.sandbox import aws_errors
 from bluegreen.sandbox.clock import SandboxClock
-from bluegreen.sandbox.corrections import EcsCorrections
+from bluegreen.sandbox.corrections import EcrCorrections, EcsCorrections
 from bluegreen.sandbox.ecs_native.api import OPERATIONS as ECS_NATIVE_OPERATIONS
 from bluegreen.sandbox.faults import FaultError, FaultRegistry
 
@@ -47,6 +47,7 @@ ECS_CREATE_SERVICE_TARGET = "AmazonEC2ContainerServiceV20141113.CreateService"
 ECS_UPDATE_SERVICE_TARGET = "AmazonEC2ContainerServiceV20141113.UpdateService"
 ECS_LIST_TASKS_TARGET = "AmazonEC2ContainerServiceV20141113.ListTasks"
 ECS_CREATE_TASK_SET_TARGET = "AmazonEC2ContainerServiceV20141113.CreateTaskSet"
+ECR_PUT_IMAGE_TARGET = "AmazonEC2ContainerRegistry_V20150921.PutImage"
 ECS_TARGET_PREFIX = "AmazonEC2ContainerServiceV20141113."
 ECS_TASK_DEFINITION_USERS = (
     ECS_CREATE_SERVICE_TARGET,
@@ -183,6 +184,7 @@ class SandboxServer:
         self._moto_app: WSGIApp = DomainDispatcherApplication(create_backend_app)
         self.rolling = RollingEngine(clock=self.clock, faults=self.faults)
         self.corrections = EcsCorrections(self._moto_app, self._after_ecs_update)
+        self.ecr_corrections = EcrCorrections(self._moto_app)
         self.codedeploy = CodeDeployService(
             clock=self.clock,
             faults=self.faults,
@@ -393,6 +395,8 @@ class SandboxServer:
                 "application/x-amz-json-1.1",
                 [("x-amzn-RequestId", str(uuid.uuid4()))],
             )
+        if target == ECR_PUT_IMAGE_TARGET:
+            return self.ecr_corrections.put_image(environ, start_response, _read_body(environ))
         if target == ECS_LIST_TASKS_TARGET:
             return self.corrections.list_tasks(environ, start_response, _read_body(environ))
         if target.startswith(CODEDEPLOY_TARGET_PREFIX):
