@@ -31,8 +31,14 @@ def approve(
     from bluegreen.engines.codedeploy.ops import find_deployment
 
     opts = options(ctx)
-    # only CodeDeploy deployments wait for approval (a ready wait or a termination wait)
-    pick({EngineKind.CODEDEPLOY: True}, engine_kind(load_engine(opts)), "approve")
+    # CodeDeploy deployments wait for approval (a ready wait or a termination wait), ECS-native
+    # ones at a PAUSE lifecycle hook
+    kind = engine_kind(load_engine(opts))
+    if pick({EngineKind.CODEDEPLOY: False, EngineKind.ECS_NATIVE: True}, kind, "approve"):
+        from bluegreen.cli import native
+
+        native.approve(opts, deployment_id)
+        return
     aws, _spec, target, journal = load_target(opts, deployment_id)
     dep = deployment_id or find_deployment(
         aws,

@@ -78,6 +78,16 @@ def deploy(
         ),
     ] = None,
     wait_for_window: WaitForWindowOpt = False,
+    wait_until: Annotated[
+        str | None,
+        typer.Option(
+            "--wait-until",
+            metavar="STAGE",
+            help="ECS-native: return exit 0 once the deployment reaches STAGE (a lifecycle "
+            "stage such as POST_TEST_TRAFFIC_SHIFT, or `paused`: a PAUSE hook awaits action), "
+            "leaving it running; `bluegreen watch` follows it later.",
+        ),
+    ] = None,
 ) -> None:
     """Release the spec's service, the strategy chosen by its deployment controller.
 
@@ -112,6 +122,7 @@ def deploy(
         rollback=rollback,
         on_cancel=on_cancel,
         tag_as=tag_as,
+        wait_until=wait_until,
     )
     if multi.handle(
         opts,

@@ -26,6 +26,19 @@ def history(
     from bluegreen.engines.codedeploy.ops import history as load_history
 
     opts = options(ctx)
+    from bluegreen.cli.release_common import load_native
+
+    if load_native(opts) is not None:
+        from bluegreen.cli import native
+
+        _print_rows(
+            opts,
+            native.history(opts, limit),
+            "no service deployments",
+            "-",
+            _native_lines,
+        )
+        return
     rolling = load_rolling(opts)
     if rolling is not None:
         _rolling_history(opts, *rolling, limit)
@@ -34,6 +47,16 @@ def history(
     rows = load_history(aws, target, journal, limit)
     none = f"no deployments on {target.application}/{target.group_name}"
     _print_rows(opts, rows, none, "", _codedeploy_lines)
+
+
+def _native_lines(row: dict[str, Any]) -> list[str]:
+    """The text lines under an ECS-native service deployment's head line."""
+    prev = row.get("previousTaskDefinitionArn")
+    lines = [f"task definition {prev + ' -> ' if prev else ''}{row.get('taskDefinitionArn')}"]
+    lines += _images_and_origin(row)
+    if row.get("result"):
+        lines.append(str(row["result"]))
+    return lines
 
 
 def _codedeploy_lines(row: dict[str, Any]) -> list[str]:

@@ -66,6 +66,7 @@ def request_from_flags(
     rollback: bool,
     on_cancel: str | None = None,
     tag_as: str | None = None,
+    wait_until: str | None = None,
 ) -> ReleaseRequest:
     from bluegreen.cli.diff import pairs
     from bluegreen.engines.verify import split_command
@@ -85,6 +86,7 @@ def request_from_flags(
         queue=queue,
         on_cancel=_on_cancel(on_cancel),
         tag_as=tag_as,
+        wait_until=wait_until,
     )
 
 
@@ -134,6 +136,13 @@ def handle(
                     "--rollback is for rolling updates; a CODE_DEPLOY service rolls back "
                     "through the deployment group (spec `rollback.on_failure`)",
                     where="--rollback",
+                )
+            if request.wait_until is not None:
+                raise PreflightError(
+                    "--wait-until is available for ECS-native services; this service is "
+                    "released by CodeDeploy blue/green",
+                    where="--wait-until",
+                    hint="deploy with --no-wait and follow it with `bluegreen watch`",
                 )
             opts.config = spec.path
             return False

@@ -71,3 +71,14 @@ def load_rolling(opts: Options) -> tuple[Aws, Spec] | None:
     if found is None or found[2] is not EngineKind.ROLLING:
         return None
     return found[0], found[1]
+
+
+def load_native(opts: Options) -> tuple[Aws, Spec] | None:
+    """The spec and session when the spec's service is an ECS-native (BLUE_GREEN, LINEAR or
+    CANARY) service; None otherwise."""
+    from bluegreen.engines import EngineKind
+
+    found = load_engine(opts)
+    if found is None or found[2] is not EngineKind.ECS_NATIVE:
+        return None
+    return found[0], found[1]

@@ -43,6 +43,13 @@ def rollback(
     from bluegreen.spec.load import parse_duration
 
     opts = options(ctx)
+    from bluegreen.cli.release_common import load_native
+
+    if load_native(opts) is not None:
+        from bluegreen.cli import native
+
+        native.rollback(opts, timeout)
+        return
     rolling = load_rolling(opts)
     if rolling is not None:
         _rolling_rollback(opts, *rolling, timeout)

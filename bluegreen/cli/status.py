@@ -16,6 +16,13 @@ def status(ctx: typer.Context) -> None:
     from bluegreen.engines.codedeploy.ops import status as load_status
 
     opts = options(ctx)
+    from bluegreen.cli.release_common import load_native
+
+    if load_native(opts) is not None:
+        from bluegreen.cli import native
+
+        native.status(opts)
+        return
     rolling = load_rolling(opts)
     if rolling is not None:
         from bluegreen.engines.rolling.ops import status as rolling_status

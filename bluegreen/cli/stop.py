@@ -31,7 +31,13 @@ def stop(
 
     opts = options(ctx)
     found = load_engine(opts)
-    ways = {EngineKind.CODEDEPLOY: _codedeploy, EngineKind.ROLLING: _rolling}
+    from bluegreen.cli import native
+
+    ways = {
+        EngineKind.CODEDEPLOY: _codedeploy,
+        EngineKind.ROLLING: _rolling,
+        EngineKind.ECS_NATIVE: native.stop,
+    }
     pick(ways, engine_kind(found), "stop")(opts, deployment_id, not no_rollback)
 
 

@@ -40,8 +40,19 @@ def watch(
 
     opts = options(ctx)
     kind = engine_kind(load_engine(opts))
-    if pick({EngineKind.CODEDEPLOY: False, EngineKind.ROLLING: True}, kind, "watch"):
+    ways = {
+        EngineKind.CODEDEPLOY: "",
+        EngineKind.ROLLING: "rolling",
+        EngineKind.ECS_NATIVE: "native",
+    }
+    way = pick(ways, kind, "watch")
+    if way == "rolling":
         _rolling(opts, deployment_id, on_cancel, timeout)
+        return
+    if way == "native":
+        from bluegreen.cli import native
+
+        native.watch(opts, deployment_id, on_cancel, timeout)
         return
     aws, spec, target, journal = load_target(opts, deployment_id)
     dep = deployment_id or find_deployment(

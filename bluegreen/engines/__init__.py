@@ -3,8 +3,8 @@ and deployment strategy to decide which engine releases it.
 
 - CODE_DEPLOY controller: CodeDeploy blue/green (task sets, the group's traffic shift).
 - ECS controller, strategy ROLLING (or none: ECS's default): a rolling update.
-- ECS controller, strategy BLUE_GREEN | LINEAR | CANARY: ECS-native blue/green. bluegreen has no
-  engine for it yet, so such a service is refused (exit 2) — never run as a rolling update,
+- ECS controller, strategy BLUE_GREEN | LINEAR | CANARY: ECS-native blue/green (engines/ecs_native:
+  UpdateService starts a ServiceDeployment that bluegreen follows) — never a rolling update,
   which would report "rollout completed" for a deployment ECS itself runs as blue/green.
 - EXTERNAL, or anything else: refused (exit 2), naming the controller.
 
@@ -47,7 +47,7 @@ _LABELS = {
 # deploymentConfiguration.strategy values under the ECS controller that ECS runs as blue/green
 NATIVE_STRATEGIES = frozenset({"BLUE_GREEN", "LINEAR", "CANARY"})
 # The engines bluegreen can release through today.
-SUPPORTED = frozenset({EngineKind.CODEDEPLOY, EngineKind.ROLLING})
+SUPPORTED = frozenset({EngineKind.CODEDEPLOY, EngineKind.ROLLING, EngineKind.ECS_NATIVE})
 
 
 def engine_kind(controller: str | None, strategy: str | None) -> EngineKind | None:
@@ -81,7 +81,7 @@ def select(live: LiveService) -> EngineKind:
             f"the service uses {what}, which bluegreen does not drive",
             where=where,
             hint="bluegreen releases CODE_DEPLOY services (CodeDeploy blue/green) and ECS "
-            "services with the ROLLING strategy",
+            "services with the ROLLING, BLUE_GREEN, LINEAR or CANARY strategy",
         )
     if kind not in SUPPORTED:
         raise UnsupportedEngine(

@@ -168,6 +168,8 @@ def rollback_target(
         return codedeploy_target(aws, cd.application, cd.deployment_group, journal, current)
     if kind is EngineKind.ROLLING:
         return rolling_target(aws, spec, journal, current)
+    if kind is EngineKind.ECS_NATIVE:
+        return native_target(aws, spec, journal, current)
     return None
 
 
@@ -203,6 +205,39 @@ def rolling_target(
     return RollbackTarget(
         max(older, key=_number), f"the family {family}: the newest ACTIVE older revision"
     )
+
+
+def native_target(
+    aws: Aws, spec: Spec, journal: Journal, current: str | None
+) -> RollbackTarget | None:
+    """An ECS-native service's revision before `current`: the source revision of the newest
+    SUCCESSFUL service deployment that put `current` in place (ECS's own record), else the
+    rolling rule (the family's newest ACTIVE revision numbered below it)."""
+    from bluegreen.aws import ecs_native
+
+    if not current:
+        return None
+    briefs = ecs_native.list_deployments(
+        aws, spec.cluster, spec.service, statuses=["SUCCESSFUL"], limit=HISTORY
+    )
+    deps = ecs_native.describe_deployments(
+        aws, [str(b.get("serviceDeploymentArn")) for b in briefs[:20]]
+    )
+    for dep in sorted(deps, key=lambda d: str(d.get("createdAt") or ""), reverse=True):
+        target = str((dep.get("targetServiceRevision") or {}).get("arn") or "")
+        sources = [str(s.get("arn")) for s in dep.get("sourceServiceRevisions") or []]
+        if not sources:
+            continue
+        found = ecs_native.describe_revisions(aws, [target, sources[0]])
+        if (found.get(target) or {}).get("taskDefinition") != current:
+            continue
+        before = (found.get(sources[0]) or {}).get("taskDefinition")
+        if before and before != current:
+            arn = str(dep.get("serviceDeploymentArn"))
+            return RollbackTarget(
+                str(before), f"ECS: the service deployment {arn} replaced it", arn
+            )
+    return rolling_target(aws, spec, journal, current)
 
 
 def require_active(aws: Aws, arn: str, how: str) -> None:

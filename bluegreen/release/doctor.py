@@ -7,6 +7,7 @@ functions; `run_doctor` gathers the data through the gateways.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from bluegreen.errors import BluegreenError, ResourceNotFound
 
 if TYPE_CHECKING:
+    from bluegreen.aws.model import LiveService
     from bluegreen.aws.session import Aws
     from bluegreen.spec.model import Spec
 
@@ -211,6 +213,12 @@ def run_doctor(aws: Aws, spec: Spec) -> list[Finding]:
         else:
             findings.append(Finding(OK, "controller", f"{where} uses rolling updates (ECS)"))
         findings += _rolling(svc)
+    elif kind is EngineKind.ECS_NATIVE:
+        strategy = (svc.get("deploymentConfiguration") or {}).get("strategy")
+        findings.append(
+            Finding(OK, "controller", f"{where} uses ECS-native blue/green (strategy {strategy})")
+        )
+        findings += _native(aws, live_service(svc, cluster=spec.cluster, service=spec.service))
     findings += _alarms(aws, spec, findings)
     findings += image_pinning(spec.images, spec.pin_digests)
     rendered_td = _rendered(spec, findings)
@@ -250,6 +258,47 @@ def _rolling(svc: Mapping[str, Any]) -> list[Finding]:
                 "the deployment circuit breaker is off: a failing rolling update retries "
                 "forever instead of failing",
                 "enable deploymentCircuitBreaker {enable: true, rollback: true} on the service",
+            )
+        )
+    return out
+
+
+def _native(aws: Aws, live: LiveService) -> list[Finding]:
+    """ECS-native: the target groups, listener rules, infrastructure role and hooks the
+    release's preflight checks, and whether `--verify` can gate (a PAUSE hook at
+    POST_TEST_TRAFFIC_SHIFT)."""
+    from bluegreen.engines.ecs_native.plan import (
+        VERIFY_STAGE,
+        check_hooks,
+        check_routes,
+        check_strategy,
+        has_verify_hook,
+        pause_hook_entry,
+    )
+    from bluegreen.errors import PreflightError
+
+    where = f"ECS service {live.cluster}/{live.service}"
+    out: list[Finding] = []
+    conf = live.deployment_configuration
+    for name, check in (
+        ("strategy", lambda: check_strategy(conf, f"{where}: deploymentConfiguration")),
+        ("routes", lambda: check_routes(aws, live, where)),
+        ("hooks", lambda: check_hooks(aws, conf, where)),
+    ):
+        try:
+            check()
+        except PreflightError as exc:
+            out.append(Finding(ERROR, name, exc.message, exc.hint))
+        else:
+            out.append(Finding(OK, name, f"{where}: {name} fit an ECS-native release"))
+    if not has_verify_hook(conf):
+        out.append(
+            Finding(
+                WARN,
+                "verify-hook",
+                f"no PAUSE lifecycle hook at {VERIFY_STAGE}: `deploy --verify` is refused",
+                "add to deploymentConfiguration.lifecycleHooks: "
+                + json.dumps(pause_hook_entry(), separators=(",", ":")),
             )
         )
     return out

@@ -300,6 +300,7 @@ class ReleaseRequest:
     queue: bool = False  # CodeDeploy: wait for an active deployment to end first
     on_cancel: str = "rollback"  # rollback | detach on SIGINT/SIGTERM
     tag_as: str | None = None  # --tag-as: a tag, or git-sha
+    wait_until: str | None = None  # --wait-until: a lifecycle stage, or `paused`
 
     def deploy_options(self) -> DeployOptions:
         """What a CodeDeploy plan takes of this request."""
@@ -336,7 +337,19 @@ def prepare_release(
     from bluegreen.engines.rolling import rollout as rolling
 
     live = ecs.describe_service(aws, spec.cluster, spec.service)
-    if select(live) is EngineKind.ROLLING:
+    kind = select(live)
+    if kind is EngineKind.ECS_NATIVE:
+        return prepare_native(spec, aws, request, live, loop=loop)
+    if request.wait_until is not None:
+        from bluegreen.errors import PreflightError
+
+        raise PreflightError(
+            f"--wait-until is available for ECS-native services; this service is released by "
+            f"{kind.label}",
+            where="--wait-until",
+            hint="deploy with --no-wait and follow it with `bluegreen watch`",
+        )
+    if kind is EngineKind.ROLLING:
         rolling_request = rolling.RollingRequest(
             image_overrides=request.image_overrides,
             var_overrides=request.var_overrides,
@@ -362,6 +375,44 @@ def prepare_release(
 
         return run_rolling
     return prepare_codedeploy(spec, aws, request, cancel=cancel, shared=shared, live=live)
+
+
+def prepare_native(
+    spec: Spec,
+    aws: Aws,
+    request: ReleaseRequest,
+    live: LiveService,
+    *,
+    loop: Loop | None = None,
+) -> Runner:
+    """An ECS-native release (BLUE_GREEN | LINEAR | CANARY): planned here, no writes."""
+    from bluegreen.engines.ecs_native import apply as native
+    from bluegreen.engines.ecs_native.plan import NativeRequest, plan
+
+    native_request = NativeRequest(
+        image_overrides=request.image_overrides,
+        var_overrides=request.var_overrides,
+        vars_files=request.vars_files,
+        deployment_config=request.deployment_config,
+        dry_run=request.dry_run,
+        wait=request.wait,
+        timeout=request.timeout_seconds,
+        on_cancel=request.on_cancel,
+        tag_as=request.tag_as,
+        verify=request.verify,
+        wait_until=request.wait_until,
+    )
+    p = plan(spec, aws, native_request, live=live)
+    native_loop = (
+        native.Loop(clock=loop.clock, sleep=loop.sleep, cancelled=loop.cancelled, rest=loop.rest)
+        if loop is not None
+        else native.Loop()
+    )
+
+    def run_native(out: Output) -> Outcome:
+        return native.apply(p, spec, aws, out, native_request, loop=native_loop)
+
+    return run_native
 
 
 def prepare_codedeploy(

@@ -8,7 +8,7 @@ seam). Every assertion about where production is reads the service back through 
 - Metric checks cannot gate a rolling update: refused before any write (exit 2).
 - A service ECS releases itself as blue/green (deploymentConfiguration.strategy BLUE_GREEN,
   https://docs.aws.amazon.com/AmazonECS/latest/developerguide/deployment-type-blue-green.html)
-  is refused (exit 2) by every verb, never run as a rolling update.
+  goes to the ECS-native engine, never run as a rolling update.
 """
 
 from __future__ import annotations
@@ -145,11 +145,13 @@ def _native_service(stack: Stack) -> str:
     return td
 
 
-@pytest.mark.parametrize(
-    "verb",
-    [["deploy"], ["deploy", "--dry-run"], ["status"], ["history"], ["rollback"], ["redeploy"]],
-)
-def test_ecs_native_services_are_refused_not_rolled(stack: Stack, verb: list[str]) -> None:
+@pytest.mark.parametrize("verb", [["deploy"], ["deploy", "--dry-run"]])
+def test_ecs_native_services_go_to_the_native_engine_not_rolled(
+    stack: Stack, verb: list[str]
+) -> None:
+    """The ECS-native engine releases a BLUE_GREEN service, never the rolling one: its preflight
+    finds no advancedConfiguration here (no listener rules to shift) and refuses before any
+    write, naming what is missing."""
     live = _native_service(stack)
     stack.push("v2")
     spec = stack.spec("apps", "api")
@@ -157,7 +159,7 @@ def test_ecs_native_services_are_refused_not_rolled(stack: Stack, verb: list[str
     deployments = [d["id"] for d in stack.describe("apps", "api")["deployments"]]
     ran = run_cli("-c", str(spec), *verb)
     assert ran.code == ExitCode.USAGE, ran.stdout + ran.stderr
-    assert "BLUE_GREEN" in ran.stderr
+    assert "advancedConfiguration" in ran.stderr
     assert "rollout completed" not in ran.stdout
     svc = stack.describe("apps", "api")
     assert svc["taskDefinition"] == live
@@ -165,12 +167,27 @@ def test_ecs_native_services_are_refused_not_rolled(stack: Stack, verb: list[str
     assert stack.revisions("api") == before
 
 
+def test_status_of_an_ecs_native_service_is_the_native_engines(stack: Stack) -> None:
+    _native_service(stack)
+    spec = stack.spec("apps", "api")
+    ran = run_cli("--output", "json", "-c", str(spec), "status")
+    assert ran.code == ExitCode.OK, ran.stdout + ran.stderr
+    status = ran.events("status")[0]
+    assert status["strategy"] == "BLUE_GREEN"
+    assert "productionRuleWeights" in status
+
+
 def test_doctor_names_the_ecs_native_strategy(stack: Stack) -> None:
     _native_service(stack)
     spec = stack.spec("apps", "api")
     ran = run_cli("--output", "json", "-c", str(spec), "doctor")
-    assert ran.code == ExitCode.USAGE, ran.stdout + ran.stderr
     controller = [f for f in ran.lines if f.get("check") == "controller"]
     assert controller, ran.stdout
-    assert controller[0]["level"] == "error"
+    assert controller[0]["level"] == "ok"
+    assert "ECS-native" in controller[0]["message"]
     assert "BLUE_GREEN" in controller[0]["message"]
+    routes = [f for f in ran.lines if f.get("check") == "routes"]
+    assert routes, ran.stdout
+    assert routes[0]["level"] == "error", ran.stdout
+    assert "advancedConfiguration" in routes[0]["fix"]
+    assert ran.code == ExitCode.USAGE, ran.stdout + ran.stderr

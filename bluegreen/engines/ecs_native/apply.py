@@ -1,0 +1,376 @@
+"""ECS-native releases, the writes: register (reusing an identical revision), UpdateService
+(the task definition, with the release's strategy and alarms merged into the service's
+deploymentConfiguration), then follow the ServiceDeployment with the pure step of machine.py.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from bluegreen.engines.ecs_native.machine import (
+    Answer,
+    NativeConfig,
+    Phase,
+    RunVerify,
+    Stop,
+    initial_state,
+    observation_from,
+    step,
+)
+from bluegreen.engines.ecs_native.plan import NativePlan, NativeRequest, revision
+from bluegreen.engines.model import Outcome
+from bluegreen.errors import AwsError, ExitCode
+from bluegreen.journal import CREATED, INTENT, REGISTERED, RESULT, Journal, journal_path
+
+if TYPE_CHECKING:
+    from bluegreen.aws.session import Aws
+    from bluegreen.engines.verify import VerifyRun
+    from bluegreen.spec.model import Spec
+
+FAST_POLL = 1.0
+ALARM_POLL = 5.0  # seconds between DescribeAlarms reads of the release's alarms
+STRATEGY = "ecs-native"
+
+
+class Output(Protocol):
+    """Where the release prints (cli.context.Out satisfies it)."""
+
+    def text(self, line: str = "") -> None: ...
+
+    def json(self, obj: dict[str, Any]) -> None: ...
+
+    def emit(self, obj: dict[str, Any], text: str | None) -> None: ...
+
+
+@dataclass(frozen=True)
+class Loop:
+    """The follow loop's clock and sleep, injected for tests."""
+
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+    poll: float = FAST_POLL
+    cancelled: Callable[[], bool] = lambda: False
+    rest: Callable[[float], None] = time.sleep  # the sleep once a cancel has been seen
+
+
+VerifyFactory = Callable[[str, tuple[str, ...]], "VerifyRun"]
+
+
+def emit_plan(out: Output, p: NativePlan) -> None:
+    out.json(p.json())
+    if not getattr(out, "json_mode", False):
+        for line in p.lines():
+            out.text(line)
+
+
+def apply(
+    p: NativePlan,
+    spec: Spec,
+    aws: Aws,
+    out: Output,
+    request: NativeRequest,
+    *,
+    loop: Loop | None = None,
+    journal: Journal | None = None,
+) -> Outcome:
+    """Print the plan and carry it out (nothing but the plan when `dry_run`)."""
+    from bluegreen.aws import ecs
+
+    loop = loop or Loop()
+    emit_plan(out, p)
+    if request.dry_run:
+        return Outcome.dry_run(p.reuse_task_definition)
+    journal = journal or Journal(journal_path(spec.path))
+    if p.tags is not None:
+        from bluegreen.engines.tagging import apply_tags
+
+        apply_tags(aws, p.tags, journal, out.emit)
+    if p.no_change:
+        assert p.reuse_task_definition is not None
+        return Outcome(
+            "",
+            "SUCCESSFUL",
+            False,
+            ExitCode.OK,
+            f"nothing to deploy: the service already runs {revision(p.reuse_task_definition)} "
+            "(use `bluegreen redeploy` for fresh tasks)",
+            None,
+            p.reuse_task_definition,
+        )
+    arn = p.reuse_task_definition
+    if arn is None:
+        journal.append(
+            INTENT, action="RegisterTaskDefinition", family=p.task_definition.get("family")
+        )
+        arn = ecs.register_task_definition(aws, p.task_definition)
+        journal.append(REGISTERED, taskDefinitionArn=arn, cluster=p.cluster, service=p.service)
+        out.emit({"event": "registered", "taskDefinitionArn": arn}, f"registered {revision(arn)}")
+    verify = _verify_factory(aws, p, arn, loop) if p.verify is not None else None
+    return update_and_follow(
+        aws,
+        out,
+        journal,
+        cluster=p.cluster,
+        service=p.service,
+        task_definition_arn=arn,
+        previous=p.current_task_definition,
+        deployment_configuration=p.deployment_configuration,
+        timeout=p.timeout,
+        wait=request.wait,
+        on_cancel=request.on_cancel,
+        wait_until=p.wait_until,
+        alarms=p.alarms,
+        verify=verify,
+        loop=loop,
+        record={"images": dict(p.images), "deploymentStrategy": p.strategy},
+    )
+
+
+def update_and_follow(
+    aws: Aws,
+    out: Output,
+    journal: Journal,
+    *,
+    cluster: str,
+    service: str,
+    task_definition_arn: str,
+    previous: str | None,
+    deployment_configuration: Mapping[str, Any] | None,
+    timeout: float,
+    wait: bool,
+    on_cancel: str,
+    loop: Loop,
+    wait_until: str | None = None,
+    alarms: tuple[str, ...] = (),
+    verify: VerifyFactory | None = None,
+    record: Mapping[str, Any] | None = None,
+) -> Outcome:
+    """UpdateService to the revision (which starts a ServiceDeployment) and follow it."""
+    from bluegreen.aws import ecs, ecs_native
+    from bluegreen.aws.iam import who
+
+    extra = {"who": who(aws), **(record or {})}
+    known = {
+        str(b.get("serviceDeploymentArn"))
+        for b in ecs_native.list_deployments(aws, cluster, service, limit=100)
+    }
+    journal.append(
+        INTENT,
+        action="UpdateService",
+        strategy=STRATEGY,
+        cluster=cluster,
+        service=service,
+        taskDefinitionArn=task_definition_arn,
+        previousTaskDefinitionArn=previous,
+        **extra,
+    )
+    svc = ecs.update_service(
+        aws,
+        cluster,
+        service,
+        task_definition=task_definition_arn,
+        deployment_configuration=deployment_configuration,
+    )
+    arn = str(svc.get("currentServiceDeployment") or "")
+    if not arn or arn in known:
+        fresh = [
+            str(b.get("serviceDeploymentArn"))
+            for b in ecs_native.list_deployments(aws, cluster, service, limit=20)
+            if str(b.get("serviceDeploymentArn")) not in known
+        ]
+        arn = fresh[0] if fresh else ""
+    journal.append(
+        CREATED,
+        deploymentId=arn or None,
+        strategy=STRATEGY,
+        cluster=cluster,
+        service=service,
+        taskDefinitionArn=task_definition_arn,
+        previousTaskDefinitionArn=previous,
+        **extra,
+    )
+    out.emit(
+        {
+            "event": "created",
+            "deploymentId": arn or None,
+            "strategy": STRATEGY,
+            "taskDefinitionArn": task_definition_arn,
+            "previousTaskDefinitionArn": previous,
+        },
+        f"updated {cluster}/{service}: {revision(previous)} -> {revision(task_definition_arn)}"
+        + (f" (service deployment {arn})" if arn else ""),
+    )
+    if not arn:
+        return Outcome(
+            "",
+            "UNKNOWN",
+            False,
+            ExitCode.FAILED,
+            "UpdateService started no service deployment that ECS lists; check the service "
+            "with `bluegreen status`",
+            None,
+            task_definition_arn,
+        )
+    if not wait:
+        return Outcome.started(arn, task_definition_arn)
+    now = loop.clock()
+    config = NativeConfig(
+        deployment_arn=arn,
+        task_definition_arn=task_definition_arn,
+        previous_task_definition_arn=previous if previous != task_definition_arn else None,
+        started_at=now,
+        deadline=now + timeout,
+        on_cancel=on_cancel,
+        verify=verify is not None,
+        wait_until=wait_until,
+        alarm_names=alarms,
+    )
+    outcome = follow(aws, out, config, loop=loop, verify=verify)
+    record_result(journal, cluster, service, outcome)
+    return outcome
+
+
+def record_result(journal: Journal, cluster: str, service: str, outcome: Outcome) -> None:
+    journal.append(
+        RESULT,
+        deploymentId=outcome.deployment_id or None,
+        strategy=STRATEGY,
+        cluster=cluster,
+        service=service,
+        taskDefinitionArn=outcome.task_definition_arn,
+        status=outcome.status,
+        rolledBack=outcome.rolled_back,
+        exitCode=outcome.exit_code,
+        reason=outcome.reason,
+    )
+
+
+def follow(
+    aws: Aws,
+    out: Output,
+    config: NativeConfig,
+    *,
+    loop: Loop,
+    verify: VerifyFactory | None = None,
+) -> Outcome:
+    """The loop around `step`: observe the service deployment (and the release's alarms every
+    ALARM_POLL seconds, and the verify command's end), report changes, act, sleep."""
+    from bluegreen.aws import cloudwatch, ecs_native
+
+    state = initial_state(config)
+    cancel = False
+    alarms_read_at: float | None = None
+    in_alarm: tuple[str, ...] = ()
+    running: VerifyRun | None = None
+    verified: tuple[bool, str] | None = None
+    try:
+        while True:
+            deployment = ecs_native.describe_deployment(aws, config.deployment_arn)
+            cancel = cancel or loop.cancelled()
+            now = loop.clock()
+            if (
+                config.alarm_names
+                and state.phase in (Phase.FOLLOWING, Phase.VERIFYING)
+                and (alarms_read_at is None or now - alarms_read_at >= ALARM_POLL)
+            ):
+                states = cloudwatch.alarm_states(aws, config.alarm_names)
+                in_alarm = tuple(n for n in config.alarm_names if states.get(n) == "ALARM")
+                alarms_read_at = now
+            if running is not None and verified is None:
+                verified = running.poll()
+            obs = observation_from(deployment, now, cancel=cancel, alarms=in_alarm, verify=verified)
+            state, events, decision = step(state, obs)
+            for event in events:
+                out.emit(event.json(), event.text)
+            if decision.outcome is not None:
+                return decision.outcome
+            for action in decision.actions:
+                _act(aws, out, config.deployment_arn, action)
+                if isinstance(action, RunVerify):
+                    if verify is None:  # pragma: no cover - config.verify implies a factory
+                        verified = (False, "no verify command")
+                        continue
+                    running, verified = verify(config.deployment_arn, action.hook_ids), None
+                    running.start()
+            try:
+                (loop.rest if cancel else loop.sleep)(max(0.0, min(decision.wait, loop.poll)))
+            except KeyboardInterrupt:
+                cancel = True
+    finally:
+        if running is not None:
+            running.kill()
+
+
+def _act(
+    aws: Aws,
+    out: Output,
+    arn: str,
+    action: Stop | Answer | RunVerify,
+) -> None:
+    """Stop or answer a hook; ECS refusing (the deployment already ended, the hook already
+    answered) is reported and the watch goes on: the next observation says what happened."""
+    from bluegreen.aws import ecs_native
+
+    try:
+        if isinstance(action, Stop):
+            ecs_native.stop_deployment(aws, arn)
+        elif isinstance(action, Answer):
+            ecs_native.continue_deployment(aws, arn, action.hook_id, action.action)
+            out.emit(
+                {
+                    "event": "hookAnswered",
+                    "deploymentId": arn,
+                    "hookId": action.hook_id,
+                    "action": action.action,
+                },
+                f"  answered pause hook {action.hook_id}: {action.action}",
+            )
+    except AwsError as exc:
+        out.emit(
+            {"event": "refused", "deploymentId": arn, "reason": exc.message},
+            f"  ECS refused: {exc.message}",
+        )
+
+
+def _verify_factory(aws: Aws, p: NativePlan, arn: str, loop: Loop) -> VerifyFactory:
+    """The verify command of an ECS-native release, with what it needs to find green."""
+    from bluegreen.engines.verify import VerifyRun
+
+    assert p.verify is not None
+    argv = list(p.verify)
+
+    def make(deployment_arn: str, hook_ids: tuple[str, ...]) -> VerifyRun:
+        env = {
+            "BLUEGREEN_DEPLOYMENT_ID": deployment_arn,
+            "BLUEGREEN_CLUSTER": p.cluster,
+            "BLUEGREEN_SERVICE": p.service,
+            "BLUEGREEN_TASK_DEFINITION_ARN": arn,
+            "BLUEGREEN_HOOK_IDS": ",".join(hook_ids),
+        }
+        url = test_url(aws, p.cluster, p.service)
+        if url:
+            env["BLUEGREEN_TEST_URL"] = url
+        return VerifyRun(argv, env, p.verify_timeout, clock=loop.clock)
+
+    return make
+
+
+def test_url(aws: Aws, cluster: str, service: str) -> str | None:
+    """The URL of the listener that holds the service's test listener rule, when it has one."""
+    from bluegreen.aws import ecs, elbv2
+
+    svc = ecs.describe_service_raw(aws, cluster, service)
+    for lb in svc.get("loadBalancers") or []:
+        rule = (lb.get("advancedConfiguration") or {}).get("testListenerRule")
+        if not rule or ":listener-rule/" not in str(rule):
+            continue
+        listener = str(rule).replace(":listener-rule/", ":listener/").rsplit("/", 1)[0]
+        try:
+            found = elbv2.listeners(aws, [listener])
+        except AwsError:
+            return None
+        return elbv2.listener_url(aws, found[listener])
+    return None
