@@ -74,6 +74,7 @@ def test_success_reports_changes_and_ends_with_the_result(
         "taskDefinitionArn",
         "rolledBack",
         "exitCode",
+        "reason",
     }
     assert (result["status"], result["rolledBack"], result["exitCode"]) == ("Succeeded", False, 0)
     assert result["taskDefinitionArn"] != before
