@@ -23,6 +23,7 @@ one entry in ENGINES (its probe reads what "production" means there).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -47,6 +48,13 @@ from tests.conftest import SANDBOX_TIME_SCALE, sandbox_call
 from tests.helpers import Ran, run_cli
 
 ACTIVE = ["Created", "Queued", "InProgress", "Baking", "Ready"]
+NATIVE_ACTIVE = [
+    "PENDING",
+    "IN_PROGRESS",
+    "STOP_REQUESTED",
+    "ROLLBACK_REQUESTED",
+    "ROLLBACK_IN_PROGRESS",
+]
 EXIT = {"alarm": 1, "verify": 1, "unhealthy": 1, "timeout": 3, "sigterm": 130, "sigint": 130}
 TIMEOUT_FLAG = "1s"
 
@@ -123,6 +131,30 @@ def rolling_production(service: dict[str, Any], action: dict[str, Any]) -> Produ
     return Production(str(service["taskDefinition"]), detail)
 
 
+def native_production(service: dict[str, Any], action: dict[str, Any]) -> Production:
+    """ECS-native: the production listener RULE forwards wholly to one target group, the
+    service names that target group as its production one, and its one, completed PRIMARY
+    deployment runs the service's revision."""
+    groups = (action.get("ForwardConfig") or {}).get("TargetGroups") or []
+    serving = [g["TargetGroupArn"] for g in groups if int(g.get("Weight", 1)) > 0]
+    weights = {g["TargetGroupArn"].split("/")[-2]: int(g.get("Weight", 1)) for g in groups}
+    deployments = service.get("deployments", [])
+    detail = f"rule weights {weights}, deployments " + str(
+        [
+            (d["status"], d.get("rolloutState"), family_revision(d["taskDefinition"]))
+            for d in deployments
+        ]
+    )
+    lbs = service.get("loadBalancers") or [{}]
+    if len(serving) != 1 or lbs[0].get("targetGroupArn") != serving[0]:
+        return Production(None, detail)
+    if len(deployments) != 1 or deployments[0].get("rolloutState") != "COMPLETED":
+        return Production(None, detail)
+    if deployments[0]["taskDefinition"] != service["taskDefinition"]:
+        return Production(None, f"service on {service['taskDefinition']}: {detail}")
+    return Production(str(service["taskDefinition"]), detail)
+
+
 # --- engines --------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Engine:
@@ -157,6 +189,13 @@ ENGINES = (
         slow_scale=30.0,
         verify_before_production=False,
     ),
+    Engine(
+        "ecs-native",
+        "ecs-native",
+        ("all-at-once", "canary:10%/5m", "linear:10%/1m"),
+        native_production,
+        slow_scale=30.0,
+    ),
 )
 
 
@@ -177,6 +216,11 @@ class Target:
     @property
     def codedeploy(self) -> bool:
         return self.result.application is not None
+
+    @property
+    def native(self) -> bool:
+        """An ECS-native stack: production is a listener RULE, deployments ServiceDeployments."""
+        return self.result.rules is not None
 
     def client(self, name: str) -> Any:
         return boto3.client(name, endpoint_url=self.sandbox.url, region_name="us-east-1")
@@ -199,6 +243,9 @@ class Target:
         return dict(svc)
 
     def prod_action(self) -> dict[str, Any]:
+        if self.result.rules is not None:
+            (rule,) = self.client("elbv2").describe_rules(RuleArns=[self.result.rules[0]])["Rules"]
+            return dict(rule["Actions"][0])
         (listener,) = self.client("elbv2").describe_listeners(
             ListenerArns=[self.result.prod_listener]
         )["Listeners"]
@@ -215,6 +262,8 @@ class Target:
 
     def deployments(self) -> set[str]:
         """Every deployment of the stack's service AWS knows about."""
+        if self.native:
+            return set(self.service_deployments())
         if self.codedeploy:
             return set(
                 self.client("codedeploy").list_deployments(
@@ -224,7 +273,18 @@ class Target:
             )
         return {str(d["id"]) for d in self.service()["deployments"]}
 
+    def service_deployments(self, *statuses: str) -> list[str]:
+        """ListServiceDeployments of the stack's service (ECS-native), by status."""
+        found = self.client("ecs").list_service_deployments(
+            cluster=self.result.cluster,
+            service=self.result.service,
+            **({"status": list(statuses)} if statuses else {}),
+        )["serviceDeployments"]
+        return [str(b["serviceDeploymentArn"]) for b in found]
+
     def in_flight(self) -> list[str]:
+        if self.native:
+            return self.service_deployments(*NATIVE_ACTIVE)
         if self.codedeploy:
             return list(
                 self.client("codedeploy").list_deployments(
@@ -285,6 +345,12 @@ class Target:
                 self.client("codedeploy").stop_deployment(
                     deploymentId=dep, autoRollbackEnabled=True
                 )
+        if self.native:
+            ecs = self.client("ecs")
+            for arn in self.service_deployments("PENDING", "IN_PROGRESS"):
+                # it may have ended (or reached CLEAN_UP) meanwhile
+                with contextlib.suppress(ecs.exceptions.ClientError):
+                    ecs.stop_service_deployment(serviceDeploymentArn=arn, stopType="ROLLBACK")
         wait_for(
             lambda: not self.in_flight() and self.production().revision is not None,
             timeout,
@@ -332,7 +398,7 @@ def matrix_stacks(
         def get(engine: Engine, name: str | None = None) -> Target:
             key = name or engine.name
             if key not in built:
-                stack_name = key if name else engine.kind[:4]
+                stack_name = key if name else engine.kind.replace("-", "")[:4]
                 result = create_stack(
                     Aws(region="us-east-1"), base / key, stack_name, kind=engine.kind
                 )
