@@ -154,7 +154,9 @@ def main() -> int:
             ).returncode
         if code != 0:
             raise SystemExit(f"sandbox stack failed with exit {code}")
-        stack = json.loads(stack_json.read_text().strip().splitlines()[-1])
+        # the stack's document, then (JSON mode) the result line
+        lines = [json.loads(line) for line in stack_json.read_text().splitlines() if line.strip()]
+        stack = next(obj for obj in lines if "cluster" in obj)
         print(
             f"stack: cluster {stack['cluster']}, service {stack['service']}, "
             f"group {stack['deploymentGroup']}; spec in {stack_dir}/bluegreen.yaml",
