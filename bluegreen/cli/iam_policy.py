@@ -16,6 +16,7 @@ class Strategy(StrEnum):
     both = "both"
     blue_green = "blue-green"
     rolling = "rolling"
+    ecs_native = "ecs-native"
 
 
 def iam_policy(
@@ -28,7 +29,10 @@ def iam_policy(
     ] = None,
     strategy: Annotated[
         Strategy,
-        typer.Option(help="Which release path to allow: CodeDeploy blue/green, rolling, or both."),
+        typer.Option(
+            help="Which release path to allow: CodeDeploy blue/green, rolling, ECS-native, or "
+            "both (CodeDeploy and rolling, plus ECS-native when the live service uses it)."
+        ),
     ] = Strategy.both,
     image: ImageOpt = None,
     var: VarOpt = None,
@@ -81,11 +85,35 @@ def iam_policy(
         from bluegreen.aws.iam import caller_account
 
         account = caller_account(aws)
-    strategies = (
-        iam.STRATEGIES
-        if strategy is Strategy.both
-        else ((iam.CODEDEPLOY_BG,) if strategy is Strategy.blue_green else (iam.ROLLING,))
-    )
+    strategies = {
+        Strategy.both: iam.STRATEGIES,
+        Strategy.blue_green: (iam.CODEDEPLOY_BG,),
+        Strategy.rolling: (iam.ROLLING,),
+        Strategy.ecs_native: (iam.ECS_NATIVE,),
+    }[strategy]
+    if strategy is Strategy.both and live is not None:
+        from bluegreen.engines import EngineKind, engine_kind
+
+        if engine_kind(live.deployment_controller, live.deployment_strategy) is (
+            EngineKind.ECS_NATIVE
+        ):
+            strategies = (*strategies, iam.ECS_NATIVE)
+    # ECS-native: the roles UpdateService passes to ECS (load balancers' infrastructure role,
+    # Lambda hooks' roles), when the live service is known
+    passed = [
+        str(r)
+        for r in [
+            *(
+                (lb.get("advancedConfiguration") or {}).get("roleArn")
+                for lb in (live.load_balancers if live else [])
+            ),
+            *(
+                h.get("roleArn")
+                for h in (live.deployment_configuration.get("lifecycleHooks") or [] if live else [])
+            ),
+        ]
+        if r
+    ]
     result = iam.policy_for(
         spec,
         rendered.task_definition,
@@ -94,6 +122,7 @@ def iam_policy(
         region=region,
         strategies=strategies,
         account_lookup=lookup,
+        infrastructure_roles=passed,
     )
     for note in result.notes:
         out.warn(note)

@@ -23,6 +23,7 @@ CORE = "core"  # render, diff, status, history, deploy's reads and the registrat
 CODEDEPLOY_BG = "blue-green"  # CodeDeploy-controlled services
 CUSTOM_CONFIG = "custom-config"  # deployment_config shorthand created on demand
 ROLLING = "rolling"  # ECS-controlled services (rolling update, redeploy)
+ECS_NATIVE = "ecs-native"  # ECS-controlled BLUE_GREEN / LINEAR / CANARY services
 ROLE_USE = "pass-role"  # the task definition names an execution or task role
 ECR = "ecr"  # images in ECR: digest resolution
 TAG = "tag"  # `tag` and `deploy --tag-as`
@@ -37,6 +38,7 @@ FEATURES = (
     CODEDEPLOY_BG,
     CUSTOM_CONFIG,
     ROLLING,
+    ECS_NATIVE,
     ROLE_USE,
     ECR,
     TAG,
@@ -60,6 +62,9 @@ ALARM_ARNS = "cloudwatch-alarms"
 TASK_ROLES = "task-roles"
 ROLES = "iam-roles"
 CREATED_CONFIGS = "codedeploy-created-configs"
+SERVICE_DEPLOYMENTS = "ecs-service-deployments"
+SERVICE_REVISIONS = "ecs-service-revisions"
+INFRASTRUCTURE_ROLES = "ecs-infrastructure-roles"
 CONFIG_PREFIX = "bluegreen."  # bluegreen.engines.codedeploy.configs.PREFIX
 
 
@@ -68,6 +73,7 @@ class Action:
     feature: str
     resource: str
     why: str
+    also: tuple[str, ...] = ()  # other features that need the action too
 
 
 # action -> (feature, resource kind, what calls it). Actions that do not support
@@ -97,16 +103,34 @@ ACTIONS: dict[str, Action] = {
     "codedeploy:ContinueDeployment": Action(CODEDEPLOY_BG, GROUP, "approve"),
     "codedeploy:GetDeploymentConfig": Action(CODEDEPLOY_BG, CONFIG, "the shift's steps"),
     "ecs:DescribeTaskSets": Action(CODEDEPLOY_BG, SERVICE, "blue and green task sets"),
-    "elasticloadbalancing:DescribeTargetGroups": Action(CODEDEPLOY_BG, ANY, "target groups"),
-    "elasticloadbalancing:DescribeListeners": Action(CODEDEPLOY_BG, ANY, "prod/test listeners"),
-    "elasticloadbalancing:DescribeRules": Action(CODEDEPLOY_BG, ANY, "weighted forwards"),
+    "elasticloadbalancing:DescribeTargetGroups": Action(
+        CODEDEPLOY_BG, ANY, "target groups", also=(ECS_NATIVE,)
+    ),
+    "elasticloadbalancing:DescribeListeners": Action(
+        CODEDEPLOY_BG, ANY, "prod/test listeners", also=(ECS_NATIVE,)
+    ),
+    "elasticloadbalancing:DescribeRules": Action(
+        CODEDEPLOY_BG, ANY, "weighted forwards", also=(ECS_NATIVE,)
+    ),
     "elasticloadbalancing:DescribeTargetHealth": Action(CODEDEPLOY_BG, ANY, "green health"),
-    "elasticloadbalancing:DescribeLoadBalancers": Action(CODEDEPLOY_BG, ANY, "test listener URL"),
+    "elasticloadbalancing:DescribeLoadBalancers": Action(
+        CODEDEPLOY_BG, ANY, "test listener URL", also=(ECS_NATIVE,)
+    ),
     "codedeploy:CreateDeploymentConfig": Action(
         CUSTOM_CONFIG, CREATED_CONFIGS, "canary:/linear: configs"
     ),
     # rolling updates (ECS controller)
-    "ecs:UpdateService": Action(ROLLING, SERVICE, "roll out the new revision"),
+    "ecs:UpdateService": Action(ROLLING, SERVICE, "roll out the new revision", also=(ECS_NATIVE,)),
+    # ECS-native blue/green (ECS controller, BLUE_GREEN | LINEAR | CANARY)
+    "ecs:ListServiceDeployments": Action(ECS_NATIVE, SERVICE, "in flight, history"),
+    "ecs:DescribeServiceDeployments": Action(
+        ECS_NATIVE, SERVICE_DEPLOYMENTS, "follow the deployment"
+    ),
+    "ecs:StopServiceDeployment": Action(ECS_NATIVE, SERVICE_DEPLOYMENTS, "stop, rollback"),
+    "ecs:ContinueServiceDeployment": Action(
+        ECS_NATIVE, SERVICE_DEPLOYMENTS, "approve, verify's pause hook"
+    ),
+    "ecs:DescribeServiceRevisions": Action(ECS_NATIVE, SERVICE_REVISIONS, "revisions' images"),
     # the task's roles
     "iam:PassRole": Action(ROLE_USE, TASK_ROLES, "register a task definition with roles"),
     # images
@@ -162,6 +186,8 @@ class PolicyInputs:
     alarms: tuple[str, ...]
     task_roles: tuple[str, ...]  # role ARNs or names
     features: frozenset[str]
+    # ECS-native: the infrastructure (and hook) roles UpdateService passes to ECS; empty: any
+    infrastructure_roles: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default=())
 
 
@@ -202,7 +228,9 @@ def features_for(
 
 def actions_for(features: Iterable[str]) -> list[str]:
     wanted = set(features)
-    return sorted(name for name, a in ACTIONS.items() if a.feature in wanted)
+    return sorted(
+        name for name, a in ACTIONS.items() if a.feature in wanted or wanted.intersection(a.also)
+    )
 
 
 def _role_arn(p: PolicyInputs, role: str) -> str:
@@ -243,6 +271,14 @@ def _resources(p: PolicyInputs, kind: str) -> list[str]:
         return [_role_arn(p, r) for r in p.task_roles]
     if kind == ROLES:
         return [f"arn:{p.partition}:iam::{p.account}:role/*"]
+    if kind == SERVICE_DEPLOYMENTS:
+        return [f"{ecs}:service-deployment/{p.cluster}/{p.service}/*"]
+    if kind == SERVICE_REVISIONS:
+        return [f"{ecs}:service-revision/{p.cluster}/{p.service}/*"]
+    if kind == INFRASTRUCTURE_ROLES:
+        return [_role_arn(p, r) for r in p.infrastructure_roles] or [
+            f"arn:{p.partition}:iam::{p.account}:role/*"
+        ]
     raise ValueError(f"unknown resource kind {kind!r}")
 
 
@@ -259,6 +295,9 @@ _SIDS = {
     ALARM_ARNS: "Alarms",
     TASK_ROLES: "PassTaskRolesToEcsTasks",
     ROLES: "ReadRoles",
+    SERVICE_DEPLOYMENTS: "EcsServiceDeployments",
+    SERVICE_REVISIONS: "EcsServiceRevisions",
+    INFRASTRUCTURE_ROLES: "PassInfrastructureRolesToEcs",
 }
 
 
@@ -296,6 +335,19 @@ def build_policy(p: PolicyInputs) -> dict[str, Any]:
         elif cond == "passrole":
             stmt["Condition"] = {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}
         statements.append(stmt)
+    if ECS_NATIVE in p.features:
+        # UpdateService passes the load balancers' infrastructure role (and Lambda hooks'
+        # roles) to ECS itself, not to tasks
+        roles = sorted(set(_resources(p, INFRASTRUCTURE_ROLES)))
+        statements.append(
+            {
+                "Sid": _SIDS[INFRASTRUCTURE_ROLES],
+                "Effect": "Allow",
+                "Action": ["iam:PassRole"],
+                "Resource": roles if len(roles) > 1 else roles[0],
+                "Condition": {"StringEquals": {"iam:PassedToService": "ecs.amazonaws.com"}},
+            }
+        )
     return {"Version": "2012-10-17", "Statement": statements}
 
 
@@ -328,6 +380,7 @@ def policy_for(
     region: str,
     strategies: Sequence[str] = STRATEGIES,
     account_lookup: bool = False,
+    infrastructure_roles: Sequence[str] = (),
 ) -> PolicyResult:
     """The policy for `spec`, whose task definition rendered to `task_definition` with
     `images` (container -> reference)."""
@@ -385,7 +438,13 @@ def policy_for(
         alarms=tuple(spec.rollback.alarms),
         task_roles=roles,
         features=features,
+        infrastructure_roles=tuple(dict.fromkeys(infrastructure_roles)),
     )
+    if ECS_NATIVE in features and not infrastructure_roles:
+        notes.append(
+            "ECS-native: the infrastructure role is not known (no live service read), so "
+            "iam:PassRole to ecs.amazonaws.com is granted on every role of the account"
+        )
     return PolicyResult(build_policy(inputs), features, tuple(notes))
 
 
