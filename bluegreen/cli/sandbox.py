@@ -308,6 +308,12 @@ def _add(ctx: typer.Context, fault: dict[str, Any]) -> None:
 def describe_fault(fault: dict[str, Any]) -> str:
     kind = fault.get("kind")
     service = fault.get("service") or "all services"
+    if kind == "throttle" and fault.get("realistic"):
+        return f"throttle {service} as AWS's token buckets would"
+    if kind == "access-denied":
+        how = "expired credentials" if fault.get("mode") == "expired" else "access denied"
+        limit = f", {fault['count']} requests" if fault.get("count") else ""
+        return f"{fault.get('operation')} on {service}: {how}{limit}"
     if kind == "throttle":
         limit = f", {fault['count']} requests" if fault.get("count") else ""
         return f"throttle {service} at rate {fault.get('rate')}{limit}"
@@ -326,18 +332,43 @@ def describe_fault(fault: dict[str, Any]) -> str:
 @fault_app.command()
 def throttle(
     ctx: typer.Context,
-    rate: Annotated[float, typer.Option(help="Share of requests throttled, in (0, 1].")],
+    rate: Annotated[
+        float | None, typer.Option(help="Share of requests throttled, in (0, 1].")
+    ] = None,
     service: FaultServiceOpt = None,
     count: Annotated[
         int | None, typer.Option(help="Throttle only this many requests, then stop.")
     ] = None,
+    realistic: Annotated[
+        bool,
+        typer.Option(
+            "--realistic",
+            help="AWS's per-account token buckets per action family instead of a rate.",
+        ),
+    ] = False,
 ) -> None:
-    """Answer a share of requests with a throttling error."""
+    """Answer a share of requests with a throttling error, or throttle as AWS's token
+    buckets would (--realistic)."""
+    if realistic:
+        if rate is not None or count is not None:
+            raise UsageError(
+                "--realistic throttles by AWS's token buckets; it takes no --rate or --count",
+                where="--realistic",
+            )
+        fault: dict[str, Any] = {"kind": "throttle", "realistic": True}
+        if _service(service):
+            fault["service"] = service
+        _add(ctx, fault)
+        return
+    if rate is None:
+        raise UsageError(
+            "Missing option '--rate' (a share of requests), or pass --realistic", where="--rate"
+        )
     if not 0.0 < rate <= 1.0:
         raise UsageError(f"the throttling rate must be in (0, 1], got {rate:g}", where="--rate")
     if count is not None and count < 1:
         raise UsageError(f"the count must be at least 1, got {count}", where="--count")
-    fault: dict[str, Any] = {"kind": "throttle", "rate": rate}
+    fault = {"kind": "throttle", "rate": rate}
     if count is not None:
         fault["count"] = count
     if _service(service):
@@ -388,6 +419,47 @@ def hook_fail(
     fault: dict[str, Any] = {"kind": "hook-fail"}
     if event is not None:
         fault["event"] = event.value
+    _add(ctx, fault)
+
+
+_OPERATION_RE = re.compile(r"^[A-Z][A-Za-z0-9]*$")
+
+
+@fault_app.command("access-denied")
+def access_denied(
+    ctx: typer.Context,
+    operation: Annotated[
+        str, typer.Option(help="The API operation refused (UpdateService, CreateDeployment, …).")
+    ],
+    service: FaultServiceOpt = None,
+    expired: Annotated[
+        bool,
+        typer.Option(
+            "--expired", help="Refuse as expired credentials (ExpiredTokenException) instead."
+        ),
+    ] = False,
+    count: Annotated[
+        int | None, typer.Option(help="Refuse only this many requests, then stop.")
+    ] = None,
+) -> None:
+    """Refuse an operation as AccessDenied, or as signed with expired credentials."""
+    if not _OPERATION_RE.match(operation):
+        raise UsageError(
+            f"{operation!r} is not an API operation name",
+            where="--operation",
+            hint="operations are spelled as in the API: UpdateService, CreateDeployment, …",
+        )
+    if count is not None and count < 1:
+        raise UsageError(f"the count must be at least 1, got {count}", where="--count")
+    fault: dict[str, Any] = {
+        "kind": "access-denied",
+        "operation": operation,
+        "mode": "expired" if expired else "denied",
+    }
+    if count is not None:
+        fault["count"] = count
+    if _service(service):
+        fault["service"] = service
     _add(ctx, fault)
 
 

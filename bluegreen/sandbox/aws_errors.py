@@ -135,3 +135,73 @@ def invalid_region(
         "SignatureDoesNotMatch",
         f"Credential should be scoped to a valid region, not '{region}'. ",
     )
+
+
+def operation_of(environ: dict[str, Any]) -> str | None:
+    """The operation a request calls: the X-Amz-Target suffix (JSON), the path's last part
+    (smithy-rpc-v2-cbor: `/service/<name>/operation/<Op>`), or the query `Action` (in the
+    form body, which is read and put back, or the query string)."""
+    target = environ.get("HTTP_X_AMZ_TARGET", "")
+    if target:
+        return str(target).rsplit(".", 1)[-1]
+    path = environ.get("PATH_INFO", "")
+    if "/operation/" in path:
+        return str(path).rsplit("/operation/", 1)[-1].strip("/") or None
+    from urllib.parse import parse_qs
+
+    query = parse_qs(environ.get("QUERY_STRING", ""))
+    if "Action" in query:
+        return str(query["Action"][0])
+    if "x-www-form-urlencoded" not in environ.get("CONTENT_TYPE", ""):
+        return None
+    import io
+
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    stream = environ.get("wsgi.input")
+    if stream is None or length <= 0:
+        return None
+    raw: bytes = stream.read(length)
+    environ["wsgi.input"] = io.BytesIO(raw)
+    action = parse_qs(raw.decode("utf-8", "replace")).get("Action")
+    return action[0] if action else None
+
+
+IAM_PREFIXES = {"monitoring": "cloudwatch"}  # signing name -> IAM action prefix
+
+
+def access_denied(
+    environ: dict[str, Any],
+    start_response: StartResponse,
+    service: str | None,
+    operation: str | None,
+    mode: str,
+) -> list[bytes]:
+    """The `access-denied` fault's answer: AccessDeniedException / AccessDenied naming the
+    denied action, or, for expired credentials, ExpiredTokenException / ExpiredToken
+    (https://docs.aws.amazon.com/awsconsolehelpdocs/latest/gsg/common-errors.html; the
+    operation reference pages list them with the common errors:
+    https://docs.aws.amazon.com/AmazonECS/latest/APIReference/CommonErrors.html)."""
+    if mode == "expired":
+        return error_response(
+            environ,
+            start_response,
+            service,
+            403 if protocol(environ, service) in ("query", "ec2") else 400,
+            "ExpiredTokenException",
+            "ExpiredToken",
+            "The security token included in the request is expired",
+        )
+    action = f"{IAM_PREFIXES.get(service or '', service or 'aws')}:{operation}"
+    return error_response(
+        environ,
+        start_response,
+        service,
+        403 if protocol(environ, service) in ("query", "ec2") else 400,
+        "AccessDeniedException",
+        "AccessDenied",
+        "User: arn:aws:iam::123456789012:user/sandbox is not authorized to perform: "
+        f"{action} because no identity-based policy allows the {action} action",
+    )

@@ -14,8 +14,10 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from bluegreen.sandbox.clock import SandboxClock
+from bluegreen.sandbox.throttling import TokenBuckets
 
-KINDS = ("throttle", "latency", "unhealthy-green", "hook-fail", "lost-answer")
+KINDS = ("throttle", "latency", "unhealthy-green", "hook-fail", "lost-answer", "access-denied")
+ACCESS_DENIED_MODES = ("denied", "expired")  # AccessDenied, or expired credentials
 LOST_ANSWER_MODES = ("error", "reset")  # answer HTTP 500, or close the connection unanswered
 HOOK_EVENTS = (
     "BeforeInstall",
@@ -50,7 +52,8 @@ class Fault:
     event: str | None = None  # hook-fail: one lifecycle event, or all hooks
     created_at: float = 0.0  # simulated time of injection
     operation: str | None = None  # lost-answer: the CodeDeploy operation (CreateDeployment, ...)
-    mode: str | None = None  # lost-answer: one of LOST_ANSWER_MODES
+    mode: str | None = None  # lost-answer: LOST_ANSWER_MODES; access-denied: ACCESS_DENIED_MODES
+    realistic: bool | None = None  # throttle: AWS's token buckets instead of a rate
 
     def to_json(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v is not None}
@@ -75,6 +78,7 @@ class FaultRegistry:
         self._faults: dict[str, Fault] = {}
         self._remaining: dict[str, int] = {}  # throttle faults limited by count
         self._rng = rng or random.Random()
+        self._buckets = TokenBuckets()
 
     def add(self, body: dict[str, Any]) -> Fault:
         kind = body.get("kind")
@@ -89,7 +93,9 @@ class FaultRegistry:
             service = SERVICE_ALIASES.get(service.lower(), service.lower())
         fault_id = uuid.uuid4().hex[:12]
         now = self._clock.now()
-        if kind == "throttle":
+        if kind == "throttle" and body.get("realistic") is True:
+            fault = Fault(fault_id, kind, service=service, realistic=True, created_at=now)
+        elif kind == "throttle":
             rate = _number(body, "rate", 1.0)
             if rate is None or not 0.0 < rate <= 1.0:
                 raise FaultError("throttle 'rate' must be in (0, 1]")
@@ -113,6 +119,8 @@ class FaultRegistry:
             fault = Fault(fault_id, kind, service=service, ms=int(ms), created_at=now)
         elif kind == "lost-answer":
             fault = self._lost_answer(fault_id, body, now)
+        elif kind == "access-denied":
+            fault = self._access_denied(fault_id, body, service, now)
         elif kind == "unhealthy-green":
             after = _number(body, "after_seconds", None)
             if after is not None and after < 0:
@@ -167,6 +175,7 @@ class FaultRegistry:
             return list(self._faults.values())
 
     def clear(self) -> None:
+        self._buckets.clear()
         with self._lock:
             self._faults.clear()
             self._remaining.clear()
@@ -175,10 +184,16 @@ class FaultRegistry:
         with self._lock:
             return [f for f in self._faults.values() if f.kind == kind]
 
-    def should_throttle(self, service: str | None) -> bool:
+    def should_throttle(
+        self, service: str | None, operation: str | None = None, region: str | None = None
+    ) -> bool:
+        realistic = False
         with self._lock:
             for fault in list(self._faults.values()):
                 if fault.kind != "throttle" or not fault.applies_to(service):
+                    continue
+                if fault.realistic:
+                    realistic = True
                     continue
                 if self._rng.random() >= fault.rate:
                     continue
@@ -188,7 +203,52 @@ class FaultRegistry:
                         del self._remaining[fault.id]
                         del self._faults[fault.id]
                 return True
-        return False
+        return realistic and not self._buckets.take(region, service, operation)
+
+    def _access_denied(
+        self, fault_id: str, body: dict[str, Any], service: str | None, now: float
+    ) -> Fault:
+        """`access-denied`: requests for `operation` (of `service`, or of any service) are
+        refused as AccessDenied ("denied") or as signed with expired credentials
+        ("expired"), `count` times or until cleared."""
+        operation, mode = body.get("operation"), body.get("mode", "denied")
+        if not isinstance(operation, str) or not operation:
+            raise FaultError("access-denied needs 'operation' (e.g. UpdateService)")
+        if mode not in ACCESS_DENIED_MODES:
+            raise FaultError(
+                f"access-denied 'mode' must be one of {', '.join(ACCESS_DENIED_MODES)}"
+            )
+        count = _number(body, "count", None)
+        if count is not None and count < 1:
+            raise FaultError("access-denied 'count' must be at least 1")
+        fault = Fault(
+            fault_id,
+            "access-denied",
+            service=service,
+            count=None if count is None else int(count),
+            operation=operation,
+            mode=mode,
+            created_at=now,
+        )
+        if fault.count is not None:
+            self._remaining[fault_id] = fault.count
+        return fault
+
+    def access_denied(self, service: str | None, operation: str | None) -> str | None:
+        """The mode ("denied" | "expired") when this request is to be refused, else None."""
+        with self._lock:
+            for fault in list(self._faults.values()):
+                if fault.kind != "access-denied" or fault.operation != operation:
+                    continue
+                if not fault.applies_to(service):
+                    continue
+                if fault.id in self._remaining:
+                    self._remaining[fault.id] -= 1
+                    if self._remaining[fault.id] <= 0:
+                        del self._remaining[fault.id]
+                        del self._faults[fault.id]
+                return fault.mode
+        return None
 
     def latency_ms(self, service: str | None) -> int:
         return sum(f.ms for f in self._of_kind("latency") if f.applies_to(service))

@@ -346,10 +346,14 @@ class SandboxServer:
         if region is not None and region not in aws_errors.known_regions():
             return aws_errors.invalid_region(environ, start_response, service, region)
         if not internal:
+            operation = aws_errors.operation_of(environ)
+            denied = self.faults.access_denied(service, operation)
+            if denied is not None:
+                return aws_errors.access_denied(environ, start_response, service, operation, denied)
             delay = self.faults.latency_ms(service)
             if delay:
                 time.sleep(delay / 1000)
-            if self.faults.should_throttle(service):
+            if self.faults.should_throttle(service, operation, region):
                 return throttling_response(environ, start_response, service)
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         if target in ECS_TASK_DEFINITION_USERS:

@@ -32,6 +32,7 @@ COMMON_ERRORS = frozenset(
         "RequestExpired",
         "ServiceUnavailable",
         "SignatureDoesNotMatch",
+        "Throttling",
         "ThrottlingException",
         "ValidationError",
     }

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import boto3
+import botocore.exceptions
 import pytest
 
 from bluegreen.cli.app import run
@@ -102,6 +104,10 @@ def test_throttle_is_felt_by_aws_clients(
         (["latency", "--ms", "many"], "Invalid value for '--ms': 'many' is not a valid integer"),
         (["throttle"], "Missing option '--rate'"),
         (["throttle", "--rate", "1", "--count", "0"], "error: --count: the count must be at least"),
+        (["throttle", "--realistic", "--rate", "1"], "error: --realistic: --realistic throttles"),
+        (["access-denied"], "Missing option '--operation'"),
+        (["access-denied", "--operation", "update service"], "error: --operation: 'update se"),
+        (["access-denied", "--operation", "UpdateService", "--count", "0"], "error: --count:"),
     ],
 )
 def test_bad_values_exit_2_and_add_nothing(
@@ -133,4 +139,35 @@ def test_an_endpoint_that_is_not_a_sandbox_is_refused(
     assert err.startswith(
         f"error: {plain_moto}/_sandbox/info: {plain_moto} is not a bluegreen sandbox, so nothing "
         "was changed: GET /_sandbox/info was refused: HTTP 404\n"
+    )
+
+
+def test_access_denied_and_realistic_throttling_from_the_cli(
+    aws_env: SandboxServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`sandbox fault access-denied --operation X [--service S] [--expired]` refuses that
+    operation as AWS would; `sandbox fault throttle --realistic` adds the token-bucket mode."""
+    denied = add_json(capsys, "access-denied", "--operation", "ListClusters", "--service", "ecs")
+    assert (denied["kind"], denied["operation"], denied["mode"]) == (
+        "access-denied",
+        "ListClusters",
+        "denied",
+    )
+    expired = add_json(capsys, "access-denied", "--operation", "ListApplications", "--expired")
+    assert expired["mode"] == "expired"
+    realistic = add_json(capsys, "throttle", "--realistic", "--service", "elbv2")
+    assert (realistic["kind"], realistic["realistic"]) == ("throttle", True)
+    with pytest.raises(botocore.exceptions.ClientError) as refused:
+        boto3.client("ecs").list_clusters()
+    assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
+    with pytest.raises(botocore.exceptions.ClientError) as stale:
+        boto3.client("codedeploy").list_applications()
+    assert stale.value.response["Error"]["Code"] == "ExpiredTokenException"
+    boto3.client("ecs").list_task_definitions()  # other operations go through
+    assert run(["sandbox", "fault", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert f"{denied['id']}  ListClusters on ecs: access denied\n" in listed
+    assert f"{expired['id']}  ListApplications on all services: expired credentials\n" in listed
+    assert f"{realistic['id']}  throttle elasticloadbalancing as AWS's token buckets would" in (
+        listed
     )
