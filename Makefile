@@ -11,7 +11,15 @@ $(BIN)/bluegreen: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(BIN)/bluegreen
 
-install: $(BIN)/bluegreen
+# The unmodified AWS SDK for JavaScript v3, which tests/sandbox/test_js_sdk.py runs against the
+# sandbox (npm ci installs exactly what tests/js/package-lock.json names).
+JS_SDK := tests/js/node_modules/.package-lock.json
+
+$(JS_SDK): tests/js/package.json tests/js/package-lock.json
+	npm ci --prefix tests/js --no-audit --no-fund --loglevel=error
+	touch $(JS_SDK)
+
+install: $(BIN)/bluegreen $(JS_SDK)
 
 demo: install
 	$(BIN)/python examples/demo.py
@@ -34,4 +42,4 @@ bench: install
 	$(BIN)/python -m bench.run
 
 clean:
-	rm -rf $(VENV) build dist .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) build dist .mypy_cache .pytest_cache .ruff_cache tests/js/node_modules
