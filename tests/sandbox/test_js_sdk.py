@@ -97,8 +97,10 @@ def test_the_javascript_sdk_reads_the_sandbox_as_aws(answers: Any) -> None:
     deployments = answers["nativeDeployments"]
     assert "error" not in deployments, deployments
     assert deployments["requestId"]
+    assert deployments["deployments"]
     for d in deployments["deployments"]:
-        assert d["createdAtIsDate"] and d["targetIsArn"]
+        assert d["createdAtIsDate"]
+        assert d["targetIsArn"]
         assert d["strategy"] == "BLUE_GREEN"
 
     codedeploy = answers["codedeploy"]
