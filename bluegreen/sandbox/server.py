@@ -37,6 +37,7 @@ from bluegreen.sandbox.clock import SandboxClock
 from bluegreen.sandbox.corrections import EcrCorrections, EcsCorrections
 from bluegreen.sandbox.ecs_native.api import OPERATIONS as ECS_NATIVE_OPERATIONS
 from bluegreen.sandbox.faults import FaultError, FaultRegistry
+from bluegreen.sandbox.occupancy import Occupancy
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 StartResponse = Callable[..., Any]
@@ -205,6 +206,7 @@ class SandboxServer:
         self._clients: dict[tuple[str, str], Any] = {}
         self._clients_lock = threading.Lock()
         self._last_engine_error: str | None = None
+        self.occupancy = Occupancy()
 
     # --- lifecycle --------------------------------------------------------------------------
     def _bind(self) -> None:
@@ -287,6 +289,7 @@ class SandboxServer:
             self.rolling.reset()
             self.ecs_native.reset()
             moto_api_backend.reset()
+            self.occupancy.reset()
 
     def _engine_loop(self) -> None:
         while not self._stopping.wait(ENGINE_TICK_SECONDS):
@@ -335,6 +338,16 @@ class SandboxServer:
 
     # --- WSGI -------------------------------------------------------------------------------
     def wsgi(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/moto-api/reset"):
+            self.occupancy.reset()
+        internal = environ.get("HTTP_X_BLUEGREEN_SANDBOX_INTERNAL") == self.internal_token
+        if internal or path.startswith((CONTROL_PREFIX, "/moto-api")):
+            return self._serve(environ, start_response)
+        operation = aws_errors.operation_of(environ)
+        return self.occupancy.answer(self._serve, environ, start_response, operation)
+
+    def _serve(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if path.startswith(CONTROL_PREFIX):
             return self._control(environ, start_response, path[len(CONTROL_PREFIX) :])
@@ -466,6 +479,7 @@ class SandboxServer:
             "version": __version__,
             "timeScale": self.clock.time_scale,
             "hooks": self.codedeploy.hooks,
+            **self.occupancy.to_json(),
         }
 
     def apply_settings(self, body: dict[str, Any]) -> None:
