@@ -73,8 +73,8 @@ def _codedeploy_lines(row: dict[str, Any]) -> list[str]:
 
 
 def _rolling_history(opts: Options, aws: Aws, spec: Spec, limit: int) -> None:
+    from bluegreen.engines.model import revision
     from bluegreen.engines.rolling.ops import history as rolling_history
-    from bluegreen.engines.rolling.rollout import revision
     from bluegreen.journal import Journal, journal_path
 
     def lines(row: dict[str, Any]) -> list[str]:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from bluegreen.aws.session import Aws
     from bluegreen.cli.context import Options
-    from bluegreen.engines.rolling.rollout import Output
+    from bluegreen.engines.model import Output
     from bluegreen.release.fanout import FanOutResult, ReleaseRequest
     from bluegreen.spec.model import Spec
 

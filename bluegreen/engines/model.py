@@ -1,10 +1,11 @@
-"""What every engine reports: events as they happen and the outcome of a release."""
+"""What every engine reports, and where: events as they happen, the outcome of a release, and
+the one output port every engine prints to."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from bluegreen.errors import ExitCode
 
@@ -66,3 +67,19 @@ class Event:
 
     def json(self) -> dict[str, Any]:
         return {"event": self.kind, **self.data}
+
+
+class Output(Protocol):
+    """Where a release prints (cli.context.Out satisfies it): text for people, one JSON object a
+    line for machines, or `emit` for either."""
+
+    def text(self, line: str = "") -> None: ...
+
+    def json(self, obj: dict[str, Any]) -> None: ...
+
+    def emit(self, obj: dict[str, Any], text: str | None) -> None: ...
+
+
+def revision(arn: str | None) -> str:
+    """`family:revision` from a task definition ARN (for humans)."""
+    return arn.rsplit("/", 1)[-1] if arn else "-"

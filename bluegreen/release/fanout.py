@@ -39,7 +39,8 @@ if TYPE_CHECKING:
     from bluegreen.aws.session import Aws
     from bluegreen.engines.codedeploy.follow import CancelFlag, SharedReads
     from bluegreen.engines.codedeploy.plan import DeployOptions
-    from bluegreen.engines.rolling.rollout import Loop, Output
+    from bluegreen.engines.model import Output
+    from bluegreen.engines.rolling.rollout import Loop
     from bluegreen.spec.model import Spec
 
 SPEC_SUFFIXES = (".yaml", ".yml")

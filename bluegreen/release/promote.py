@@ -19,8 +19,8 @@ from bluegreen.spec.images import parse_image
 if TYPE_CHECKING:
     from bluegreen.aws.session import Aws
     from bluegreen.engines.codedeploy.follow import CancelFlag
-    from bluegreen.engines.model import Outcome
-    from bluegreen.engines.rolling.rollout import Loop, Output
+    from bluegreen.engines.model import Outcome, Output
+    from bluegreen.engines.rolling.rollout import Loop
     from bluegreen.release.fanout import ReleaseRequest
     from bluegreen.render.release import ImageResolver
     from bluegreen.spec.model import Spec

@@ -11,13 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from bluegreen.engines.model import Outcome
+from bluegreen.engines.model import Outcome, Output, revision
 from bluegreen.engines.rolling.rollout import (
     Loop,
-    Output,
     RollingRequest,
     check_headroom,
-    revision,
     update_and_watch,
 )
 from bluegreen.errors import PreflightError

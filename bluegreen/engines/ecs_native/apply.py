@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from bluegreen.engines.ecs_native.machine import (
     Answer,
@@ -20,10 +20,11 @@ from bluegreen.engines.ecs_native.machine import (
     observation_from,
     step,
 )
-from bluegreen.engines.ecs_native.plan import NativePlan, NativeRequest, revision
-from bluegreen.engines.model import Outcome
+from bluegreen.engines.ecs_native.plan import NativePlan, NativeRequest
+from bluegreen.engines.model import Outcome, Output, revision
+from bluegreen.engines.revision import emit_plan, nothing_to_deploy, ready_revision
 from bluegreen.errors import AwsError, ExitCode
-from bluegreen.journal import CREATED, INTENT, REGISTERED, RESULT, Journal, journal_path
+from bluegreen.journal import CREATED, INTENT, RESULT, Journal, journal_path
 
 if TYPE_CHECKING:
     from bluegreen.aws.session import Aws
@@ -33,16 +34,6 @@ if TYPE_CHECKING:
 FAST_POLL = 1.0
 ALARM_POLL = 5.0  # seconds between DescribeAlarms reads of the release's alarms
 STRATEGY = "ecs-native"
-
-
-class Output(Protocol):
-    """Where the release prints (cli.context.Out satisfies it)."""
-
-    def text(self, line: str = "") -> None: ...
-
-    def json(self, obj: dict[str, Any]) -> None: ...
-
-    def emit(self, obj: dict[str, Any], text: str | None) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -59,13 +50,6 @@ class Loop:
 VerifyFactory = Callable[[str, tuple[str, ...]], "VerifyRun"]
 
 
-def emit_plan(out: Output, p: NativePlan) -> None:
-    out.json(p.json())
-    if not getattr(out, "json_mode", False):
-        for line in p.lines():
-            out.text(line)
-
-
 def apply(
     p: NativePlan,
     spec: Spec,
@@ -77,37 +61,15 @@ def apply(
     journal: Journal | None = None,
 ) -> Outcome:
     """Print the plan and carry it out (nothing but the plan when `dry_run`)."""
-    from bluegreen.aws import ecs
 
     loop = loop or Loop()
     emit_plan(out, p)
     if request.dry_run:
         return Outcome.dry_run(p.reuse_task_definition)
     journal = journal or Journal(journal_path(spec.path))
-    if p.tags is not None:
-        from bluegreen.engines.tagging import apply_tags
-
-        apply_tags(aws, p.tags, journal, out.emit)
-    if p.no_change:
-        assert p.reuse_task_definition is not None
-        return Outcome(
-            "",
-            "SUCCESSFUL",
-            False,
-            ExitCode.OK,
-            f"nothing to deploy: the service already runs {revision(p.reuse_task_definition)} "
-            "(use `bluegreen redeploy` for fresh tasks)",
-            None,
-            p.reuse_task_definition,
-        )
-    arn = p.reuse_task_definition
+    arn = ready_revision(aws, p, journal, out)
     if arn is None:
-        journal.append(
-            INTENT, action="RegisterTaskDefinition", family=p.task_definition.get("family")
-        )
-        arn = ecs.register_task_definition(aws, p.task_definition)
-        journal.append(REGISTERED, taskDefinitionArn=arn, cluster=p.cluster, service=p.service)
-        out.emit({"event": "registered", "taskDefinitionArn": arn}, f"registered {revision(arn)}")
+        return nothing_to_deploy(p, "SUCCESSFUL")
     verify = _verify_factory(aws, p, arn, loop) if p.verify is not None else None
     return update_and_follow(
         aws,

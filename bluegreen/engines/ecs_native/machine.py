@@ -22,8 +22,8 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
-from bluegreen.engines.ecs_native.plan import PAUSED, STAGES, VERIFY_STAGE, revision
-from bluegreen.engines.model import Event, Outcome
+from bluegreen.engines.ecs_native.plan import PAUSED, STAGES, VERIFY_STAGE
+from bluegreen.engines.model import Event, Outcome, revision
 from bluegreen.errors import ExitCode
 
 FAST_POLL = 1.0

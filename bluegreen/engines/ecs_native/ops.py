@@ -15,10 +15,9 @@ import dataclasses
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from bluegreen.engines.ecs_native.apply import STRATEGY, Loop, Output, follow, record_result
+from bluegreen.engines.ecs_native.apply import STRATEGY, Loop, follow, record_result
 from bluegreen.engines.ecs_native.machine import NativeConfig
-from bluegreen.engines.ecs_native.plan import revision
-from bluegreen.engines.model import Outcome
+from bluegreen.engines.model import Outcome, Output, revision
 from bluegreen.errors import PreflightError, UsageError
 from bluegreen.journal import APPROVE, STOP, Journal
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bluegreen.engines.model import revision
 from bluegreen.errors import PreflightError, UsageError
 from bluegreen.render.taskdef import same_task_definition
 
@@ -50,11 +51,6 @@ STAGES = (
     "CLEAN_UP",
 )
 STRATEGY_KEYS = ("strategy", "linearConfiguration", "canaryConfiguration")
-
-
-def revision(arn: str | None) -> str:
-    """`family:revision` from a task definition ARN (for humans)."""
-    return arn.rsplit("/", 1)[-1] if arn else "-"
 
 
 @dataclass(frozen=True)

@@ -18,13 +18,13 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from bluegreen import journal as J
-from bluegreen.engines.model import Outcome
-from bluegreen.engines.rolling.rollout import revision
+from bluegreen.engines.model import Outcome, revision
 from bluegreen.errors import ExitCode, PreflightError
 
 if TYPE_CHECKING:
     from bluegreen.aws.session import Aws
-    from bluegreen.engines.rolling.rollout import Loop, Output
+    from bluegreen.engines.model import Output
+    from bluegreen.engines.rolling.rollout import Loop
     from bluegreen.spec.model import Spec
 
 EVENTS_SHOWN = 5

@@ -25,11 +25,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-from bluegreen.engines.model import Event, Outcome
+from bluegreen.engines.model import Event, Outcome, Output, revision
+from bluegreen.engines.revision import emit_plan, nothing_to_deploy, ready_revision
 from bluegreen.errors import ExitCode, PreflightError
-from bluegreen.journal import CREATED, INTENT, REGISTERED, RESULT, Journal, journal_path
+from bluegreen.journal import CREATED, INTENT, RESULT, Journal, journal_path
 from bluegreen.render.taskdef import same_task_definition
 
 if TYPE_CHECKING:
@@ -272,13 +273,6 @@ def initial_state(config: RollingConfig) -> RollingState:
     return RollingState(
         config=config, deployment_id=config.deployment_id, seen_events=config.known_events
     )
-
-
-def revision(arn: str | None) -> str:
-    """`family:revision` from a task definition ARN (for humans)."""
-    if not arn:
-        return "-"
-    return arn.rsplit("/", 1)[-1]
 
 
 def _diff_events(state: RollingState, obs: RollingObservation) -> tuple[RollingState, list[Event]]:
@@ -765,16 +759,6 @@ def _step_rollback(
 
 
 # --- the use case -------------------------------------------------------------------------------
-class Output(Protocol):
-    """Where the release prints (cli.context.Out satisfies it)."""
-
-    def text(self, line: str = "") -> None: ...
-
-    def json(self, obj: dict[str, Any]) -> None: ...
-
-    def emit(self, obj: dict[str, Any], text: str | None) -> None: ...
-
-
 @dataclass(frozen=True)
 class RollingRequest:
     """What `deploy` asks of a rolling update."""
@@ -1012,13 +996,6 @@ def plan(
     )
 
 
-def emit_plan(out: Output, p: RollingPlan) -> None:
-    out.json(p.json())
-    if not getattr(out, "json_mode", False):
-        for line in p.lines():
-            out.text(line)
-
-
 def emit_result(out: Output, outcome: Outcome) -> None:
     """The last line: the pinned JSON result, or a one-line summary for humans."""
     word = {0: "succeeded", 3: "timed out", 130: "cancelled"}.get(outcome.exit_code, "failed")
@@ -1050,39 +1027,15 @@ def apply(
     journal: Journal | None = None,
 ) -> Outcome:
     """Print the plan and carry it out (nothing but the plan when `dry_run`)."""
-    from bluegreen.aws import ecs
 
     loop = loop or Loop()
     emit_plan(out, p)
     if request.dry_run:
         return Outcome.dry_run(p.reuse_task_definition)
     journal = journal or Journal(journal_path(spec.path))
-    if p.tags is not None:
-        # --tag-as: the first write, checked while planning; also when nothing else changes,
-        # since the tag names what the service runs.
-        from bluegreen.engines.tagging import apply_tags
-
-        apply_tags(aws, p.tags, journal, out.emit)
-    if p.no_change:
-        assert p.reuse_task_definition is not None
-        return Outcome(
-            "",
-            "Succeeded",
-            False,
-            ExitCode.OK,
-            f"nothing to deploy: the service already runs {revision(p.reuse_task_definition)} "
-            "(use `bluegreen redeploy` for fresh tasks)",
-            None,
-            p.reuse_task_definition,
-        )
-    arn = p.reuse_task_definition
+    arn = ready_revision(aws, p, journal, out)
     if arn is None:
-        journal.append(
-            INTENT, action="RegisterTaskDefinition", family=p.task_definition.get("family")
-        )
-        arn = ecs.register_task_definition(aws, p.task_definition)
-        journal.append(REGISTERED, taskDefinitionArn=arn, cluster=p.cluster, service=p.service)
-        out.emit({"event": "registered", "taskDefinitionArn": arn}, f"registered {revision(arn)}")
+        return nothing_to_deploy(p, "Succeeded")
     return update_and_watch(
         aws,
         out,

@@ -1,0 +1,87 @@
+"""The first writes of a release on the ECS-controller engines (rolling and ECS-native): the
+plan printed, the --tag-as tags, and the task-definition revision registered unless an
+identical one is there to reuse."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol
+
+from bluegreen.engines.model import Outcome, Output, revision
+from bluegreen.errors import ExitCode
+from bluegreen.journal import INTENT, REGISTERED, Journal
+
+if TYPE_CHECKING:
+    from bluegreen.aws.session import Aws
+    from bluegreen.engines.tagging import TagPlan
+
+
+class RevisionPlan(Protocol):
+    """What these first writes read of an engine's plan."""
+
+    @property
+    def cluster(self) -> str: ...
+
+    @property
+    def service(self) -> str: ...
+
+    @property
+    def task_definition(self) -> dict[str, Any]: ...
+
+    @property
+    def reuse_task_definition(self) -> str | None: ...
+
+    @property
+    def tags(self) -> TagPlan | None: ...
+
+    @property
+    def no_change(self) -> bool: ...
+
+    def json(self) -> dict[str, Any]: ...
+
+    def lines(self) -> list[str]: ...
+
+
+def emit_plan(out: Output, p: RevisionPlan) -> None:
+    out.json(p.json())
+    if not getattr(out, "json_mode", False):
+        for line in p.lines():
+            out.text(line)
+
+
+def ready_revision(aws: Aws, p: RevisionPlan, journal: Journal, out: Output) -> str | None:
+    """Tag (--tag-as), then the revision to release: the identical one reused, else a new one
+    registered. None when the service already runs it (nothing to deploy)."""
+    from bluegreen.aws import ecs
+
+    if p.tags is not None:
+        # --tag-as: the first write, checked while planning; also when nothing else changes,
+        # since the tag names what the service runs.
+        from bluegreen.engines.tagging import apply_tags
+
+        apply_tags(aws, p.tags, journal, out.emit)
+    if p.no_change:
+        return None
+    arn = p.reuse_task_definition
+    if arn is None:
+        journal.append(
+            INTENT, action="RegisterTaskDefinition", family=p.task_definition.get("family")
+        )
+        arn = ecs.register_task_definition(aws, p.task_definition)
+        journal.append(REGISTERED, taskDefinitionArn=arn, cluster=p.cluster, service=p.service)
+        out.emit({"event": "registered", "taskDefinitionArn": arn}, f"registered {revision(arn)}")
+    return arn
+
+
+def nothing_to_deploy(p: RevisionPlan, status: str) -> Outcome:
+    """The outcome when the service already runs the revision: exit 0, nothing written."""
+    live = p.reuse_task_definition
+    return Outcome(
+        "",
+        status,
+        False,
+        ExitCode.OK,
+        f"nothing to deploy: the service already runs {revision(live)} "
+        "(use `bluegreen redeploy` for fresh tasks)",
+        None,
+        live,
+    )
