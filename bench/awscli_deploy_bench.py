@@ -81,7 +81,7 @@ def _awscli_run(
     )
     must_succeed("bluegreen render", rendered)
     taskdef = folder / f"aws-taskdef-{run}.json"
-    taskdef.write_text(json.dumps(result_line(rendered.stdout)["taskDefinition"]))
+    taskdef.write_text(json.dumps(json.loads(rendered.stdout.splitlines()[0])["taskDefinition"]))
     appspec = folder / "aws-appspec.yaml"
     appspec.write_text(APPSPEC)
     names = ["--cluster", stack.cluster, "--service", stack.service]

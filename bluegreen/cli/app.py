@@ -8,13 +8,13 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import click
 import typer
 
 from bluegreen import __version__
-from bluegreen.cli.context import Options, OutputFormat, color_default
+from bluegreen.cli.context import RESULT, Options, OutputFormat, color_default
 from bluegreen.cli.options import no_symlink_loop
 from bluegreen.errors import BluegreenError, ExitCode
 
@@ -75,16 +75,17 @@ def root(
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = False,
 ) -> None:
-    ctx.obj = Options(
-        config=config or Path("bluegreen.yaml"),
-        config_given=config is not None,
-        env=env,
-        profile=profile,
-        region=region,
-        output=output,
-        color=not no_color and color_default(),
-        verbose=verbose,
-    )
+    # `run()` hands in the Options it reads back at the end (JSON mode, for the result line)
+    opts = ctx.obj if isinstance(ctx.obj, Options) else Options()
+    opts.config = config or Path("bluegreen.yaml")
+    opts.config_given = config is not None
+    opts.env = env
+    opts.profile = profile
+    opts.region = region
+    opts.output = output
+    opts.color = not no_color and color_default()
+    opts.verbose = verbose
+    ctx.obj = opts
 
 
 def _register() -> None:
@@ -147,34 +148,128 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 
 def run(argv: list[str] | None = None) -> int:
-    """Run the CLI and return the exit code. Exit codes are decided here and only here."""
+    """Run the CLI and return the exit code. Exit codes are decided here and only here.
+
+    With `--output json` every exit ends with one result line on stdout,
+    `{"event": "result", ..., "exitCode": N, "reason": "..."}`: the verb's own result fields
+    (held back by `Out.json`, see `context.RESULT`) merged with the exit code decided here."""
     args = list(sys.argv[1:] if argv is None else argv)
     verbose = _verbosity(args)
+    opts = Options()  # filled by the root callback and by global options given after the verb
+    RESULT.start()
+    try:
+        code, reason, extra = _invoke(args, opts, verbose)
+    except BaseException as exc:  # a crash: the JSON contract still holds, then the traceback
+        held = RESULT.take()
+        if opts.json or _json_in_argv(args):
+            _print_result(held, ExitCode.FAILED, f"internal error: {type(exc).__name__}", {})
+        raise
+    held = RESULT.take()
+    asked_help = held is None and code == ExitCode.OK and _asks_for_help(args)
+    if (opts.json or _json_in_argv(args)) and not asked_help:
+        _print_result(held, code, reason, extra)
+    return code
+
+
+def _invoke(args: list[str], opts: Options, verbose: int) -> tuple[int, str, dict[str, Any]]:
+    """Run the command; its exit code, the reason for it and the error's fields."""
     try:
         with _sigterm_as_interrupt():
-            result = app(args=args, prog_name="bluegreen", standalone_mode=False)
+            result = _command().main(
+                args=args, prog_name="bluegreen", standalone_mode=False, obj=opts
+            )
     except BluegreenError as exc:
         _report(exc, verbose)
-        return exc.exit_code
+        return exc.exit_code, _head(exc), _error_fields(exc)
     except click.exceptions.Exit as exc:
-        return int(exc.exit_code)
+        return _plain_exit(int(exc.exit_code))
     except click.exceptions.Abort:
         print("cancelled", file=sys.stderr)
-        return ExitCode.CANCELLED
+        return ExitCode.CANCELLED, "cancelled", {"kind": "cancelled"}
     except click.ClickException as exc:
         exc.show()
-        return ExitCode.USAGE
+        where = None
+        if isinstance(exc, click.UsageError) and exc.ctx is not None:
+            where = exc.ctx.command_path
+        message = exc.format_message()
+        return ExitCode.USAGE, f"{where}: {message}" if where else message, {"kind": "usage"}
     except KeyboardInterrupt:
         print("cancelled", file=sys.stderr)
-        return ExitCode.CANCELLED
+        return ExitCode.CANCELLED, "cancelled", {"kind": "cancelled"}
     except Exception as exc:
         from bluegreen.aws.errors import is_aws_exception, translate
 
         if is_aws_exception(exc):
-            _report(translate(exc), verbose)
-            return ExitCode.AWS
+            error = translate(exc)
+            _report(error, verbose)
+            return ExitCode.AWS, _head(error), _error_fields(error)
         raise
-    return int(result) if isinstance(result, int) else ExitCode.OK
+    return _plain_exit(int(result) if isinstance(result, int) else ExitCode.OK)
+
+
+def _plain_exit(code: int) -> tuple[int, str, dict[str, Any]]:
+    """An exit with no error to report (typer turns Ctrl-C into exit 130 on its own)."""
+    if code == ExitCode.CANCELLED:
+        return code, "cancelled", {"kind": "cancelled"}
+    return code, "ok" if code == ExitCode.OK else f"exit {code}", {}
+
+
+def _head(exc: BluegreenError) -> str:
+    return f"{exc.where}: {exc.message}" if exc.where else exc.message
+
+
+def _error_fields(exc: BluegreenError) -> dict[str, Any]:
+    fields: dict[str, Any] = {"kind": exc.kind}
+    if exc.hint:
+        fields["hint"] = exc.hint
+    return fields
+
+
+def _print_result(
+    held: dict[str, Any] | None, code: int, reason: str, extra: dict[str, Any]
+) -> None:
+    """The last stdout line: the verb's result fields (if it had any) with the exit code this
+    entry point decided, and the verb's reason when it is the reason for this exit."""
+    import json
+
+    line: dict[str, Any] = {"event": "result", **(held or {})}
+    verb_reason = line.get("reason")
+    keep = isinstance(verb_reason, str) and line.get("exitCode", code) == code
+    line["exitCode"] = code
+    line["reason"] = verb_reason if keep else reason
+    for key, value in extra.items():
+        line.setdefault(key, value)
+    print(json.dumps(line, default=str), file=sys.stdout, flush=True)
+
+
+def _json_in_argv(args: list[str]) -> bool:
+    """`--output json` asked for on the command line (for exits before the options are read,
+    e.g. a usage error of click's)."""
+    for i, arg in enumerate(args):
+        if arg == "--":
+            break
+        if arg in ("--output", "-o"):
+            if i + 1 < len(args) and args[i + 1] == "json":
+                return True
+        elif arg in ("--output=json", "-ojson", "-o=json"):
+            return True
+    return False
+
+
+def _asks_for_help(args: list[str]) -> bool:
+    """--help or --version: stdout carries the help text, not JSON lines."""
+    return any(a in ("--help", "-h", "--version") for a in args)
+
+
+_COMMAND: click.Command | None = None
+
+
+def _command() -> click.Command:
+    """The click command behind `app`, built once per process."""
+    global _COMMAND
+    if _COMMAND is None:
+        _COMMAND = typer.main.get_command(app)
+    return _COMMAND
 
 
 def main() -> None:

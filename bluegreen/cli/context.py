@@ -71,9 +71,15 @@ class Out:
         print(f"warning: {line}", file=self.stderr, flush=True)
 
     def json(self, obj: dict[str, Any]) -> None:
-        """One JSON object on one line of stdout (JSON mode only)."""
-        if self.json_mode:
-            print(json.dumps(obj, default=str, sort_keys=False), file=self.stdout, flush=True)
+        """One JSON object on one line of stdout (JSON mode only).
+
+        A verb's result line (`"event": "result"`) is held back while the CLI entry point runs
+        (`RESULT`): the entry point prints it last, once, with the exit code it decides."""
+        if not self.json_mode:
+            return
+        if obj.get("event") == "result" and RESULT.hold(obj):
+            return
+        print(json.dumps(obj, default=str, sort_keys=False), file=self.stdout, flush=True)
 
     def emit(self, obj: dict[str, Any], text: str | None) -> None:
         """An event: a JSON line in JSON mode, else `text` (when given) for humans."""
@@ -81,6 +87,34 @@ class Out:
             self.json(obj)
         elif text is not None:
             self.text(text)
+
+
+class ResultLine:
+    """The JSON result line of the running command (`bluegreen.cli.app.run`).
+
+    While `collecting`, a verb's own result line is kept here instead of printed; the entry
+    point then prints it once, as the last line, merged with the exit code and reason."""
+
+    def __init__(self) -> None:
+        self.collecting = False
+        self.fields: dict[str, Any] | None = None
+
+    def start(self) -> None:
+        self.collecting, self.fields = True, None
+
+    def hold(self, obj: dict[str, Any]) -> bool:
+        """Keep `obj` for the end; False when no command is collecting (print it now)."""
+        if not self.collecting:
+            return False
+        self.fields = {**(self.fields or {}), **obj}
+        return True
+
+    def take(self) -> dict[str, Any] | None:
+        fields, self.collecting, self.fields = self.fields, False, None
+        return fields
+
+
+RESULT = ResultLine()
 
 
 def options(ctx: typer.Context) -> Options:

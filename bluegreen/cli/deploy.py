@@ -141,6 +141,7 @@ def deploy(
     plan = plan_release(aws, spec, options_)
     if dry_run:
         out.emit(plan.to_json(), "\n".join(plan.lines()))
+        out.json(Outcome.dry_run(plan.task_definition_arn).result())
         return
     for line in plan.lines():
         out.text(line)

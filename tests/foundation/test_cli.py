@@ -41,8 +41,9 @@ def test_render_json_offline_is_exactly_one_line(
     code = run(["-o", "json", "render", "--offline", "--var", "level=debug"])
     out, err = capsys.readouterr()
     assert (code, err) == (0, "")
-    assert out.count("\n") == 1
-    assert json.loads(out) == {
+    assert out.count("\n") == 2  # the document, then the result line
+    assert json.loads(out.splitlines()[-1]) == {"event": "result", "exitCode": 0, "reason": "ok"}
+    assert json.loads(out.splitlines()[0]) == {
         "taskDefinition": {
             "family": "s1",
             "containerDefinitions": [
@@ -116,7 +117,7 @@ def test_render_online_pins_ecr_digest_and_takes_appspec_defaults_from_the_servi
     code = run(["-o", "json", "render"])
     out, err = capsys.readouterr()
     assert code == 0, err
-    doc = json.loads(out)
+    doc = json.loads(out.splitlines()[0])
     images = {c["name"]: c["image"] for c in doc["taskDefinition"]["containerDefinitions"]}
     assert images == {"web": f"{REGISTRY}/web@{world.digest}", "log-router": LOG_ROUTER}
     props = doc["appspec"]["Resources"][0]["TargetService"]["Properties"]
@@ -146,7 +147,7 @@ def test_render_online_default_appspec_uses_the_live_load_balancer(
     text = text.replace("load_balancer:\n  container_name: web\n  container_port: 8080\n", "")
     spec.write_text(text)
     assert run(["-o", "json", "--env", "prod", "render"]) == 0
-    doc = json.loads(capsys.readouterr().out)
+    doc = json.loads(capsys.readouterr().out.splitlines()[0])
     props = doc["appspec"]["Resources"][0]["TargetService"]["Properties"]
     assert props["LoadBalancerInfo"] == {"ContainerName": "web", "ContainerPort": 8080}
     assert doc["taskDefinition"]["family"] == "web-prod"
@@ -162,7 +163,10 @@ def test_render_offline_notices_the_unresolved_tag(
         f"warning: image for container 'web' ({REGISTRY}/web:1.4.2) not resolved to a digest "
         "(offline); a deploy pins it\n"
     )
-    images = [c["image"] for c in json.loads(out)["taskDefinition"]["containerDefinitions"]]
+    images = [
+        c["image"]
+        for c in json.loads(out.splitlines()[0])["taskDefinition"]["containerDefinitions"]
+    ]
     assert images == [f"{REGISTRY}/web:1.4.2", LOG_ROUTER]
 
 
@@ -189,7 +193,7 @@ def test_validate_online_json(
     assert run(["-o", "json", "validate"]) == 0
     out, err = capsys.readouterr()
     assert err == ""
-    result = json.loads(out)
+    result = json.loads(out.splitlines()[0])
     assert result["valid"] is True
     assert result["spec"] == "bluegreen.yaml"
     assert "images: 2 container image(s), 2 pinned by digest" in result["checks"]
@@ -268,7 +272,7 @@ def test_validate_collects_image_and_task_definition_problems_together(
 def test_render_vars_file_and_var_flag(example: Path, capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["-o", "json", "render", "--offline", "--vars-file", "vars/large.yaml"]
     assert run([*argv, "--var", "release=2.0.0", "--var", "desired_memory=8192"]) == 0
-    td = json.loads(capsys.readouterr().out)["taskDefinition"]
+    td = json.loads(capsys.readouterr().out.splitlines()[0])["taskDefinition"]
     assert (td["cpu"], td["memory"]) == ("2048", "8192")
     assert td["containerDefinitions"][0]["image"] == f"{REGISTRY}/web:2.0.0"
 
@@ -291,7 +295,7 @@ def test_a_rolling_service_without_load_balancer_needs_no_appspec(
     monkeypatch.chdir(tmp_path)
     assert run(["-o", "json", "render"]) == 0
     out, err = capsys.readouterr()
-    assert json.loads(out)["appspec"] == {}
+    assert json.loads(out.splitlines()[0])["appspec"] == {}
     assert err == (
         "warning: no AppSpec: service worker is deployed by the ECS controller and has no "
         "load balancer\n"

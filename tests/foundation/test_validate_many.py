@@ -53,6 +53,7 @@ def test_the_global_config_may_name_a_folder(
 ) -> None:
     assert run(["-o", "json", "-c", str(services), "-e", "prod", "validate", "--offline"]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert lines.pop() == {"event": "result", "exitCode": 0, "reason": "ok"}
     assert [line.get("spec") for line in lines[:-1]] == [
         f"services/svc000{i}.yaml" for i in (1, 2, 3, 4)
     ]
@@ -115,10 +116,11 @@ def test_several_specs_are_checked_against_aws_without_a_write(
     argv = ["-o", "json", "validate", "-c", "bluegreen.yaml", "-c", str(other / "bluegreen.yaml")]
     assert run(argv) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert len(lines) == 3
+    assert len(lines) == 4
     for line in lines[:2]:
         assert "images: 2 container image(s), 2 pinned by digest" in line["checks"]
-    assert lines[-1] == {"valid": True, "specs": 2}
+    assert lines[2] == {"valid": True, "specs": 2}
+    assert lines[3] == {"event": "result", "exitCode": 0, "reason": "ok"}
     world.assert_no_writes()
 
 

@@ -76,7 +76,7 @@ def test_wheel_renders_the_example_outside_the_source_tree(tmp_path: Path) -> No
         "--offline",
         cwd=work,
     )
-    doc = json.loads(out)
+    doc = json.loads(out.splitlines()[0])
     assert doc["taskDefinition"]["family"] == "web-staging"
     assert doc["appspec"]["Resources"][0]["TargetService"]["Properties"]["LoadBalancerInfo"] == {
         "ContainerName": "web",
@@ -95,4 +95,6 @@ def test_wheel_renders_the_example_outside_the_source_tree(tmp_path: Path) -> No
         "--offline",
         cwd=work,
     )
-    assert json.loads(out)["appspec"]["Hooks"] == [{"AfterAllowTestTraffic": "web-smoke-tests"}]
+    assert json.loads(out.splitlines()[0])["appspec"]["Hooks"] == [
+        {"AfterAllowTestTraffic": "web-smoke-tests"}
+    ]

@@ -46,7 +46,7 @@ def codedeploy_stack(aws_env: SandboxServer, tmp_path: Path, cli: Cli) -> dict[s
     folder = tmp_path / "stack"
     ran = cli("--output", "json", "sandbox", "stack", "--dir", str(folder))
     assert ran.code == 0, ran.stderr
-    result = ran.result
+    result = ran.lines[0]  # the stack; the result line follows
     result["spec"] = folder / "bluegreen.yaml"
     return result
 

@@ -46,7 +46,7 @@ def test_status_of_a_steady_rolling_service(rolling: Stack, cli: Cli, journal: P
     rolling.spec("apps", "api")
     ran = cli("-o", "json", "status")
     assert ran.code == 0, ran.stderr
-    data = ran.result
+    [data] = ran.events("status")
     assert data["event"] == "status"
     assert data["deploymentController"] == "ECS"
     assert data["taskDefinitionArn"] == td
@@ -73,7 +73,7 @@ def test_status_during_a_rollout(rolling: Stack, cli: Cli, journal: Path) -> Non
     old, in_flight = stuck_rollout(rolling, cli)
     ran = cli("-o", "json", "status")
     assert ran.code == 0, ran.stderr
-    data = ran.result
+    [data] = ran.events("status")
     assert data["inFlight"] is True
     assert data["circuitBreaker"] == {"enable": False, "rollback": False}
     primary, active = data["deployments"]
@@ -143,7 +143,7 @@ def test_rollback_after_a_finished_release_uses_the_journal(
     assert rolling.describe("apps", "api")["taskDefinition"] == old
     hist = cli("-o", "json", "history", "-n", "2")
     assert hist.code == 0, hist.stderr
-    newest, release = hist.lines
+    newest, release, _result = hist.lines
     assert (newest["taskDefinitionArn"], newest["previousTaskDefinitionArn"]) == (old, new)
     assert newest["rollbackOf"] == done.result["deploymentId"]
     assert release["deploymentId"] == done.result["deploymentId"]
@@ -222,6 +222,6 @@ def test_history_shows_deployments_the_journal_does_not_know(
     rolling.spec("apps", "api")
     ran = cli("-o", "json", "history")
     assert ran.code == 0, ran.stderr
-    [row] = ran.lines
+    row, _result = ran.lines
     assert row["ecsOnly"] is True
     assert (row["status"], row["taskDefinitionArn"]) == ("COMPLETED", td)

@@ -121,7 +121,8 @@ def test_dry_run_prints_the_plan_and_writes_nothing(stack: Stack, cli: Callable[
         "linear:20%/2m",
     )
     assert ran.code == 0, ran.stderr
-    (plan,) = ran.lines
+    plan, result = ran.lines
+    assert (result["status"], result["exitCode"]) == ("DryRun", 0)
     assert plan["event"] == "plan"
     assert plan["deploymentConfig"] == "bluegreen.Linear20PercentEvery2Minutes"
     assert plan["createDeploymentConfig"] is True
@@ -250,7 +251,7 @@ def test_status_shows_service_task_sets_and_deployment(
     assert done.code == 0, done.stderr
     ran = cli("-o", "json", "status")
     assert ran.code == 0, ran.stderr
-    (status,) = ran.lines
+    status, _result = ran.lines
     assert (status["cluster"], status["service"]) == ("web-cluster", "web")
     assert status["deploymentController"] == "CODE_DEPLOY"
     assert status["taskDefinitionArn"] == done.result["taskDefinitionArn"]

@@ -140,7 +140,9 @@ def test_approve_then_watch(waits_for_approval: Stack, cli: Callable[..., Ran]) 
     wait_for(lambda: status_of(stack, dep) == "Ready")
     approved = cli("-o", "json", "approve")
     assert approved.code == 0, approved.stderr
-    assert approved.result == {"event": "approved", "deploymentId": dep, "waitType": "READY_WAIT"}
+    assert approved.events("approved") == [
+        {"event": "approved", "deploymentId": dep, "waitType": "READY_WAIT"}
+    ]
     watched = cli("-o", "json", "watch", dep)
     assert watched.code == 0, watched.stderr
     assert watched.result["status"] == "Succeeded"
@@ -337,7 +339,7 @@ def test_rollback_after_a_finished_release(stack: Stack, cli: Callable[..., Ran]
     assert stack.live_task_definition() == before
     hist = cli("-o", "json", "history", "--limit", "2")
     assert hist.code == 0, hist.stderr
-    newest, previous = hist.lines
+    newest, previous, _result = hist.lines
     assert newest["taskDefinitionArn"] == before
     assert previous["deploymentId"] == done.result["deploymentId"]
     assert previous["images"]["web"].endswith(stack.push("c12"))

@@ -72,7 +72,7 @@ def test_spec_cannot_remove_what_the_group_has(stack: Stack, cli: Callable[..., 
     stack.push("i4-plan")
     ran = cli("--output", "json", "deploy", "--dry-run", "--image", f"web={stack.image('i4-plan')}")
     assert ran.code == 0, ran.stderr
-    (plan,) = ran.lines
+    plan, _result = ran.lines
     assert plan["autoRollbackConfiguration"] == {"enabled": True, "events": BOTH}
     names = [a["name"] for a in plan["overrideAlarmConfiguration"]["alarms"]]
     assert sorted(names) == sorted(stack.result.repository + s for s in ("-5xx", "-latency"))

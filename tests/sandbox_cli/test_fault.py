@@ -22,7 +22,7 @@ def faults(server: SandboxServer) -> list[dict[str, object]]:
 def add_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, object]:
     assert run(["-o", "json", "sandbox", "fault", *args]) == 0
     out = capsys.readouterr().out
-    answer: dict[str, object] = json.loads(out)
+    answer: dict[str, object] = json.loads(out.splitlines()[0])  # then the result line
     return answer
 
 
@@ -67,7 +67,9 @@ def test_text_output_of_add_and_clear(
     assert run(["sandbox", "fault", "list"]) == 0
     assert capsys.readouterr().out == "no faults\n"
     assert run(["-o", "json", "sandbox", "fault", "list"]) == 0
-    assert capsys.readouterr().out == '{"faults": []}\n'
+    assert capsys.readouterr().out == (
+        '{"faults": []}\n{"event": "result", "exitCode": 0, "reason": "ok"}\n'
+    )
 
 
 def test_throttle_is_felt_by_aws_clients(

@@ -24,8 +24,8 @@ REPO_URI = f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/web"
 def make_stack(capsys: pytest.CaptureFixture[str], target: Path, *extra: str) -> dict[str, Any]:
     assert run(["--output", "json", "sandbox", "stack", "--dir", str(target), *extra]) == 0
     out = capsys.readouterr().out
-    assert out.count("\n") == 1  # one JSON object: the result
-    result: dict[str, Any] = json.loads(out)
+    assert out.count("\n") == 2  # the stack, then the result line
+    result: dict[str, Any] = json.loads(out.splitlines()[0])
     return result
 
 

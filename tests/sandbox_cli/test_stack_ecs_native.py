@@ -26,7 +26,7 @@ REPO_URI = f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/web"
 def make_stack(capsys: pytest.CaptureFixture[str], target: Path, *extra: str) -> dict[str, Any]:
     argv = ["--output", "json", "sandbox", "stack", "--dir", str(target), "--kind", "ecs-native"]
     assert run([*argv, *extra]) == 0
-    result: dict[str, Any] = json.loads(capsys.readouterr().out)
+    result: dict[str, Any] = json.loads(capsys.readouterr().out.splitlines()[0])
     return result
 
 

@@ -144,7 +144,8 @@ def test_up_json_prints_one_object_and_stops_on_sigint(
         assert json.loads(response.read())["hooks"] == "wait"
     proc.send_signal(signal.SIGINT)
     assert proc.wait(STOP_TIMEOUT) == 0
-    assert proc.stdout.read() == ""  # nothing but the one JSON object on stdout
+    # nothing but the one JSON object, then the result line when it stops
+    assert proc.stdout.read() == '{"event": "result", "exitCode": 0, "reason": "ok"}\n'
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "10.1.2.3", "::"])

@@ -130,7 +130,7 @@ def test_the_same_values_render_hidden_when_the_template_is_valid(
     with redirect_stdout(out), redirect_stderr(err):
         code = run([*args, "--var", f"db_token={SECRET}"])
     assert code == 0, err.getvalue()
-    env = json.loads(out.getvalue().splitlines()[-1])["taskDefinition"]["containerDefinitions"][0][
+    env = json.loads(out.getvalue().splitlines()[0])["taskDefinition"]["containerDefinitions"][0][
         "environment"
     ]
     assert env == [{"name": "LOG_LEVEL", "value": "***"}]

@@ -134,6 +134,6 @@ def test_variable_values_are_data_not_templates(folder: Path) -> None:
         folder, "-o", "json", "render", "--offline", "--var", f"cmd={payload}"
     )
     assert code == 0, err
-    rendered = json.loads(out.splitlines()[-1])["taskDefinition"]
+    rendered = json.loads(out.splitlines()[0])["taskDefinition"]
     assert rendered["containerDefinitions"][0]["command"] == [payload]
     assert "<class" not in out + err

@@ -16,7 +16,7 @@ def stack(aws_env: object, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     """A CodeDeploy blue/green stack with its ready spec; `spec` is the spec file's path."""
     folder = tmp_path / "stack"
     assert run(["--output", "json", "sandbox", "stack", "--dir", str(folder)]) == 0
-    result: dict[str, Any] = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(capsys.readouterr().out.strip().splitlines()[0])
     result["spec"] = str(folder / "bluegreen.yaml")
     return result
 

@@ -71,7 +71,8 @@ def test_new_image_json_result(service: dict[str, Any], capsys: pytest.CaptureFi
     code = run(["-c", service["spec"], "-o", "json", "diff", "--image", f"web={REPO}:v2"])
     lines = capsys.readouterr().out.strip().splitlines()
     assert code == 0
-    assert len(lines) == 1
+    assert len(lines) == 2  # the diff, then the result line
+    assert json.loads(lines[1]) == {"event": "result", "exitCode": 0, "reason": "ok"}
     result = json.loads(lines[0])
     assert result["changed"] is True
     assert f'-      "image": "{REPO}@{old}",\n' in result["diff"]
@@ -80,7 +81,9 @@ def test_new_image_json_result(service: dict[str, Any], capsys: pytest.CaptureFi
 
 def test_unchanged_json_result(service: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["-c", service["spec"], "-o", "json", "diff"]) == 0
-    assert capsys.readouterr().out == '{"changed": false, "diff": ""}\n'
+    assert capsys.readouterr().out == (
+        '{"changed": false, "diff": ""}\n{"event": "result", "exitCode": 0, "reason": "ok"}\n'
+    )
 
 
 def test_missing_tag_is_exit_2_naming_the_flag(

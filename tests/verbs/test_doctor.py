@@ -49,7 +49,16 @@ def test_broken_stack_is_exit_2_with_fixes(
     captured = capsys.readouterr()
     assert code == 2
     lines = [json.loads(x) for x in captured.out.strip().splitlines()]
-    assert lines[-1] == {"event": "result", "ok": False, "errors": 2, "warnings": 0}
+    assert lines[-1] == {
+        "event": "result",
+        "ok": False,
+        "errors": 2,
+        "warnings": 0,
+        "exitCode": 2,
+        "reason": "web-cluster/web: 2 error(s), 0 warning(s) in the AWS setup",
+        "kind": "preflight",
+        "hint": "apply the fixes above, then run `bluegreen doctor` again",
+    }
     errors = [x for x in lines if x.get("level") == ERROR]
     assert [(e["check"], e["message"]) for e in errors] == [
         (

@@ -147,7 +147,7 @@ def test_partition_follows_the_region() -> None:
 
 
 # --- the CLI ----------------------------------------------------------------------------------
-def test_cli_json_prints_the_policy_as_the_result_line(
+def test_cli_json_prints_the_policy_then_the_result_line(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
@@ -155,8 +155,9 @@ def test_cli_json_prints_the_policy_as_the_result_line(
     captured = capsys.readouterr()
     assert code == 0
     lines = captured.out.strip().splitlines()
-    assert len(lines) == 1
+    assert len(lines) == 2
     assert json.loads(lines[0]) == example_policy().policy
+    assert json.loads(lines[1]) == {"event": "result", "exitCode": 0, "reason": "ok"}
 
 
 def test_cli_text_prints_indented_json(capsys: pytest.CaptureFixture[str]) -> None:
@@ -170,7 +171,7 @@ def test_cli_text_prints_indented_json(capsys: pytest.CaptureFixture[str]) -> No
 
 def test_cli_account_from_sts(aws_env: object, capsys: pytest.CaptureFixture[str]) -> None:
     code = run(["-c", str(EXAMPLE), "-o", "json", "iam-policy"])
-    policy = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    policy = json.loads(capsys.readouterr().out.strip().splitlines()[0])
     assert code == 0
     # moto's account; the lookup itself is then part of the policy
     assert statement(policy, "ecs:DescribeServices")["Resource"] == (

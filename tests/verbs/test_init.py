@@ -108,7 +108,7 @@ def test_from_compose(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     )
     captured = capsys.readouterr()
     assert code == 0, captured.err
-    result = json.loads(captured.out.strip().splitlines()[-1])
+    result = json.loads(captured.out.strip().splitlines()[0])
     assert result["unsupported"] == [
         "services.api.volumes",
         "services.api.depends_on",

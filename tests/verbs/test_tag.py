@@ -62,6 +62,8 @@ def test_tag_naming_another_image_needs_force(
                 "previous": old,
             }
         ],
+        "exitCode": 0,
+        "reason": "ok",
     }
     assert digest_of("v1") == new
 
