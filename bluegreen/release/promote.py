@@ -35,13 +35,16 @@ class SourceImages:
 
 
 def check_settled(service: Mapping[str, Any], where: str) -> None:
-    """DeploymentActive (exit 1) when an ECS rollout of the source is still going on."""
+    """DeploymentActive (exit 1) while a deployment of the source is still going on: an ECS
+    rollout or service deployment (more than one deployment listed, or the primary's rollout
+    in progress), or a CodeDeploy one (a second task set)."""
     from bluegreen.aws.ecs import live_service
     from bluegreen.engines import EngineKind, engine_kind
 
     deployments = list(service.get("deployments") or [])
     live = live_service(dict(service), cluster="", service=where)
-    if engine_kind(live.deployment_controller, live.deployment_strategy) is EngineKind.ROLLING:
+    ecs_controlled = (EngineKind.ROLLING, EngineKind.ECS_NATIVE)
+    if engine_kind(live.deployment_controller, live.deployment_strategy) in ecs_controlled:
         if len(deployments) > 1:
             ids = ", ".join(str(d.get("id")) for d in deployments)
             raise DeploymentActive(

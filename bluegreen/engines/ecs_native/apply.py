@@ -109,8 +109,10 @@ def update_and_follow(
     alarms: tuple[str, ...] = (),
     verify: VerifyFactory | None = None,
     record: Mapping[str, Any] | None = None,
+    force_new_deployment: bool = False,
 ) -> Outcome:
-    """UpdateService to the revision (which starts a ServiceDeployment) and follow it."""
+    """UpdateService to the revision (which starts a ServiceDeployment; with
+    `force_new_deployment`, also of the revision the service already runs) and follow it."""
     from bluegreen.aws import ecs, ecs_native
     from bluegreen.aws.iam import who
 
@@ -127,6 +129,7 @@ def update_and_follow(
         service=service,
         taskDefinitionArn=task_definition_arn,
         previousTaskDefinitionArn=previous,
+        forceNewDeployment=force_new_deployment,
         **extra,
     )
     svc = ecs.update_service(
@@ -134,6 +137,7 @@ def update_and_follow(
         cluster,
         service,
         task_definition=task_definition_arn,
+        force=force_new_deployment,
         deployment_configuration=deployment_configuration,
     )
     arn = str(svc.get("currentServiceDeployment") or "")
