@@ -21,7 +21,8 @@ from bluegreen.errors import BluegreenError, ExitCode
 app = typer.Typer(
     name="bluegreen",
     help="Take a container build to production on Amazon ECS, safely: digest-pinned task "
-    "definitions, CodeDeploy blue/green with a watched traffic shift, automatic rollback.",
+    "definitions, CodeDeploy blue/green with a watched traffic shift, automatic rollback. "
+    "Global options may also follow the verb.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -265,11 +266,80 @@ _COMMAND: click.Command | None = None
 
 
 def _command() -> click.Command:
-    """The click command behind `app`, built once per process."""
+    """The click command behind `app`, built once per process, with the global options
+    accepted after the verb too."""
     global _COMMAND
     if _COMMAND is None:
-        _COMMAND = typer.main.get_command(app)
+        command = typer.main.get_command(app)
+        if isinstance(command, click.Group):
+            for sub in command.commands.values():
+                _accept_globals(sub)
+        _COMMAND = command
     return _COMMAND
+
+
+# The global options, as a verb accepts them after its name: (option strings, name, kind).
+_GLOBALS: tuple[tuple[tuple[str, ...], str, str], ...] = (
+    (("--config", "-c"), "config", "path"),
+    (("--env", "-e"), "env", "text"),
+    (("--profile",), "profile", "text"),
+    (("--region",), "region", "text"),
+    (("--output", "-o"), "output", "output"),
+    (("--no-color",), "no_color", "flag"),
+    (("--verbose", "-v"), "verbose", "count"),
+)
+
+
+def _accept_globals(command: click.Command) -> None:
+    """Add the global options to `command` (and its subcommands) wherever the command has no
+    option of that name itself (deploy's and validate's own repeatable `-c` stay theirs). Given
+    after the verb they override what was given before it."""
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _accept_globals(sub)
+    taken = {opt for param in command.params for opt in param.opts + param.secondary_opts}
+    for decls, name, kind in _GLOBALS:
+        free = [d for d in decls if d not in taken]
+        if not free:
+            continue
+        extra: dict[str, Any] = {}
+        if kind == "flag":
+            extra = {"is_flag": True, "default": False}
+        elif kind == "count":
+            extra = {"count": True, "default": 0}
+        elif kind == "output":
+            extra = {"type": click.Choice([f.value for f in OutputFormat]), "metavar": "FORMAT"}
+        option = click.Option(
+            [f"global_{name}", *free],
+            expose_value=False,
+            hidden=True,
+            callback=_set_global,
+            **extra,
+        )
+        command.params.append(option)
+
+
+def _set_global(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    """Apply a global option given after the verb to the run's Options."""
+    from click.core import ParameterSource
+
+    if ctx.get_parameter_source(param.name or "") is not ParameterSource.COMMANDLINE:
+        return
+    opts = ctx.find_root().obj
+    if not isinstance(opts, Options):  # pragma: no cover - run() and root() always set it
+        return
+    name = (param.name or "").removeprefix("global_")
+    if name == "config":
+        path = no_symlink_loop(Path(value))
+        opts.config, opts.config_given = path, True
+    elif name == "output":
+        opts.output = OutputFormat(value)
+    elif name == "no_color":
+        opts.color = opts.color and not value
+    elif name == "verbose":
+        opts.verbose += int(value)
+    else:
+        setattr(opts, name, value)
 
 
 def main() -> None:
