@@ -106,8 +106,13 @@ def _report(exc: BluegreenError, verbose: int) -> None:
         traceback.print_exception(exc, file=sys.stderr)
     print(f"error: {exc.render()}", file=sys.stderr, flush=True)
     if _in_github_actions():
-        first = exc.render().splitlines()[0].replace("%", "%25").replace("\n", "%0A")
-        print(f"::error title=bluegreen::{first}", file=sys.stderr, flush=True)
+        print(f"::error title=bluegreen::{annotation(exc.render())}", file=sys.stderr, flush=True)
+
+
+def annotation(text: str) -> str:
+    """`text` as the message of a GitHub Actions workflow command: every line kept (a
+    multi-line reason stays multi-line in the annotation), `%`, CR and LF escaped."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
 def _in_github_actions() -> bool:

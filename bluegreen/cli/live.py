@@ -168,21 +168,29 @@ def write_step_summary(verb: str, outcome: Outcome, seconds: float) -> None:
         return
     icon = "✅" if outcome.exit_code == 0 else "❌"
     lines = [
-        f"### {icon} bluegreen {verb}: `{outcome.deployment_id}` {outcome.status}",
+        f"### {icon} bluegreen {verb}: `{cell(outcome.deployment_id)}` {cell(outcome.status)}",
         "",
         "| | |",
         "|---|---|",
-        f"| status | {outcome.status} |",
+        f"| status | {cell(outcome.status)} |",
         f"| rolled back | {'yes' if outcome.rolled_back else 'no'} |",
-        f"| task definition | `{outcome.task_definition_arn or '-'}` |",
-        f"| rollback deployment | `{outcome.rollback_deployment_id or '-'}` |",
+        f"| task definition | `{cell(outcome.task_definition_arn or '-')}` |",
+        f"| rollback deployment | `{cell(outcome.rollback_deployment_id or '-')}` |",
         f"| exit code | {outcome.exit_code} |",
         f"| duration | {seconds:.0f}s |",
-        f"| detail | {outcome.reason.replace('|', '/')} |",
+        f"| detail | {cell(outcome.reason)} |",
         "",
     ]
     with contextlib.suppress(OSError), open(path, "a", encoding="utf-8") as fh:
         fh.write("\n".join(lines) + "\n")
+
+
+def cell(text: str) -> str:
+    """`text` inside one cell of a Markdown table: a `|` does not end the cell and a line break
+    does not end the table (`<br>`); `<` and `&` are escaped so the text stays text."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = text.replace("\\", "\\\\").replace("|", "\\|")
+    return "<br>".join(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"))
 
 
 @contextlib.contextmanager
