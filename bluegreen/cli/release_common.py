@@ -41,18 +41,29 @@ def load_target(
     return aws, spec, target, journal
 
 
-def load_engine(opts: Options) -> tuple[Aws, Spec, EngineKind] | None:
+Found = tuple["Aws", "Spec", "EngineKind"]
+# The command's answer, kept for the rest of the command: a verb that looks its way up and then
+# loads what that way needs reads the spec and the live service once (one slot: one command).
+_last: tuple[Options, Found | None] | None = None
+
+
+def load_engine(opts: Options) -> Found | None:
     """The session, spec and engine of the spec's service (`engines.select`: exit 2 for a
     service no engine of bluegreen's releases); None when no spec file is there (a deployment
     id alone, which names a CodeDeploy deployment)."""
+    global _last
     from bluegreen.engines import engine_of
     from bluegreen.spec.load import load_spec
 
-    if not (opts.config_given or opts.config.exists()):
-        return None
-    spec = load_spec(opts.config, opts.env)
-    aws = opts.aws(spec.region)
-    return aws, spec, engine_of(aws, spec)
+    if _last is not None and _last[0] is opts:
+        return _last[1]
+    found: Found | None = None
+    if opts.config_given or opts.config.exists():
+        spec = load_spec(opts.config, opts.env)
+        aws = opts.aws(spec.region)
+        found = (aws, spec, engine_of(aws, spec))
+    _last = (opts, found)
+    return found
 
 
 def engine_kind(found: tuple[Aws, Spec, EngineKind] | None) -> EngineKind:
