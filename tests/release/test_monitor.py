@@ -6,11 +6,9 @@ from dataclasses import replace
 
 import pytest
 
+from bluegreen.engines import cadence
 from bluegreen.engines.codedeploy.machine import (
-    APPROVAL_POLL,
-    BAKE_POLL,
     END_POLL,
-    FAST_POLL,
     ROLLBACK_GRACE,
     Approve,
     LifecycleEvent,
@@ -258,23 +256,52 @@ def test_ready_wait_without_verify_waits_for_a_human() -> None:
     state = initial_state(cfg())
     state, events, d = step(state, obs(1, "Ready"))
     assert d.actions == ()
-    assert d.wait == FAST_POLL
-    assert d.detail_every == APPROVAL_POLL
+    assert d.wait == cadence.STEADY  # nothing scheduled: one read every 6 s
     assert any("bluegreen approve" in e.text for e in events)
     _, events, _ = step(state, obs(2, "Ready"))
     assert events == []
 
 
-def test_polling_is_fast_near_steps_and_slower_in_a_known_bake() -> None:
-    state = initial_state(cfg(step_interval=300.0))
-    during = lifecycle(6)
-    state, _, d = step(state, obs(0, lifecycle=during, task_sets=sets(10)))
-    assert d.detail_every == BAKE_POLL  # 300 s of canary bake ahead: fewer detailed reads
-    assert d.wait == FAST_POLL  # but the status every second: a failure can come any time
-    state, _, d = step(state, obs(295, lifecycle=during, task_sets=sets(10)))
-    assert d.detail_every == 0.0  # the next shift is near
-    state, _, d = step(state, obs(296, lifecycle=lifecycle(7), task_sets=sets(100)))
-    assert (d.wait, d.detail_every) == (FAST_POLL, 0.0)  # the end can come any moment
+def shifting(start: float) -> tuple[LifecycleEvent, ...]:
+    """AllowTraffic in progress since `start` (epoch), everything before it done."""
+    return tuple(
+        LifecycleEvent(name, "Succeeded", start - 10, start - 5)
+        if i < 6
+        else LifecycleEvent(name, "InProgress", start, None)
+        if name == "AllowTraffic"
+        else LifecycleEvent(name, "Pending")
+        for i, name in enumerate(ORDER)
+    )
+
+
+def test_a_bake_is_read_every_6_s_and_just_after_each_expected_step() -> None:
+    # canary 10%/5m: one step, 300 s after AllowTraffic began at 1000
+    state = initial_state(cfg(step_interval=300.0, shift_seconds=300.0))
+    during = shifting(1000.0)
+    state, _, d = step(state, obs(0, lifecycle=during, task_sets=sets(10), wall=1000.5))
+    assert d.wait == cadence.STEADY  # a bake: one read every 6 s
+    assert d.target_reads  # and that read is the target alone (it carries status and shift)
+    assert d.detail_every == pytest.approx(30.0)  # a fan-out reads the target twice a minute
+    _, _, d = step(state, obs(1, lifecycle=during, task_sets=sets(10), wall=1297.0))
+    assert d.wait == pytest.approx(3.0 + cadence.STEP_MARGIN)  # just after the step is due
+    assert d.detail_every == pytest.approx(3.0 + cadence.STEP_MARGIN - 0.05)
+    _, _, d = step(state, obs(2, lifecycle=during, task_sets=sets(10), wall=1301.0))
+    assert d.wait == cadence.STEADY  # the step is past: back to the steady cadence
+
+
+def test_linear_steps_are_each_read_once_on_the_endpoints_clock() -> None:
+    # linear 10%/1m at time scale 2: a step every 30 wall seconds, the steady read every 3 s
+    state = initial_state(cfg(step_interval=60.0, shift_seconds=600.0, time_scale=2.0))
+    during = shifting(1000.0)
+    waits = []
+    for wall in (1001.0, 1028.0, 1030.5, 1059.0, 1300.0):
+        _, _, d = step(state, obs(wall - 1000, lifecycle=during, wall=wall))
+        waits.append(d.wait)
+    assert waits == pytest.approx([3.0, 2.3, 3.0, 1.3, 0.3])
+    # a clock so fast that the steady cadence would be quicker than MIN_WAIT: MIN_WAIT
+    state = initial_state(cfg(time_scale=600.0))
+    _, _, d = step(state, obs(0, lifecycle=lifecycle(3), wall=1000.0))
+    assert d.wait == cadence.MIN_WAIT
 
 
 def test_polling_never_overshoots_the_deadline() -> None:
@@ -315,21 +342,47 @@ def test_verify_runs_at_the_end_when_test_traffic_was_never_seen() -> None:
 
 def test_polling_tightens_around_the_expected_end() -> None:
     # A 10-minute canary that the endpoint ran in 1 s (600x), then a 5-minute termination wait:
-    # the end is due 0.5 s after AllowTraffic ended.
+    # the end is due 0.5 s after AllowTraffic ended (and up to END_SPREAD later).
     state = initial_state(cfg(shift_seconds=600.0, termination_wait=300.0))
     allow_done = tuple(
         LifecycleEvent(name, "Succeeded", 1000.0, 1001.0 if name == "AllowTraffic" else 1000.0)
         for name in ORDER
     )
+    _, _, d = step(state, obs(5, lifecycle=allow_done, wall=1000.5))
+    assert d.wait == cadence.MIN_WAIT  # 600x: the steady cadence is at its floor
+    assert d.target_reads
     _, _, d = step(state, obs(5, lifecycle=allow_done, wall=1001.1))
-    assert d.wait == pytest.approx(0.3)  # just before the end is due
+    assert d.wait == END_POLL  # the burst: the deployment's status only, 4 times a second
+    assert not d.target_reads
+    assert d.detail_every > 0  # its target is not read again meanwhile
     _, _, d = step(state, obs(6, lifecycle=allow_done, wall=1001.5))
     assert d.wait == END_POLL
     _, _, d = step(state, obs(7, lifecycle=allow_done, wall=1010.0))
-    assert d.wait == FAST_POLL  # well past it: back to once a second
-    # Unknown wait or a running shift: once a second.
+    assert d.wait == cadence.MIN_WAIT  # well past it: the steady cadence (600x: its floor)
+    # Unknown wait or a running shift: the steady cadence.
     _, _, d = step(initial_state(cfg()), obs(5, lifecycle=allow_done, wall=1001.5))
-    assert d.wait == FAST_POLL
+    assert d.wait == cadence.STEADY
+    # In real time (AWS): the end is due 300 s after AllowTraffic's end at 1001.
+    state = initial_state(cfg(termination_wait=300.0))
+    _, _, d = step(state, obs(5, lifecycle=allow_done, wall=1200.0))
+    assert d.wait == cadence.STEADY
+    _, _, d = step(state, obs(5, lifecycle=allow_done, wall=1297.0))
+    assert d.wait == pytest.approx(1301.0 - cadence.LEAD - 1297.0)  # to the burst's start
+    _, _, d = step(state, obs(5, lifecycle=allow_done, wall=1320.0))
+    assert d.wait == END_POLL  # the original task set is still being removed
+
+
+def test_the_end_of_a_ready_wait_that_stops_the_deployment_is_awaited_in_a_burst() -> None:
+    state = initial_state(cfg(ready_wait=60.0))
+    ready = lifecycle(5, "Pending")  # AfterAllowTestTraffic ended at 42 (epoch)
+    _, _, d = step(state, obs(1, "Ready", lifecycle=ready, wall=45.0))
+    assert d.wait == cadence.STEADY
+    _, _, d = step(state, obs(1, "Ready", lifecycle=ready, wall=99.0))
+    assert d.wait == pytest.approx(102.0 - cadence.LEAD - 99.0)  # the wait ends at 42 + 60
+    _, _, d = step(state, obs(2, "Ready", lifecycle=ready, wall=101.8))
+    assert d.wait == END_POLL
+    _, _, d = step(initial_state(cfg()), obs(2, "Ready", lifecycle=ready, wall=101.8))
+    assert d.wait == cadence.STEADY  # a group that waits for ever: nothing scheduled
 
 
 def test_a_requested_stop_is_followed_and_exits_zero() -> None:

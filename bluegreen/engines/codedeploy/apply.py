@@ -335,6 +335,9 @@ class FollowSettings:
 
 
 def follow(aws: Aws, settings: FollowSettings, sink: Sink, journal: J.Journal | None) -> Outcome:
+    from bluegreen.aws import endpoint
+    from bluegreen.engines.cadence import steady_wait
+
     clock = time.monotonic
     now = clock()
     group = settings.group
@@ -362,8 +365,13 @@ def follow(aws: Aws, settings: FollowSettings, sink: Sink, journal: J.Journal | 
         termination_wait=group.termination_wait_minutes * 60.0
         if group.termination_action == "TERMINATE"
         else None,
+        time_scale=endpoint.time_scale(aws),
+        ready_wait=group.ready_wait_minutes * 60.0
+        if group.ready_action == "STOP_DEPLOYMENT"
+        else None,
     )
     shared = settings.shared
+    cadence = steady_wait(config.time_scale)
     loop = Loop(
         probe=Probe(aws, group, list(settings.alarms), list(settings.checks), shared),
         config=config,
@@ -372,7 +380,7 @@ def follow(aws: Aws, settings: FollowSettings, sink: Sink, journal: J.Journal | 
         verify_factory=verify_factory,
         clock=clock,
         cancel=settings.cancel,
-        sleep=None if shared is None else shared.sleeper(settings.cancel, clock),
+        sleep=None if shared is None else shared.sleeper(settings.cancel, clock, cadence=cadence),
         ask=settings.ask,
         on_end=settings.on_end,
         requested_stop=settings.requested_stop,

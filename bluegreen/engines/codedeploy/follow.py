@@ -20,7 +20,9 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from bluegreen import journal as J
+from bluegreen.engines import cadence
 from bluegreen.engines.codedeploy.machine import (
+    VERIFY_POLL,
     Approve,
     Decision,
     MetricValue,
@@ -35,7 +37,12 @@ from bluegreen.engines.codedeploy.machine import (
     stop_requested,
 )
 from bluegreen.engines.codedeploy.metrics import Check, evaluate, queries
-from bluegreen.engines.codedeploy.probe import DeploymentView, view
+from bluegreen.engines.codedeploy.probe import (
+    RUNNING_TARGET,
+    DeploymentView,
+    server_watched_alarms,
+    view,
+)
 from bluegreen.engines.model import Event, Outcome
 from bluegreen.engines.verify import VerifyRun
 from bluegreen.errors import AwsError, Throttled
@@ -44,8 +51,10 @@ if TYPE_CHECKING:
     from bluegreen.aws.codedeploy import DeploymentGroup
     from bluegreen.aws.session import Aws
 
-METRIC_EVERY = 5.0  # seconds between GetMetricData calls
-THROTTLE_BACKOFF = 2.0
+THROTTLE_BACKOFF = 2.0  # wall seconds after a read throttled beyond botocore's own retries
+MAX_BACKOFF = 30.0  # the backoff doubles on each throttled read in a row, up to this
+ALARM_EVERY = 60.0  # endpoint seconds between alarm reads (CloudWatch's standard period)
+STATUS_EVERY = 60.0  # endpoint seconds: while the target stands in, the deployment at least
 MAX_READ_FAILURES = 5  # consecutive failed reads (not throttling) before giving up
 POLL_GRID = 0.2  # seconds: shared monitors wake on multiples of this (monitor.END_POLL)
 GATHER = 0.005  # seconds a batch leader waits for the other monitors woken on the same tick
@@ -282,6 +291,7 @@ class Probe:
     alarms: Sequence[str] = ()
     checks: Sequence[Check] = ()
     shared: SharedReads | None = None  # a fan-out's batched reads
+    scale: float = 1.0  # endpoint seconds per wall second (a sandbox's fast clock)
     _dims: dict[str, dict[str, str]] = field(default_factory=dict, init=False)
     _last_metrics: tuple[float, tuple[MetricValue, ...]] | None = field(default=None, init=False)
     _alarms_read: dict[str, str] | None = field(default=None, init=False)
@@ -291,20 +301,19 @@ class Probe:
         deployment_id: str,
         reuse_target: dict[str, Any] | None = None,
         *,
-        alarms: bool = False,
+        alarms: Sequence[str] = (),
     ) -> tuple[DeploymentView, dict[str, Any] | None]:
         """GetDeployment, and GetDeploymentTarget unless `reuse_target` is given.
 
-        `alarms`: the alarm states will be asked for next; with shared reads they are read in
-        the same batch as the deployment, and `alarm_states()` returns them."""
+        `alarms`: the alarms whose states will be asked for next; with shared reads they are
+        read in the same batch as the deployment, and `alarm_states()` returns them."""
         from bluegreen.aws import codedeploy
 
         if self.shared is not None:
-            wanted = self.alarms if alarms else ()
-            found, states = self.shared.read(deployment_id, wanted)
+            found, states = self.shared.read(deployment_id, alarms)
             assert found is not None
             info = found
-            self._alarms_read = states if wanted else None
+            self._alarms_read = states if alarms else None
             target = reuse_target
             started = info.get("status") not in ("Created", "Queued")
             if target is None and self.group.target_id and started:
@@ -318,15 +327,34 @@ class Probe:
         info, target = codedeploy.observe(self.aws, deployment_id, self.group.target_id)
         return view(info, target), target
 
-    def alarm_states(self) -> dict[str, str]:
-        if not self.alarms:
+    def target(
+        self, deployment_id: str, info: dict[str, Any]
+    ) -> tuple[DeploymentView, dict[str, Any]] | None:
+        """GetDeploymentTarget alone, standing in for GetDeployment while the deployment runs:
+        the view of `info` (the last deployment record) with the target's lifecycle, task sets
+        and status. None when the target says anything but running (it ended, failed or is
+        gone): then the deployment itself must be read."""
+        from bluegreen.aws import codedeploy
+
+        if not self.group.target_id:
+            return None
+        target = codedeploy.get_deployment_target(self.aws, deployment_id, self.group.target_id)
+        status = str((target or {}).get("status", ""))
+        if target is None or status not in RUNNING_TARGET:
+            return None
+        if any(str(e.get("status")) == "Failed" for e in target.get("lifecycleEvents", [])):
+            return None
+        return view({**info, "status": status}, target), target
+
+    def alarm_states(self, names: Sequence[str]) -> dict[str, str]:
+        if not names:
             return {}
         if self.shared is not None:
             states, self._alarms_read = self._alarms_read, None
-            return states if states is not None else self.shared.read(None, self.alarms)[1]
+            return states if states is not None else self.shared.read(None, names)[1]
         from bluegreen.aws import cloudwatch
 
-        return cloudwatch.alarm_states(self.aws, self.alarms)
+        return cloudwatch.alarm_states(self.aws, names)
 
     def _dimensions(self, tg_name: str | None) -> dict[str, str] | None:
         if not tg_name:
@@ -342,9 +370,13 @@ class Probe:
         return self._dims[tg_name]
 
     def metrics(self, now: float, dep: DeploymentView) -> tuple[MetricValue, ...]:
+        """The metric checks' values, read once per the shortest check's period (a metric
+        gets one new datapoint a period) on the endpoint's clock."""
         if not self.checks:
             return ()
-        if self._last_metrics is not None and now - self._last_metrics[0] < METRIC_EVERY:
+        every = min((float(c.period) for c in self.checks), default=60.0)
+        last = None if self._last_metrics is None else self._last_metrics[0]
+        if self._last_metrics is not None and not cadence.due(last, every, now, self.scale):
             return self._last_metrics[1]
         from bluegreen.aws import cloudwatch
 
@@ -420,36 +452,34 @@ class Loop:
     state: State | None = field(default=None, init=False)
     _detail_until: float = field(default=0.0, init=False)
     _target: dict[str, Any] | None = field(default=None, init=False)
+    _info: dict[str, Any] | None = field(default=None, init=False)  # the last deployment record
+    _status_at: float | None = field(default=None, init=False)  # when it was read
     _alarms: dict[str, str] = field(default_factory=dict, init=False)
+    _alarms_at: float | None = field(default=None, init=False)
+    _target_reads: bool = field(default=False, init=False)
+    _status_only: bool = field(default=False, init=False)  # the last read skipped the target
+    _verify_result: tuple[bool, str] | None = field(default=None, init=False)
 
     def _sleep(self, seconds: float) -> None:
         (self.sleep or self.cancel.sleep)(seconds)
 
-    def _wait(self, seconds: float, observing: str, status: str) -> None:
-        """Sleep `seconds` before the next observation. With a fan-out's shared reads, glance
-        at the deployment's status on each tick of the common grid in between (one batched
-        read for all the fan-out's deployments) and end the wait as soon as it changed, so an
-        end is seen within a tick rather than a whole poll; target and alarm reads keep the
-        monitor's own pace."""
-        shared = self.probe.shared
-        if shared is None or seconds <= 1.5 * shared.grid:
+    def _wait(self, seconds: float) -> None:
+        """Sleep `seconds` before the next observation; while a verify command runs, look at
+        it (no AWS call) every VERIFY_POLL and end the wait as soon as it has finished."""
+        if self.verify_run is None or self._verify_result is not None:
             self._sleep(seconds)
             return
         end = self.clock() + seconds
         while True:
             left = end - self.clock()
-            if left <= 1.5 * shared.grid:
+            if left <= VERIFY_POLL:
                 self._sleep(left)
                 return
-            self._sleep(shared.grid)
+            self._sleep(VERIFY_POLL)
             if self.cancel.is_set:
                 return
-            try:
-                info, _ = shared.read(observing)
-            except AwsError:  # the next full observation deals with it
-                self._sleep(end - self.clock())
-                return
-            if info is None or info.get("status") != status:
+            self._verify_result = self.verify_run.poll()
+            if self._verify_result is not None:
                 return
 
     def run(self) -> Outcome:
@@ -457,14 +487,19 @@ class Loop:
         if self.requested_stop is not None:
             state = stop_requested(state, *self.requested_stop)
         self.state = state
+        self.probe.scale = self.config.time_scale
         observing = self.config.deployment_id
         failures = 0
+        throttled = 0
         try:
             while True:
                 try:
                     obs, dep, state = self._observe(state, observing)
                 except Throttled:
-                    self._sleep(THROTTLE_BACKOFF)
+                    # botocore's adaptive mode already retried and slowed down: back off
+                    # further, doubling while the throttling lasts, rather than add a storm
+                    self._sleep(min(MAX_BACKOFF, THROTTLE_BACKOFF * 2**throttled))
+                    throttled += 1
                     continue
                 except AwsError as exc:
                     # A dropped connection or a 5xx must not end the watch of a release that
@@ -478,7 +513,7 @@ class Loop:
                     )
                     self._sleep(THROTTLE_BACKOFF)
                     continue
-                failures = 0
+                failures = throttled = 0
                 state, events, decision = step(state, obs)
                 self.state = state
                 if events:
@@ -492,34 +527,66 @@ class Loop:
                 self._act(decision)
                 if decision.observe and decision.observe != observing:
                     self._detail_until = 0.0  # a new deployment: read everything
+                    self._target = self._info = None
                 observing = decision.observe or observing
+                self._target_reads = decision.target_reads and not decision.actions
                 if decision.actions:
                     self._detail_until = 0.0
                 elif decision.detail_every > 0 and self._detail_until <= obs.now:
                     self._detail_until = obs.now + decision.detail_every
-                self._wait(decision.wait, observing, obs.status)
+                elif decision.detail_every <= 0:
+                    self._detail_until = 0.0
+                self._wait(decision.wait)
         finally:
             if self.verify_run is not None:
                 self.verify_run.kill()
 
-    def _observe(self, state: State, observing: str) -> tuple[Observation, DeploymentView, State]:
-        now = self.clock()
+    def _read(self, observing: str, now: float, alarms: Sequence[str]) -> DeploymentView:
+        """One read of the deployment, as cheap as what is due allows: the target alone while
+        it can stand in for the deployment (one monitor, a running deployment, no edge due),
+        the deployment alone while the target may be reused, else both."""
         detailed = now >= self._detail_until or self._target is None
+        stand_in = self.probe.shared is None and self._target_reads and self._info is not None
+        # while the target stands in, the deployment itself is read once per STATUS_EVERY,
+        # in place of a target read (never twice in a row: the target is read in between)
+        status_due = not self._status_only and cadence.due(
+            self._status_at, STATUS_EVERY, now, self.probe.scale
+        )
+        self._status_only = False
+        if stand_in and not status_due:
+            read = self.probe.target(observing, self._info or {})
+            if read is not None:
+                dep, self._target = read
+                return dep
+            detailed = True  # it ended or failed: read the deployment and its target
+        elif stand_in:
+            self._status_only = True  # the deployment this time, its target on the next read
+            detailed = False
         dep, target = self.probe.deployment(
-            observing,
-            None if detailed else self._target,
-            alarms=detailed and state.phase is Phase.WATCHING,
+            observing, None if detailed else self._target, alarms=alarms
         )
         if dep.status in ("Succeeded", "Failed", "Stopped") and not detailed:
             dep, target = self.probe.deployment(observing)  # the end: read it all
-            detailed = True
-        self._target = target
-        watching = state.phase is Phase.WATCHING and dep.status not in ("Succeeded", "Failed")
-        if watching and detailed:
-            self._alarms = self.probe.alarm_states()
+        self._target, self._info, self._status_at = target, dep.info, now
+        return dep
+
+    def _observe(self, state: State, observing: str) -> tuple[Observation, DeploymentView, State]:
+        now = self.clock()
+        watching = state.phase is Phase.WATCHING
+        alarm_due = watching and cadence.due(self._alarms_at, ALARM_EVERY, now, self.probe.scale)
+        wanted = self._client_alarms() if alarm_due else []
+        dep = self._read(observing, now, wanted)
+        watching = watching and dep.status not in ("Succeeded", "Failed")
+        if watching and alarm_due:
+            self._alarms = self.probe.alarm_states(wanted) if wanted else {}
+            self._alarms_at = now
         alarms = self._alarms if watching else {}
         metrics = self.probe.metrics(now, dep) if watching and dep.task_sets else ()
-        verify = self.verify_run.poll() if self.verify_run is not None else None
+        verify = self._verify_result
+        if verify is not None:
+            self._verify_result = None
+        elif self.verify_run is not None:
+            verify = self.verify_run.poll()
         cancel = self.cancel.is_set
         if cancel and self.ask is not None and state.phase is Phase.WATCHING:
             choice = self.ask()
@@ -545,6 +612,18 @@ class Loop:
             wall=time.time(),
         )
         return obs, dep, state
+
+    def _client_alarms(self) -> list[str]:
+        """The alarms this monitor reads itself: those CodeDeploy does not already stop and
+        roll back on for this deployment (known once its record was read)."""
+        names = list(self.probe.alarms)
+        if not names or self._info is None:
+            return names
+        group = self.probe.group
+        watched = server_watched_alarms(
+            self._info, group.alarms, group.alarms_enabled, group.ignore_poll_alarm_failure
+        )
+        return [n for n in names if n not in watched]
 
     def _act(self, decision: Decision) -> None:
         for action in decision.actions:

@@ -8,20 +8,23 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
+from bluegreen.engines import cadence
 from bluegreen.engines.model import Event, Outcome
 from bluegreen.errors import ExitCode
 
 TERMINAL = frozenset({"Succeeded", "Failed", "Stopped"})
 # Lifecycle events after which test traffic reaches the replacement (green) task set.
 TEST_TRAFFIC_EVENTS = ("AllowTestTraffic",)
-FAST_POLL = 1.0
-BAKE_POLL = 3.0
-APPROVAL_POLL = 3.0
+FAST_POLL = 1.0  # following a stop or a rollback to its end
 ROLLBACK_GRACE = 20.0  # seconds to wait for CodeDeploy to name the rollback deployment
 VERIFY_POLL = 0.25  # the deployment is over; only the verify command is awaited
 STOP_POLL = 0.5  # after StopDeployment, until the original ends
-END_POLL = 0.2  # around the expected end of the termination wait
-END_WINDOW = 3.0  # seconds after the expected end during which END_POLL applies
+END_POLL = cadence.BURST  # around the expected end of the termination wait
+# Endpoint seconds CodeDeploy takes, after the termination wait, to remove the original task
+# set and report the end (the sandbox drains it in 30 s; the end is awaited in a burst up to
+# this long after the wait's end).
+END_SPREAD = 30.0
+TARGET_EVERY = 30.0  # endpoint seconds a deployment target read may be reused in quiet phases
 
 
 class Phase(StrEnum):
@@ -114,6 +117,8 @@ class MonitorConfig:
     shift_seconds: float | None = None  # the whole traffic shift per the config, when known
     termination_wait: float | None = None  # seconds from AllowTraffic's end to the end
     stop_rollback: bool = True  # client-side triggers stop with rollback
+    time_scale: float = 1.0  # endpoint seconds per wall second (a sandbox's fast clock)
+    ready_wait: float | None = None  # seconds a group that stops when not approved waits
 
 
 @dataclass(frozen=True)
@@ -143,7 +148,9 @@ class Decision:
     observe: str | None = None  # the deployment to observe next
     outcome: Outcome | None = None
     detach: bool = False
-    detail_every: float = 0.0  # the target/alarm/metric reads may be reused this long
+    detail_every: float = 0.0  # the deployment target read may be reused this long
+    # the next read may be GetDeploymentTarget alone (see `target_reads`)
+    target_reads: bool = False
 
 
 @dataclass(frozen=True)
@@ -322,66 +329,119 @@ def _trigger(state: State, obs: Observation) -> tuple[StopKind, str] | None:
     return None
 
 
+def _event(obs: Observation, name: str) -> LifecycleEvent | None:
+    return next((e for e in obs.lifecycle if e.name == name), None)
+
+
+def endpoint_scale(state: State, obs: Observation) -> float:
+    """Endpoint seconds per wall second: the time scale the endpoint told (a sandbox), else how
+    fast it ran the shift (the config says how long the shift lasts; the AllowTraffic event's
+    timestamps say how long it took), else 1 (AWS)."""
+    cfg = state.config
+    if cfg.time_scale != 1.0:
+        return cfg.time_scale
+    allow = _event(obs, "AllowTraffic")
+    took = allow.duration if allow is not None and allow.status == "Succeeded" else None
+    if cfg.shift_seconds and took and took > 0:
+        return max(1.0, cfg.shift_seconds / took)
+    return 1.0
+
+
 def expected_end(state: State, obs: Observation) -> float | None:
-    """When (epoch seconds) the deployment should end: AllowTraffic's end plus the group's
-    termination wait. The wait is scaled by how fast the endpoint's clock ran the shift (the
-    config says how long the shift lasts; the event's timestamps say how long it took), so an
-    accelerated sandbox clock is honoured too. None when unknown."""
+    """When (epoch seconds) the termination wait should end: AllowTraffic's end (or its
+    AfterAllowTraffic hook's, when later) plus the group's termination wait on the endpoint's
+    clock. None when unknown (the shift has not ended, or the group keeps the original)."""
     cfg = state.config
     if cfg.termination_wait is None:
         return None
-    allow = next((e for e in obs.lifecycle if e.name == "AllowTraffic"), None)
+    allow = _event(obs, "AllowTraffic")
     if allow is None or allow.status != "Succeeded" or allow.end is None:
         return None
-    scale = 1.0
-    took = allow.duration
-    if cfg.shift_seconds and took and took > 0:
-        scale = max(1.0, cfg.shift_seconds / took)
-    return allow.end + cfg.termination_wait / scale
+    base = allow.end
+    after = _event(obs, "AfterAllowTraffic")
+    if after is not None and after.status == "Succeeded" and after.end is not None:
+        base = max(base, after.end)
+    return base + cadence.scaled(cfg.termination_wait, endpoint_scale(state, obs))
+
+
+def schedule(state: State, obs: Observation) -> cadence.Schedule:
+    """What the deployment is expected to do next, and when: the traffic steps of a running
+    shift (from AllowTraffic's start and the config), the end of the termination wait, and the
+    end of a ready wait that stops the deployment unless it is approved."""
+    cfg = state.config
+    scale = endpoint_scale(state, obs)
+    edges: list[cadence.Edge] = []
+    steps: tuple[float, ...] = ()
+    allow = _event(obs, "AllowTraffic")
+    if (
+        allow is not None
+        and allow.status == "InProgress"
+        and allow.start is not None
+        and cfg.step_interval
+        and cfg.shift_seconds
+    ):
+        steps = cadence.steps_after(allow.start, cfg.step_interval, cfg.shift_seconds, scale)
+    end = expected_end(state, obs)
+    if end is not None:
+        edges.append(cadence.Edge(end, end + cadence.scaled(END_SPREAD, scale)))
+    if obs.status == "Ready" and cfg.ready_wait is not None:
+        ready = _event(obs, "AfterAllowTestTraffic")  # the deployment is Ready once it ended
+        if ready is not None and ready.end is not None:
+            timeout = ready.end + cadence.scaled(cfg.ready_wait, scale)
+            edges.append(cadence.Edge(timeout, timeout))
+    return cadence.Schedule(tuple(edges), steps, scale)
 
 
 def poll_interval(state: State, obs: Observation) -> float:
-    """How long to sleep before the next observation: GetDeployment every second, so the
-    exit follows the deployment's end (or a failure) within about a second; 0.2 s around the
-    expected end of the termination wait; never past the deadline."""
+    """How long to sleep before the next observation: the schedule's cadence (one read every
+    6 s of the endpoint's clock; one just after each expected traffic step; a burst around the
+    expected end); never past the deadline."""
     if state.phase is Phase.STOPPING:
         return STOP_POLL
-    wait = FAST_POLL
-    end = expected_end(state, obs) if state.phase is Phase.WATCHING else None
-    if end is not None and obs.wall is not None:
-        ahead = end - obs.wall
-        if ahead <= END_POLL and ahead > -END_WINDOW:
-            wait = END_POLL
-        elif ahead > END_POLL:
-            wait = min(FAST_POLL, max(END_POLL, ahead - END_POLL / 2))
+    if obs.wall is None:
+        wait = cadence.steady_wait(endpoint_scale(state, obs))
+    else:
+        wait = cadence.next_wait(schedule(state, obs), obs.wall)
     if state.config.deadline is not None and state.phase is Phase.WATCHING:
         return max(0.05, min(wait, state.config.deadline - obs.now))
     return wait
 
 
 def detail_interval(state: State, obs: Observation) -> float:
-    """How long the detailed reads (deployment target, alarms, metrics) may be reused.
+    """How long the deployment target read may be reused (the deployment's status is read
+    every time, in one batch with other monitors when they share reads).
 
-    0 (read every time) whenever a step can happen; longer only in phases known to be quiet:
-    waiting for a human approval, or early in a traffic bake whose length the deployment
-    config tells us. The deployment's status is read every time regardless.
+    0 (read it every time) whenever its lifecycle events matter at once: outside the watch, on
+    a cancel, before the traffic shift when a verify command waits for test traffic. During a
+    shift, until just after the next expected step; around the expected end, for the burst
+    (the status tells the end); otherwise up to TARGET_EVERY of the endpoint's clock.
     """
+    cfg = state.config
     if state.phase is not Phase.WATCHING or obs.cancel:
         return 0.0
-    if obs.status == "Ready" and not state.config.verify:
-        return APPROVAL_POLL
-    interval = state.config.step_interval
-    green = dict(state.weights or ()).get("Green", 0.0)
-    if (
-        interval is not None
-        and state.last_weight_change is not None
-        and 0.0 < green < 100.0
-        and state.lifecycle.get("AllowTraffic") == "InProgress"
-    ):
-        remaining = interval - (obs.now - state.last_weight_change)
-        if remaining > 4 * BAKE_POLL:
-            return BAKE_POLL
-    return 0.0
+    if obs.status not in ("InProgress", "Ready"):
+        return 0.0
+    sched = schedule(state, obs)
+    quiet = cadence.scaled(TARGET_EVERY, sched.scale)
+    if obs.wall is None:
+        return 0.0
+    for lo, hi in (e.window() for e in sched.edges):
+        if lo <= obs.wall <= hi:
+            return hi - obs.wall
+    allow = _event(obs, "AllowTraffic")
+    if allow is None or allow.status == "Pending":
+        return 0.0 if cfg.verify and state.verify is VerifyState.PENDING else quiet
+    ahead = [t + cadence.STEP_MARGIN - obs.wall for t in sched.steps if t > obs.wall - 0.05]
+    return max(0.0, min([quiet, *(a - 0.05 for a in ahead)]))
+
+
+def target_reads(state: State, obs: Observation) -> bool:
+    """Whether the next read may be the deployment target alone: while the deployment runs and
+    no edge is due (its status tells a running deployment from an ended one, and it carries
+    the shift, so one call a read does); around an expected end the deployment is read."""
+    if state.phase is not Phase.WATCHING or obs.cancel or obs.status not in ("InProgress", "Ready"):
+        return False
+    return obs.wall is None or not cadence.bursting(schedule(state, obs), obs.wall)
 
 
 def _verify_event(deployment_id: str, status: str, text: str) -> Event:
@@ -482,6 +542,7 @@ def step(state: State, obs: Observation) -> tuple[State, list[Event], Decision]:
             poll_interval(state, obs),
             observe=original,
             detail_every=detail_interval(state, obs),
+            target_reads=target_reads(state, obs),
         ),
     )
 

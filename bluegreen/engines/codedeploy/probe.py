@@ -78,3 +78,34 @@ def view(info: dict[str, Any], target: dict[str, Any] | None) -> DeploymentView:
         task_sets=task_sets,
         info=info,
     )
+
+
+# The ECS target statuses of a deployment that is still running (Ready: waiting to reroute).
+RUNNING_TARGET = frozenset({"InProgress", "Ready"})
+
+
+def server_watched_alarms(
+    info: dict[str, Any],
+    group_alarms: tuple[str, ...],
+    group_alarms_enabled: bool,
+    group_ignores_poll_failure: bool,
+) -> frozenset[str]:
+    """The alarms CodeDeploy itself watches for this deployment and acts on with a stop *and*
+    a rollback: the deployment's alarm override (else the group's alarm configuration), when
+    enabled, polled without ignoring failures, and the deployment's auto-rollback covers
+    DEPLOYMENT_STOP_ON_ALARM. A client read of those adds no guard, only the alarm's name in
+    the report; an alarm outside this set is the client's to watch."""
+    override = info.get("overrideAlarmConfiguration")
+    if isinstance(override, dict) and override:
+        enabled = bool(override.get("enabled"))
+        ignores = bool(override.get("ignorePollAlarmFailure"))
+        names = tuple(str(a.get("name")) for a in override.get("alarms") or [] if a.get("name"))
+    else:
+        enabled, ignores, names = group_alarms_enabled, group_ignores_poll_failure, group_alarms
+    auto = info.get("autoRollbackConfiguration") or {}
+    rolls_back = bool(auto.get("enabled")) and "DEPLOYMENT_STOP_ON_ALARM" in (
+        auto.get("events") or []
+    )
+    if not enabled or ignores or not rolls_back:
+        return frozenset()
+    return frozenset(names)

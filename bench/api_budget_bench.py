@@ -1,0 +1,659 @@
+"""API budget: control-plane calls a minute while following a release, and how late each
+follower notices an unscheduled stop and the end — bluegreen side by side with its peers.
+
+Three followers watch the same CodeDeploy deployment of the demo stack (`sandbox stack`) at the
+same time, each through its own counting proxy in front of one sandbox:
+
+- `bluegreen watch <id>` (the real CLI, a child process);
+- the AWS CLI's waiter, `aws deploy wait deployment-successful`: GetDeployment every 15 s (its
+  documented delay; botocore's `codedeploy` waiter model). When the AWS CLI is not installed in
+  the project's venv, the waiter's cadence is replayed with boto3 (the same calls at the same
+  pace), and the report says so;
+- ecspresso's documented cadence for a CodeDeploy deployment: GetDeploymentTarget every 10 s
+  (its progress display) beside the same waiter (GetDeployment every 15 s), replayed with boto3.
+
+Parts:
+1. calls a minute during a bake, in real time (sandbox time scale 1): a `linear:10%/1m`
+   deployment is started (install at time scale 60), and once AllowTraffic has begun the clock
+   runs at 1 and the three followers are counted for `--window` seconds (after a short warm-up);
+2. unscheduled stop: during such a bake, StopDeployment is called at a random moment; the lag
+   is from that call's answer to the moment each follower shows the stop (bluegreen: its status
+   event on stdout; the others: the first read that saw it);
+3. end → exit: `bluegreen deploy` of all-at-once, canary 10%/5m and linear 10%/1m releases at
+   time scale 60 (the stack's 5-minute termination wait), from CodeDeploy's `completeTime` to
+   the process's exit; the peers' notice of the same ends measured side by side.
+
+Reproduce with: `.venv/bin/python -m bench.api_budget_bench [--runs 5] [--window 60]
+[--stops 3]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import random
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from bench.common import Stats, stats
+from bench.harness import BLUEGREEN, Sandbox, Section, push_tag, sandbox
+
+WAITER_DELAY = 15.0  # seconds: botocore's codedeploy DeploymentSuccessful waiter
+ECSPRESSO_TARGET_EVERY = 10.0  # seconds: ecspresso's GetDeploymentTarget progress loop
+BAKE_CONFIG = "linear:10%/1m"
+END_CONFIGS = ("all-at-once", "canary:10%/5m", "linear:10%/1m")
+END_SCALE = 60.0
+GOAL_CALLS = 10.0
+GOAL_STOP = 6.0
+GOAL_EXIT = 0.5
+
+
+# --- the counting proxy -----------------------------------------------------------------------
+def operation(path: str, headers: Any, body: bytes) -> str:
+    """The AWS operation of a request: JSON protocols name it in X-Amz-Target, CBOR (rpc-v2)
+    in the path, the query protocol in the form body."""
+    target = headers.get("X-Amz-Target")
+    if target:
+        return str(target).rsplit(".", 1)[-1]
+    if "/operation/" in path:
+        return path.rsplit("/", 1)[-1]
+    if path.startswith("/_sandbox/"):
+        return "(sandbox control)"
+    form = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
+    return form.get("Action", ["?"])[0]
+
+
+@dataclass
+class Call:
+    at: float
+    op: str
+    status: int
+
+
+class CountingProxy:
+    """A loopback HTTP proxy in front of `upstream` that records every request it forwards."""
+
+    def __init__(self, upstream: str) -> None:
+        parsed = urllib.parse.urlsplit(upstream)
+        self.host, self.port = parsed.hostname or "127.0.0.1", parsed.port or 80
+        self.calls: list[Call] = []
+        self._lock = threading.Lock()
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _forward(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                op = operation(self.path, self.headers, body)
+                upstream = http.client.HTTPConnection(proxy.host, proxy.port, timeout=60)
+                try:
+                    headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+                    headers["Host"] = f"{proxy.host}:{proxy.port}"
+                    upstream.request(self.command, self.path, body=body, headers=headers)
+                    answer = upstream.getresponse()
+                    data = answer.read()
+                    self.send_response(answer.status)
+                    for key, value in answer.getheaders():
+                        if key.lower() not in ("transfer-encoding", "connection", "content-length"):
+                            self.send_header(key, value)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                    with proxy._lock:
+                        proxy.calls.append(Call(time.time(), op, answer.status))
+                finally:
+                    upstream.close()
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _forward
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def between(self, start: float, end: float) -> Counter[str]:
+        with self._lock:
+            return Counter(
+                c.op for c in self.calls if start <= c.at < end and c.op != "(sandbox control)"
+            )
+
+    def throttled(self) -> int:
+        with self._lock:
+            return sum(1 for c in self.calls if c.status == 400 and c.op != "(sandbox control)")
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@contextmanager
+def proxies(upstream: str, count: int) -> Iterator[list[CountingProxy]]:
+    made = [CountingProxy(upstream) for _ in range(count)]
+    try:
+        yield made
+    finally:
+        for p in made:
+            p.close()
+
+
+# --- the peers' cadences, replayed -------------------------------------------------------------
+def _client(url: str, service: str) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    make: Any = boto3.client
+    return make(
+        service,
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id="bench",
+        aws_secret_access_key="bench",  # noqa: S106 - the sandbox's dummy credentials
+        config=Config(retries={"mode": "standard", "max_attempts": 3}),
+    )
+
+
+@dataclass
+class Poller:
+    """A follower that reads every `every` seconds (its first read at once) until it sees the
+    deployment end, and records when it saw a status change."""
+
+    name: str
+    reads: list[tuple[Callable[[], str | None], float]]  # (read -> status or None, every)
+    seen: dict[str, float] = field(default_factory=dict)  # status -> when first seen
+    stop: threading.Event = field(default_factory=threading.Event)
+    threads: list[threading.Thread] = field(default_factory=list)
+
+    def start(self) -> None:
+        for read, every in self.reads:
+            thread = threading.Thread(target=self._run, args=(read, every), daemon=True)
+            thread.start()
+            self.threads.append(thread)
+
+    def _run(self, read: Callable[[], str | None], every: float) -> None:
+        while not self.stop.is_set():
+            status = read()
+            now = time.time()
+            if status is not None:
+                self.seen.setdefault(status, now)
+                if status in ("Succeeded", "Failed", "Stopped"):
+                    self.stop.set()
+                    return
+            self.stop.wait(every)
+
+    def halt(self) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(timeout=5)
+
+
+def waiter(url: str, deployment_id: str) -> Poller:
+    cd = _client(url, "codedeploy")
+
+    def read() -> str:
+        return str(cd.get_deployment(deploymentId=deployment_id)["deploymentInfo"]["status"])
+
+    return Poller("AWS CLI waiter", [(read, WAITER_DELAY)])
+
+
+def ecspresso(url: str, deployment_id: str, target_id: str) -> Poller:
+    cd = _client(url, "codedeploy")
+
+    def deployment() -> str:
+        return str(cd.get_deployment(deploymentId=deployment_id)["deploymentInfo"]["status"])
+
+    def target() -> str | None:
+        cd.get_deployment_target(deploymentId=deployment_id, targetId=target_id)
+        return None  # the progress display; the waiter decides the end
+
+    return Poller("ecspresso", [(deployment, WAITER_DELAY), (target, ECSPRESSO_TARGET_EVERY)])
+
+
+def awscli_in_venv() -> Path | None:
+    """The AWS CLI installed in the project's venv, if any (else its cadence is replayed)."""
+    found = shutil.which("aws", path=str(Path(sys.executable).parent))
+    return Path(found) if found else None
+
+
+def awscli_waiter(url: str, deployment_id: str, aws: Path, env: dict[str, str]) -> Poller:
+    """The real `aws deploy wait deployment-successful`, as a child process through the proxy;
+    its stop is recorded when the process exits (the waiter fails on Stopped/Failed)."""
+    poller = Poller("AWS CLI waiter", [])
+
+    def run() -> None:
+        done = subprocess.run(
+            [str(aws), "deploy", "wait", "deployment-successful", "--deployment-id", deployment_id],
+            env={**env, "AWS_ENDPOINT_URL": url},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        poller.seen.setdefault("Succeeded" if done.returncode == 0 else "Stopped", time.time())
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    poller.threads.append(thread)
+    return poller
+
+
+# --- bluegreen as a child process ---------------------------------------------------------------
+@dataclass
+class Child:
+    """A `bluegreen -o json ...` process whose stdout lines are time-stamped as they arrive."""
+
+    process: subprocess.Popen[str]
+    lines: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
+    exited: float | None = None
+    stderr: list[str] = field(default_factory=list)
+    _reader: threading.Thread | None = None
+
+    @classmethod
+    def start(cls, argv: list[str], env: dict[str, str], cwd: Path) -> Child:
+        process = subprocess.Popen(
+            [str(BLUEGREEN), "-o", "json", *argv],
+            env=env,
+            cwd=cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        child = cls(process)
+        child._reader = threading.Thread(target=child._read, daemon=True)
+        child._reader.start()
+        threading.Thread(target=child._drain, daemon=True).start()
+        return child
+
+    def _drain(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self.stderr.append(line)
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            now = time.time()
+            try:
+                self.lines.append((now, json.loads(line)))
+            except ValueError:
+                continue
+        self.process.wait()
+        self.exited = time.time()
+
+    def first(self, match: Callable[[dict[str, Any]], bool], timeout: float) -> float | None:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            for at, obj in list(self.lines):
+                if match(obj):
+                    return at
+            if self.exited is not None and self._reader is not None:
+                self._reader.join()
+                return next((at for at, obj in self.lines if match(obj)), None)
+            time.sleep(0.01)
+        return None
+
+    def finish(self, timeout: float) -> int:
+        try:
+            code = self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                code = self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                code = self.process.wait()
+        if self._reader is not None:
+            self._reader.join(timeout=5)
+        return code
+
+
+# --- the sandbox side ------------------------------------------------------------------------
+def _deployment(sb: Sandbox, deployment_id: str) -> dict[str, Any]:
+    info: dict[str, Any] = (
+        sb.aws().codedeploy().get_deployment(deploymentId=deployment_id)["deploymentInfo"]
+    )
+    return info
+
+
+def _allow_traffic_started(sb: Sandbox, deployment_id: str, target_id: str) -> bool:
+    try:
+        target = (
+            sb.aws()
+            .codedeploy()
+            .get_deployment_target(deploymentId=deployment_id, targetId=target_id)[
+                "deploymentTarget"
+            ]["ecsTarget"]
+        )
+    except Exception:  # not started yet
+        return False
+    return any(
+        e["lifecycleEventName"] == "AllowTraffic" and e["status"] != "Pending"
+        for e in target.get("lifecycleEvents", [])
+    )
+
+
+def _wait_for(what: str, check: Callable[[], bool], timeout: float) -> None:
+    deadline = time.time() + timeout
+    while not check():
+        if time.time() > deadline:
+            raise RuntimeError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def _settle(sb: Sandbox, stack: Any) -> None:
+    """Nothing in flight on the stack's group (time scale 60 while it drains)."""
+    sb.time_scale(END_SCALE)
+    cd = sb.aws().codedeploy()
+
+    def idle() -> bool:
+        ids = cd.list_deployments(
+            applicationName=stack.application,
+            deploymentGroupName=stack.deployment_group,
+            includeOnlyStatuses=["Created", "Queued", "InProgress", "Ready"],
+        )["deployments"]
+        return not ids
+
+    _wait_for("the stack to settle", idle, 120)
+
+
+def _start_bake(sb: Sandbox, stack: Any, tag: str) -> str:
+    """A `linear:10%/1m` deployment whose traffic shift has begun, the clock then at 1."""
+    _settle(sb, stack)
+    image = push_tag(sb.aws(), stack, tag)
+    done = subprocess.run(
+        [
+            *(str(BLUEGREEN), "-o", "json", "deploy", "--image", f"web={image}", "--no-wait"),
+            *("--deployment-config", BAKE_CONFIG),
+        ],
+        env=sb.env,
+        cwd=stack.directory,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    if done.returncode != 0 or not result.get("deploymentId"):
+        raise RuntimeError(f"deploy --no-wait exited {done.returncode}: {done.stderr[-2000:]}")
+    deployment_id = str(result["deploymentId"])
+    target_id = f"{stack.cluster}:{stack.service}"
+    _wait_for("AllowTraffic", lambda: _allow_traffic_started(sb, deployment_id, target_id), 60)
+    sb.time_scale(1.0)
+    return deployment_id
+
+
+@dataclass
+class Followers:
+    bluegreen: Child
+    peers: list[Poller]
+    proxies: list[CountingProxy]
+
+
+@contextmanager
+def followers(sb: Sandbox, stack: Any, deployment_id: str) -> Iterator[Followers]:
+    target_id = f"{stack.cluster}:{stack.service}"
+    aws = awscli_in_venv()
+    with proxies(sb.url, 3) as (ours, theirs, ecsp):
+        env = {**sb.env, "AWS_ENDPOINT_URL": ours.url}
+        child = Child.start(["watch", deployment_id, "--on-cancel", "detach"], env, stack.directory)
+        peers = [
+            awscli_waiter(theirs.url, deployment_id, aws, sb.env)
+            if aws
+            else waiter(theirs.url, deployment_id),
+            ecspresso(ecsp.url, deployment_id, target_id),
+        ]
+        for peer in peers:
+            if peer.reads:
+                peer.start()
+        try:
+            yield Followers(child, peers, [ours, theirs, ecsp])
+        finally:
+            for peer in peers:
+                peer.halt()
+            if child.process.poll() is None:
+                child.process.send_signal(signal.SIGTERM)
+            child.finish(30)
+
+
+NAMES = ("bluegreen watch", "AWS CLI waiter", "ecspresso (10 s target + waiter)")
+
+
+@dataclass
+class BakeCount:
+    window: float
+    per_minute: list[float]
+    by_op: list[Counter[str]]
+
+
+def bake_count(sb: Sandbox, stack: Any, window: float, warmup: float = 8.0) -> BakeCount:
+    deployment_id = _start_bake(sb, stack, "bake-count")
+    with followers(sb, stack, deployment_id) as f:
+        start = time.time() + warmup
+        time.sleep(warmup + window)
+        end = time.time()
+        counts = [p.between(start, end) for p in f.proxies]
+    sb.aws().codedeploy().stop_deployment(deploymentId=deployment_id, autoRollbackEnabled=True)
+    _settle(sb, stack)
+    minutes = window / 60.0
+    return BakeCount(window, [sum(c.values()) / minutes for c in counts], counts)
+
+
+def _ended_line(deployment_id: str) -> Callable[[dict[str, Any]], bool]:
+    def match(obj: dict[str, Any]) -> bool:
+        return (
+            obj.get("event") == "status"
+            and obj.get("deploymentId") == deployment_id
+            and obj.get("status") in ("Stopped", "Failed")
+        )
+
+    return match
+
+
+def _saw(peer: Poller, status: str) -> Callable[[], bool]:
+    return lambda: status in peer.seen
+
+
+def stop_notice(sb: Sandbox, stack: Any, samples: int, seed: int = 14) -> list[list[float]]:
+    """For each follower, the seconds from StopDeployment's answer to its notice."""
+    rng = random.Random(seed)
+    lags: list[list[float]] = [[] for _ in NAMES]
+    for i in range(samples):
+        deployment_id = _start_bake(sb, stack, f"stop-{i}")
+        with followers(sb, stack, deployment_id) as f:
+            time.sleep(6.0 + rng.uniform(0.0, 15.0))  # past start-up, a random phase
+            sb.aws().codedeploy().stop_deployment(
+                deploymentId=deployment_id, autoRollbackEnabled=True
+            )
+            stopped = time.time()
+            seen = f.bluegreen.first(_ended_line(deployment_id), 60)
+            lags[0].append((seen or float("inf")) - stopped)
+            for n, peer in enumerate(f.peers, start=1):
+                _wait_for(f"{peer.name} to see the stop", _saw(peer, "Stopped"), 40)
+                lags[n].append(peer.seen["Stopped"] - stopped)
+        _settle(sb, stack)
+    return lags
+
+
+def end_lags(sb: Sandbox, stack: Any, runs: int) -> dict[str, list[list[float]]]:
+    """Per config, per follower: CodeDeploy's completeTime → bluegreen's exit / the peers'
+    notice, for `runs` `bluegreen deploy` releases at time scale 60."""
+    target_id = f"{stack.cluster}:{stack.service}"
+    out: dict[str, list[list[float]]] = {}
+    for config in END_CONFIGS:
+        lags: list[list[float]] = [[] for _ in NAMES]
+        for run in range(runs):
+            _settle(sb, stack)
+            image = push_tag(sb.aws(), stack, f"end-{config.split(':')[0]}-{run}")
+            child = Child.start(
+                ["deploy", "--image", f"web={image}", "--deployment-config", config],
+                sb.env,
+                stack.directory,
+            )
+            created = child.first(lambda o: o.get("event") == "created", 60)
+            if created is None:
+                child.finish(5)
+                raise RuntimeError(f"deploy {config}: no deployment created")
+            deployment_id = next(
+                str(o["deploymentId"]) for _, o in child.lines if o.get("event") == "created"
+            )
+            peers = [waiter(sb.url, deployment_id), ecspresso(sb.url, deployment_id, target_id)]
+            for peer in peers:
+                peer.start()
+            code = child.finish(300)
+            if code != 0:
+                raise RuntimeError(
+                    f"deploy {config} exited {code}: {''.join(child.stderr)[-2000:]}"
+                )
+            assert child.exited is not None
+            complete = _deployment(sb, deployment_id)["completeTime"].timestamp()
+            lags[0].append(child.exited - complete)
+            for n, peer in enumerate(peers, start=1):
+                _wait_for(peer.name, _saw(peer, "Succeeded"), 40)
+                lags[n].append(peer.seen["Succeeded"] - complete)
+                peer.halt()
+        out[config] = lags
+    return out
+
+
+# --- the report -----------------------------------------------------------------------------
+def _ops(counter: Counter[str], minutes: float) -> str:
+    return ", ".join(f"{op} {n / minutes:.1f}" for op, n in counter.most_common()) or "none"
+
+
+def _verdict(ok: bool) -> str:
+    return "met" if ok else "NOT met"
+
+
+def section(runs: int, window: float = 60.0, stops: int = 3) -> Section:
+    peer_how = (
+        "the AWS CLI in the venv"
+        if awscli_in_venv()
+        else "its cadence replayed with boto3 (the AWS CLI is not installed in the project's venv)"
+    )
+    began = time.perf_counter()
+    with sandbox(END_SCALE) as sb:
+        stack = sb.stack("web")
+        bake = bake_count(sb, stack, window)
+        stop = stop_notice(sb, stack, stops)
+        ends = end_lags(sb, stack, runs)
+    took = time.perf_counter() - began
+    ours = bake.per_minute[0]
+    stop_ours: Stats = stats(stop[0])
+    lines = [
+        "## API budget: calls a minute, unscheduled stop, end → exit",
+        "",
+        f"Command: `.venv/bin/python -m bench.api_budget_bench --runs {runs} --window "
+        f"{window:g} --stops {stops}` ({took:.0f} s)",
+        "",
+        "Three followers of the same CodeDeploy deployment of the demo stack, side by side, each "
+        "through its own counting proxy: `bluegreen watch`, the AWS CLI's waiter (`aws deploy "
+        f"wait deployment-successful`: GetDeployment every 15 s; {peer_how}) and ecspresso's "
+        "documented cadence (GetDeploymentTarget every 10 s beside the same waiter, replayed "
+        "with boto3).",
+        "",
+        f"### Calls a minute during a bake (`{BAKE_CONFIG}`, time scale 1, {window:g} s)",
+        "",
+        "| follower | calls a minute | by operation (a minute) |",
+        "|---|---|---|",
+        *(
+            f"| {name} | {rate:.1f} | {_ops(c, bake.window / 60)} |"
+            for name, rate, c in zip(NAMES, bake.per_minute, bake.by_op, strict=True)
+        ),
+        "",
+        f"Goal ≤ {GOAL_CALLS:g} calls a minute: {_verdict(ours <= GOAL_CALLS)} ({ours:.1f}).",
+        "",
+        f"### Unscheduled stop: StopDeployment → noticed ({stops} stops at random moments "
+        "of a bake, time scale 1)",
+        "",
+        "| follower | median | min | max | runs |",
+        "|---|---|---|---|---|",
+        *(
+            f"| {name} | {stats(lag).cells('s', 1.0)} |"
+            for name, lag in zip(NAMES, stop, strict=True)
+        ),
+        "",
+        f"Goal ≤ {GOAL_STOP:g} s (every stop): {_verdict(stop_ours.maximum <= GOAL_STOP)} "
+        f"(max {stop_ours.maximum:.2f} s).",
+        "",
+        f"### End → exit (`bluegreen deploy`, time scale {END_SCALE:g}, the stack's 5-minute "
+        "termination wait)",
+        "",
+        "bluegreen: CodeDeploy's `completeTime` → the process's exit; the peers: → their first "
+        "read that saw `Succeeded`.",
+        "",
+        "| config | follower | median | min | max | runs |",
+        "|---|---|---|---|---|---|",
+    ]
+    headline_exit = []
+    met_exit = True
+    for config, lags in ends.items():
+        for name, lag in zip(NAMES, lags, strict=True):
+            label = name if name != NAMES[0] else "bluegreen deploy"
+            lines.append(f"| {config} | {label} | {stats(lag).cells('s', 1.0)} |")
+        median = statistics.median(lags[0])
+        met_exit = met_exit and median <= GOAL_EXIT
+        headline_exit.append(f"{config} {median:.2f} s")
+    lines += [
+        "",
+        f"Goal: median ≤ {GOAL_EXIT:g} s for each config: {_verdict(met_exit)} "
+        f"({', '.join(headline_exit)}).",
+        "",
+    ]
+    headlines = (
+        f"API budget during a `{BAKE_CONFIG}` bake at time scale 1: bluegreen {ours:.1f} "
+        f"calls/min, AWS CLI waiter {bake.per_minute[1]:.1f}, ecspresso "
+        f"{bake.per_minute[2]:.1f} (goal ≤ {GOAL_CALLS:g}: {_verdict(ours <= GOAL_CALLS)})",
+        f"Unscheduled stop noticed by bluegreen in {stop_ours.median:.2f} s median, "
+        f"{stop_ours.maximum:.2f} s max (goal ≤ {GOAL_STOP:g} s: "
+        f"{_verdict(stop_ours.maximum <= GOAL_STOP)}); end → exit medians "
+        f"{', '.join(headline_exit)} (goal ≤ {GOAL_EXIT:g} s: {_verdict(met_exit)})",
+    )
+    return Section("\n".join(lines), headlines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--runs", type=int, default=5, help="releases per config (end → exit)")
+    parser.add_argument("--window", type=float, default=60.0, help="seconds of bake counted")
+    parser.add_argument("--stops", type=int, default=3, help="unscheduled stops")
+    parser.add_argument(
+        "--only", default="bake,stop,end", help="parts to run alone: bake, stop, end"
+    )
+    args = parser.parse_args()
+    parts = set(args.only.split(","))
+    if parts == {"bake", "stop", "end"}:
+        print(section(args.runs, args.window, args.stops).markdown)
+        return
+    with sandbox(END_SCALE) as sb:
+        stack = sb.stack("web")
+        if "bake" in parts:
+            bake = bake_count(sb, stack, args.window)
+            for name, rate, c in zip(NAMES, bake.per_minute, bake.by_op, strict=True):
+                print(f"{name}: {rate:.1f} calls/min ({_ops(c, bake.window / 60)})")
+        if "stop" in parts:
+            for name, lag in zip(NAMES, stop_notice(sb, stack, args.stops), strict=True):
+                print(f"stop noticed by {name}: {', '.join(f'{x:.2f}' for x in lag)} s")
+        if "end" in parts:
+            for config, lags in end_lags(sb, stack, args.runs).items():
+                for name, lag in zip(NAMES, lags, strict=True):
+                    print(f"end → exit {config} {name}: {', '.join(f'{x:.2f}' for x in lag)} s")
+
+
+if __name__ == "__main__":
+    main()
