@@ -88,6 +88,14 @@ def deploy(
             "leaving it running; `bluegreen watch` follows it later.",
         ),
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="CodeDeploy: release even when the service already runs exactly this "
+            "revision (else that is skipped with a notice, exit 0).",
+        ),
+    ] = False,
 ) -> None:
     """Release the spec's service, the strategy chosen by its deployment controller.
 
@@ -145,6 +153,21 @@ def deploy(
         return
     for line in plan.lines():
         out.text(line)
+    live = plan.previous_task_definition_arn
+    if not force and not plan.register and live and plan.task_definition_arn == live:
+        reporter.finish(
+            Outcome(
+                "",
+                "Skipped",
+                False,
+                0,
+                f"already live: {spec.cluster}/{spec.service} runs {live}; nothing was "
+                "released (--force releases it again)",
+                None,
+                live,
+            )
+        )
+        return
     journal = Journal(journal_path(spec.path))
     started_at = time.monotonic()
     cancel = CancelFlag()

@@ -100,8 +100,9 @@ def test_success_reports_changes_and_ends_with_the_result(
     names = [e["name"] for e in events(ran, "lifecycle") if e["status"] == "Succeeded"]
     assert names[-1] == "AfterAllowTraffic"
     assert events(ran, "traffic")[-1]["green"] == 100.0
-    # the same build again: the task definition is reused, not registered
-    again = cli("--output", "json", "deploy", "--image", f"web={stack.image('v2')}")
+    # the same build again (forced: else it is skipped as already live): the task definition
+    # is reused, not registered
+    again = cli("--output", "json", "deploy", "--image", f"web={stack.image('v2')}", "--force")
     assert again.code == 0, again.stderr
     assert events(again, "registered")[0]["reused"] is True
     assert again.result["taskDefinitionArn"] == result["taskDefinitionArn"]
