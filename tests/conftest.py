@@ -25,6 +25,19 @@ def pytest_configure(config: pytest.Config) -> None:
     from bluegreen.render.templates import CACHE_ENV_VAR
 
     os.environ[CACHE_ENV_VAR] = tempfile.mkdtemp(prefix="bluegreen-test-templates-")
+    from tests import model_guard
+
+    model_guard.install()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """The whole run's sandbox answers, held to botocore's model (tests/model_guard.py)."""
+    from tests import model_guard
+
+    found = model_guard.report()
+    if found is not None:
+        print("\n" + found)  # noqa: T201 - pytest's own report of the run
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def sandbox_call(
@@ -43,8 +56,11 @@ def sandbox_call(
 
 @pytest.fixture(scope="session")
 def sandbox() -> Iterator[SandboxServer]:
+    from tests import model_guard
+
     server = SandboxServer(port=0, time_scale=SANDBOX_TIME_SCALE)
     server.start()
+    model_guard.SANDBOX_URLS.add(server.url)
     try:
         yield server
     finally:
