@@ -36,7 +36,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
     found = model_guard.report()
     if found is not None:
-        print("\n" + found)  # noqa: T201 - pytest's own report of the run
+        print("\n" + found)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
