@@ -143,3 +143,98 @@ def test_get_deployment_and_wait_deployment_successful(stack: Stack, tmp_path: P
         )
     )["deploymentTarget"]["ecsTarget"]
     assert target["status"] == "Succeeded"
+
+
+def test_aws_ecs_deploy_releases_through_codedeploy(aws_env: SandboxServer, tmp_path: Path) -> None:
+    """`aws ecs deploy` (awscli's customisation, docs: awscli/customizations/ecs/deploy.py and
+    https://docs.aws.amazon.com/cli/latest/reference/ecs/deploy.html): registers the task
+    definition, creates a CodeDeploy deployment with the AppSpec pointing at it, waits for it
+    to succeed, exit 0; production then runs the new revision on green."""
+    from bluegreen.aws.session import Aws
+    from bluegreen.sandbox.stack import create_stack
+
+    stack = create_stack(Aws(region="us-east-1"), tmp_path / "web", "web")
+    ecs = boto3.client("ecs")
+    live = ecs.describe_services(cluster=stack.cluster, services=[stack.service])["services"][0]
+    td = ecs.describe_task_definition(taskDefinition=live["taskDefinition"])["taskDefinition"]
+    keep = ("family", "containerDefinitions", "networkMode", "requiresCompatibilities", "cpu")
+    register = {k: td[k] for k in (*keep, "memory", "executionRoleArn") if k in td}
+    register["containerDefinitions"][0]["environment"] = [{"name": "RELEASE", "value": "cli"}]
+    (tmp_path / "td.json").write_text(json.dumps(register))
+    lb = live["loadBalancers"][0]
+    (tmp_path / "appspec.yaml").write_text(
+        "version: 0.0\nResources:\n  - TargetService:\n      Type: AWS::ECS::Service\n"
+        "      Properties:\n        TaskDefinition: placeholder\n        LoadBalancerInfo:\n"
+        f"          ContainerName: {lb['containerName']}\n"
+        f"          ContainerPort: {lb['containerPort']}\n"
+    )
+    ran = aws(
+        tmp_path,
+        "ecs",
+        "deploy",
+        "--cluster",
+        stack.cluster,
+        "--service",
+        stack.service,
+        "--task-definition",
+        str(tmp_path / "td.json"),
+        "--codedeploy-appspec",
+        str(tmp_path / "appspec.yaml"),
+        "--codedeploy-application",
+        str(stack.application),
+        "--codedeploy-deployment-group",
+        str(stack.deployment_group),
+        timeout=180,
+    )
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert "Successfully deployed" in ran.stdout, ran.stdout
+    after = ecs.describe_services(cluster=stack.cluster, services=[stack.service])["services"][0]
+    assert after["taskDefinition"] != live["taskDefinition"]
+    new = ecs.describe_task_definition(taskDefinition=after["taskDefinition"])["taskDefinition"]
+    assert new["containerDefinitions"][0]["environment"] == [{"name": "RELEASE", "value": "cli"}]
+    primary = [t for t in after["taskSets"] if t["status"] == "PRIMARY"]
+    assert [t["taskDefinition"] for t in primary] == [after["taskDefinition"]]
+
+
+def test_service_deployments_of_an_ecs_native_service(
+    aws_env: SandboxServer, tmp_path: Path
+) -> None:
+    """`aws ecs list-service-deployments` and `describe-service-deployments`
+    (https://docs.aws.amazon.com/cli/latest/reference/ecs/describe-service-deployments.html):
+    the ECS-native service's deployments as the CLI prints them."""
+    from bluegreen.aws.session import Aws
+    from bluegreen.sandbox import StackKind
+    from bluegreen.sandbox.stack import create_stack
+
+    stack = create_stack(
+        Aws(region="us-east-1"), tmp_path / "shop", "shop", kind=StackKind.ecs_native
+    )
+    boto3.client("ecs").update_service(
+        cluster=stack.cluster, service=stack.service, forceNewDeployment=True
+    )
+    listed = as_json(
+        aws(
+            tmp_path,
+            "ecs",
+            "list-service-deployments",
+            "--cluster",
+            stack.cluster,
+            "--service",
+            stack.service,
+        )
+    )
+    arns = [d["serviceDeploymentArn"] for d in listed["serviceDeployments"]]
+    assert len(arns) == 2
+    assert all(a.startswith("arn:aws:ecs:us-east-1:") for a in arns)
+    described = as_json(
+        aws(tmp_path, "ecs", "describe-service-deployments", "--service-deployment-arns", *arns)
+    )
+    found = described["serviceDeployments"]
+    assert {d["serviceDeploymentArn"] for d in found} == set(arns)
+    assert all(d["deploymentConfiguration"]["strategy"] == "BLUE_GREEN" for d in found)
+    # the stack's first deployment may still have been running: the forced one stops it
+    assert {d["status"] for d in found} <= {"PENDING", "IN_PROGRESS", "SUCCESSFUL", "STOPPED"}
+    newest = max(found, key=lambda d: d["createdAt"])
+    assert newest["status"] != "STOPPED"
+    missing = aws(tmp_path, "ecs", "describe-service-deployments", "--service-deployment-arns", "x")
+    assert missing.returncode != 0 or json.loads(missing.stdout)["failures"]
