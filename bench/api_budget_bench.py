@@ -512,9 +512,16 @@ def end_lags(sb: Sandbox, stack: Any, runs: int) -> dict[str, list[list[float]]]
             deployment_id = next(
                 str(o["deploymentId"]) for _, o in child.lines if o.get("event") == "created"
             )
-            peers = [waiter(sb.url, deployment_id), ecspresso(sb.url, deployment_id, target_id)]
+            aws = awscli_in_venv()
+            peers = [
+                awscli_waiter(sb.url, deployment_id, aws, sb.env)
+                if aws
+                else waiter(sb.url, deployment_id),
+                ecspresso(sb.url, deployment_id, target_id),
+            ]
             for peer in peers:
-                peer.start()
+                if peer.reads:
+                    peer.start()
             code = child.finish(300)
             if code != 0:
                 raise RuntimeError(

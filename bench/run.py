@@ -6,7 +6,9 @@ command that reproduces it alone. The AWS CLI (for the comparisons) is installed
 into bench/.venv-awscli.
 
 Usage: `.venv/bin/python -m bench.run [--runs 5] [--only part,...] [--out docs/benchmarks.md]`
-Parts: startup, render, deploy, fanout, release, memory.
+Parts: startup, render, deploy, fanout, release, memory, budget. With `--only`, the sections
+(and headlines) of the parts not run are kept from the existing file, each marked with the
+date it was measured.
 """
 
 from __future__ import annotations
@@ -25,7 +27,26 @@ from pathlib import Path
 from bench.common import machine
 from bench.harness import ROOT, Section
 
-PARTS = ("startup", "render", "deploy", "fanout", "release", "memory")
+PARTS = ("startup", "render", "deploy", "fanout", "release", "memory", "budget")
+# How each part's section and headlines begin in docs/benchmarks.md (to keep the parts not run)
+SECTION_STARTS = {
+    "startup": ("## Start-up",),
+    "render": ("## Render",),
+    "deploy": ("## Deployment end",),
+    "fanout": ("## Fan-out",),
+    "release": ("## Release monitor",),
+    "memory": ("## Memory",),
+    "budget": ("## API budget",),
+}
+HEADLINE_STARTS = {
+    "startup": ("Start-up:",),
+    "render": ("Render + validate", "One `validate"),
+    "deploy": ("Deployment end",),
+    "fanout": ("Fan-out:",),
+    "release": ("Canary 10%/5m", "Control-plane calls per deployment-minute"),
+    "memory": ("`watch` RSS", "Control-plane calls while `watch`"),
+    "budget": ("API budget", "Unscheduled stop"),
+}
 MIN_RUNS = 5
 
 
@@ -121,6 +142,14 @@ def memory(runs: int) -> Section:
     return section(max(runs, 5), 75.0)
 
 
+def budget(runs: int) -> Section:
+    """Calls a minute during a bake in real time (60 s), 3 unscheduled stops, and end → exit
+    of `runs` releases per config, bluegreen beside the AWS CLI's waiter and ecspresso."""
+    from bench.api_budget_bench import section
+
+    return section(runs, 60.0, 3)
+
+
 MEASURE: dict[str, Callable[[int], Section]] = {
     "startup": startup,
     "render": render,
@@ -128,7 +157,40 @@ MEASURE: dict[str, Callable[[int], Section]] = {
     "fanout": fanout,
     "release": release,
     "memory": memory,
+    "budget": budget,
 }
+
+
+def kept(path: Path, parts: list[str]) -> tuple[list[tuple[str, Section, float]], str]:
+    """From an existing benchmarks file, the sections and headlines of the parts not in
+    `parts` (each headline marked with when it was measured), and that date."""
+    if not path.exists():
+        return [], ""
+    text = path.read_text(encoding="utf-8")
+    found = re.search(r"^- Measured: (.*?) at commit", text, flags=re.MULTILINE)
+    when = found.group(1) if found else "an earlier run"
+    blocks = re.split(r"(?m)^(?=## )", text)
+    headlines = [
+        line[2:]
+        for block in blocks
+        if block.startswith("## Headlines")
+        for line in block.splitlines()
+        if line.startswith("- ")
+    ]
+    out = []
+    for part in PARTS:
+        if part in parts:
+            continue
+        body = [b for b in blocks if b.startswith(SECTION_STARTS[part])]
+        if not body:
+            continue
+        lines = tuple(
+            h if "(measured " in h else f"{h} (measured {when})"
+            for h in headlines
+            if h.startswith(HEADLINE_STARTS[part])
+        )
+        out.append((part, Section("".join(body), lines), 0.0))
+    return out, when
 
 
 def _git(*args: str) -> str:
@@ -155,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
 
     began = time.perf_counter()
     load_before = os.getloadavg()[0]
+    previous, when = kept(args.out, parts) if len(parts) != len(PARTS) else ([], "")
     sections: list[tuple[str, Section, float]] = []
     failed: list[str] = []
     for part in parts:
@@ -170,6 +233,8 @@ def main(argv: list[str] | None = None) -> int:
         _log(f"{part} done in {took:.0f} s")
         sections.append((part, section, took))
     total = time.perf_counter() - began
+    ran = dict.fromkeys(part for part, _, _ in sections)
+    sections = sorted([*sections, *previous], key=lambda item: PARTS.index(item[0]))
 
     commit = _git("rev-parse", "--short", "HEAD")
     dirty = (
@@ -177,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     now = dt.datetime.now(dt.UTC)
     headlines = [h for _, s, _ in sections for h in s.headlines]
-    timings = ", ".join(f"{part} {took:.0f} s" for part, _, took in sections)
+    timings = ", ".join(f"{part} {took:.0f} s" for part, _, took in sections if part in ran)
     lines = [
         "# Benchmarks",
         "",
@@ -194,6 +259,14 @@ def main(argv: list[str] | None = None) -> int:
         "- Every figure is the median, min and max over the runs given in its table (at least "
         f"{MIN_RUNS}), measured in this one run; each section names the command that "
         "reproduces it alone. Times are wall-clock times on this machine.",
+        *(
+            [
+                f"- Kept from the run of {when} (not measured again this time): "
+                + ", ".join(part for part, _, _ in previous)
+            ]
+            if previous
+            else []
+        ),
         "",
         "## Headlines",
         "",

@@ -24,7 +24,9 @@ from dataclasses import dataclass
 
 STEADY = 6.0  # endpoint seconds between reads when nothing is scheduled (the notice bound)
 BURST = 0.25  # wall seconds between reads around an edge
-MIN_WAIT = 0.2  # wall seconds: a fast endpoint clock never makes the steady cadence faster
+# wall seconds: a fast endpoint clock (a sandbox at 60x) never makes the steady cadence faster
+# than this, so it never reads more often in wall time than a real follow of a fast release
+MIN_WAIT = 1.0
 LEAD = 0.5  # wall seconds before an edge's earliest moment that its burst begins
 AFTER = 3.0  # wall seconds after an edge's latest moment that its burst lasts
 STEP_MARGIN = 0.3  # wall seconds after a step's expected moment that it is read

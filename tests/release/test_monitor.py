@@ -349,7 +349,7 @@ def test_polling_tightens_around_the_expected_end() -> None:
         for name in ORDER
     )
     _, _, d = step(state, obs(5, lifecycle=allow_done, wall=1000.5))
-    assert d.wait == cadence.MIN_WAIT  # 600x: the steady cadence is at its floor
+    assert d.wait == pytest.approx(0.5)  # until the burst begins, LEAD before the end
     assert d.target_reads
     _, _, d = step(state, obs(5, lifecycle=allow_done, wall=1001.1))
     assert d.wait == END_POLL  # the burst: the deployment's status only, 4 times a second
