@@ -9,12 +9,14 @@ import {
   DescribeTasksCommand,
   ListServiceDeploymentsCommand,
   DescribeServiceDeploymentsCommand,
+  waitUntilServicesStable,
 } from "@aws-sdk/client-ecs";
 import {
   CodeDeployClient,
   ListDeploymentsCommand,
   GetDeploymentCommand,
   GetDeploymentGroupCommand,
+  waitUntilDeploymentSuccessful,
 } from "@aws-sdk/client-codedeploy";
 
 const args = JSON.parse(process.argv[2]);
@@ -48,6 +50,14 @@ await step("rollingUpdate", async () => {
       createdAtIsDate: d.createdAt instanceof Date,
     })),
   };
+});
+await step("servicesStable", async () => {
+  // the SDK's own waiter: one deployment, running = desired (minDelay 1 s keeps the test short)
+  const r = await waitUntilServicesStable(
+    { client: ecs, maxWaitTime: 60, minDelay: 1, maxDelay: 2 },
+    { cluster: args.rolling.cluster, services: [args.rolling.service] },
+  );
+  return { state: r.state };
 });
 await step("rollingTasks", async () => {
   const listed = await ecs.send(new ListTasksCommand({
@@ -122,5 +132,13 @@ await step("codedeploy", async () => {
     style: group.deploymentGroupInfo.deploymentStyle,
     deployments: infos,
   };
+});
+await step("deploymentSuccessful", async () => {
+  const id = out.codedeploy.deployments[0].id;
+  const waited = await waitUntilDeploymentSuccessful(
+    { client: codedeploy, maxWaitTime: 60, minDelay: 1, maxDelay: 2 },
+    { deploymentId: id },
+  );
+  return { id, state: waited.state };
 });
 process.stdout.write(JSON.stringify(out));
