@@ -366,6 +366,7 @@ def test_polling_tightens_around_the_expected_end() -> None:
     state = initial_state(cfg(termination_wait=300.0))
     _, _, d = step(state, obs(5, lifecycle=allow_done, wall=1200.0))
     assert d.wait == cadence.STEADY
+    assert d.detail_every == pytest.approx(1301.0 - cadence.LEAD - 1200.0)  # no target read
     _, _, d = step(state, obs(5, lifecycle=allow_done, wall=1297.0))
     assert d.wait == pytest.approx(1301.0 - cadence.LEAD - 1297.0)  # to the burst's start
     _, _, d = step(state, obs(5, lifecycle=allow_done, wall=1320.0))

@@ -431,6 +431,9 @@ def detail_interval(state: State, obs: Observation) -> float:
     allow = _event(obs, "AllowTraffic")
     if allow is None or allow.status == "Pending":
         return 0.0 if cfg.verify and state.verify is VerifyState.PENDING else quiet
+    if allow.status == "Succeeded" and sched.edges:
+        # the termination wait: nothing the target tells is needed before its end's burst
+        return max(quiet, min(e.window()[0] for e in sched.edges) - obs.wall)
     ahead = [t + cadence.STEP_MARGIN - obs.wall for t in sched.steps if t > obs.wall - 0.05]
     return max(0.0, min([quiet, *(a - 0.05 for a in ahead)]))
 
