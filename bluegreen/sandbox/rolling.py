@@ -26,6 +26,11 @@ from bluegreen.sandbox.faults import FaultRegistry
 
 ROLL_SECONDS = 60.0  # simulated seconds for a rollout to replace every task
 TASK_FAIL_SECONDS = 20.0  # simulated seconds per failed launch of an unhealthy task
+UNSTABLE_AFTER = 2  # failed launches before ECS posts that the service cannot start tasks
+UNSTABLE_MESSAGE = (
+    "is unable to consistently start tasks successfully. For more information, see the "
+    "Troubleshooting section of the Amazon ECS Developer Guide."
+)
 MAX_FAILURE_THRESHOLD = 200
 
 
@@ -58,6 +63,7 @@ class Rollout:
     judged: bool = True  # new tasks subject to the unhealthy-green fault
     good: set[str] = field(default_factory=set)  # task definitions that completed a rollout
     last_primary: dict[str, Any] = field(default_factory=dict)
+    throttled: bool = False  # the "unable to consistently start tasks" event was posted
 
 
 class RollingEngine:
@@ -216,6 +222,7 @@ class RollingEngine:
         rollout.primary_id = deployment_id
         rollout.started = now
         rollout.replaces = old
+        rollout.throttled = False
         return new
 
     def _deployment(self, svc: Any, deployment_id: str, task_definition: str) -> dict[str, Any]:
@@ -259,6 +266,12 @@ class RollingEngine:
             failed = math.floor(elapsed / TASK_FAIL_SECONDS)
             new["failedTasks"] = failed
             new["runningCount"], new["pendingCount"] = 0, desired
+            if failed >= UNSTABLE_AFTER and not rollout.throttled:
+                # ECS throttles the launches of a service whose tasks keep failing and says so
+                # (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/service-event-messages-list.html,
+                # "service (service-name) is unable to consistently start tasks successfully")
+                rollout.throttled = True
+                svc.events.insert(0, self._event(svc, UNSTABLE_MESSAGE))
             breaker = (getattr(svc, "deployment_configuration", None) or {}).get(
                 "deploymentCircuitBreaker", {}
             )

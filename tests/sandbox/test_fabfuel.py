@@ -80,13 +80,36 @@ def test_ecs_deploy_reports_a_healthy_release_as_successful(
     assert [d["rolloutState"] for d in svc["deployments"]] == ["COMPLETED"]
 
 
+def test_ecs_deploy_reports_a_release_the_circuit_breaker_fails(
+    rolling: tuple[Aws, StackResult, str], aws_env: SandboxServer
+) -> None:
+    """Tasks that keep failing make ECS post "(service …) is unable to consistently start tasks
+    successfully" before its circuit breaker trips
+    (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/service-event-messages-list.html);
+    `ecs deploy` reads that event as an error: exit 1, never "successful". At a time scale where
+    a failed launch takes 2 s, as ECS's take tens of seconds, its 1 s polls see it happen."""
+    aws, stack, image = rolling
+    before = _service(aws, stack)["taskDefinition"]
+    sandbox_call(aws_env, "settings", {"timeScale": 10})
+    sandbox_call(aws_env, "faults", {"kind": "unhealthy-green"})
+    done = _run("deploy", stack.cluster, stack.service, "--image", "web", image, "--timeout", "60")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "Deployment successful" not in done.stdout
+    assert "unable to consistently start tasks" in done.stdout + done.stderr
+    # and the circuit breaker put production back on the revision it ran before
+    deadline = 600
+    while deadline and _service(aws, stack)["taskDefinition"] != before:
+        deadline -= 1
+        subprocess.run(["sleep", "0.05"], check=True)
+    assert _service(aws, stack)["taskDefinition"] == before
+
+
 def test_ecs_deploy_sees_tasks_failing_to_start(
     rolling: tuple[Aws, StackResult, str], aws_env: SandboxServer
 ) -> None:
-    """With the circuit breaker off, ECS keeps retrying tasks that fail to start; `ecs deploy`
-    reads failedTasks from the PRIMARY deployment, warns, and gives up at its timeout (exit 1),
-    never reporting success. (With the breaker on, the rollback ends in a single deployment of
-    the previous revision, which `ecs deploy` itself takes for success: its own limit.)"""
+    """With the circuit breaker off, ECS keeps retrying tasks that fail to start, and nothing
+    rolls the service back: `ecs deploy` reports the failure (exit 1), never success, and the
+    PRIMARY deployment counts the failed tasks."""
     aws, stack, image = rolling
     before = _service(aws, stack)["taskDefinition"]
     aws.ecs().update_service(
@@ -102,7 +125,7 @@ def test_ecs_deploy_sees_tasks_failing_to_start(
     done = _run("deploy", stack.cluster, stack.service, "--image", "web", image, "--timeout", "8")
     assert done.returncode == 1, done.stdout + done.stderr
     assert "Deployment successful" not in done.stdout
-    assert "tasks failed to start" in done.stdout + done.stderr
+    assert "Deployment failed" in done.stdout + done.stderr
     svc = _service(aws, stack)
     primary = next(d for d in svc["deployments"] if d["status"] == "PRIMARY")
     assert primary["failedTasks"] > 0
