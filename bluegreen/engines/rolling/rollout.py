@@ -776,7 +776,18 @@ class RollingRequest:
 
 
 DEFAULT_TIMEOUT = 1800.0
-ALARM_POLL = 5.0  # seconds between DescribeAlarms reads of the release's alarms
+ALARM_POLL = 5.0  # endpoint seconds between reads of alarms only bluegreen acts on
+# endpoint seconds between reads of alarms ECS itself rolls the deployment back on (the
+# service's deployment alarms, which the release sets): CloudWatch's standard period
+ALARM_EVERY = 60.0
+
+
+def ecs_watched_alarms(service: Mapping[str, Any]) -> frozenset[str]:
+    """The alarms ECS watches for the service's deployments and rolls back on by itself."""
+    alarms = (service.get("deploymentConfiguration") or {}).get("alarms") or {}
+    if not (alarms.get("enable") and alarms.get("rollback")):
+        return frozenset()
+    return frozenset(str(n) for n in alarms.get("alarmNames") or [])
 
 
 @dataclass(frozen=True)
@@ -1201,9 +1212,12 @@ def watch(
     verify: Callable[[str], VerifyRun] | None = None,
 ) -> Outcome:
     """The loop around `step`: observe (the service; the release's alarms every ALARM_POLL
-    seconds; the verify command's end), report changes, act, sleep."""
-    from bluegreen.aws import cloudwatch, ecs
+    seconds of the endpoint's clock, or every ALARM_EVERY when ECS rolls back on them itself;
+    the verify command's end), report changes, act, sleep."""
+    from bluegreen.aws import cloudwatch, ecs, endpoint
+    from bluegreen.engines import cadence
 
+    scale = endpoint.time_scale(aws, "ecs")
     state = initial_state(config)
     cancel = False
     alarms_read_at: float | None = None
@@ -1219,10 +1233,13 @@ def watch(
             cancel = cancel or loop.cancelled()
             now = loop.clock()
             fresh = False
+            every = (
+                ALARM_EVERY if set(config.alarm_names) <= ecs_watched_alarms(svc) else ALARM_POLL
+            )
             if (
                 config.alarm_names
                 and state.phase is not RollingPhase.ROLLING_BACK
-                and (alarms_read_at is None or now - alarms_read_at >= ALARM_POLL)
+                and cadence.due(alarms_read_at, every, now, scale)
             ):
                 states = cloudwatch.alarm_states(aws, config.alarm_names)
                 in_alarm = tuple(n for n in config.alarm_names if states.get(n) == "ALARM")
