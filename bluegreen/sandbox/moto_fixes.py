@@ -16,8 +16,13 @@ the comparison or bookkeeping happens while moto computes the answer.
   group, never when ModifyListener or ModifyRule (a weighted ForwardConfig, as CodeDeploy
   writes) starts or stops forwarding, and records it once per listener. After every change
   to listeners and rules each group's list is recomputed from what forwards to it.
+- IAM: AWS managed policies exist in every account; moto loads none unless told to load all of
+  them (thousands, slow). The ones bluegreen attaches are loaded always:
+  AmazonECSInfrastructureRolePolicyForLoadBalancers, the policy of the ECS infrastructure role
+  for load balancers (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/AmazonECSInfrastructureRolePolicyForLoadBalancers.html),
+  from moto's own copy of AWS's managed policies.
 
-`apply()` installs both once per process; it is idempotent.
+`apply()` installs them once per process; it is idempotent.
 """
 
 from __future__ import annotations
@@ -88,6 +93,30 @@ def _reassociating(method: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+# AWS managed policies every sandbox account has (moto's copy of AWS's documents)
+MANAGED_POLICIES = ("AmazonECSInfrastructureRolePolicyForLoadBalancers",)
+_managed_data: dict[str, Any] | None = None
+
+
+def _managed_policies(self: Any, original: Callable[[Any], list[Any]]) -> list[Any]:
+    loaded = original(self)
+    if loaded:
+        return loaded  # moto loads them all (MOTO_IAM_LOAD_MANAGED_POLICIES)
+    global _managed_data
+    import json
+
+    from moto.iam.aws_managed_policies import aws_managed_policies_data
+    from moto.iam.models import AWSManagedPolicy
+
+    if _managed_data is None:
+        everything = json.loads(aws_managed_policies_data)
+        _managed_data = {name: everything[name] for name in MANAGED_POLICIES if name in everything}
+    return [
+        AWSManagedPolicy.from_data(name, self.account_id, self.region_name, data)
+        for name, data in _managed_data.items()
+    ]
+
+
 def apply() -> None:
     global _applied
     with _lock:
@@ -95,8 +124,13 @@ def apply() -> None:
             return
         from moto.cloudwatch.models import Dimension
         from moto.elbv2.models import ELBv2Backend
+        from moto.iam.models import IAMBackend
 
         Dimension.__lt__ = _dimension_lt  # type: ignore[method-assign]
+        original = IAMBackend._init_aws_policies
+        IAMBackend._init_aws_policies = functools.partialmethod(  # type: ignore[method-assign,assignment]
+            _managed_policies, original
+        )
         for name in ELBV2_WRITES:
             setattr(ELBv2Backend, name, _reassociating(getattr(ELBv2Backend, name)))
         _applied = True

@@ -143,6 +143,9 @@ class EcsNative:
             account, svc = found
             existing = copy.deepcopy(getattr(svc, "deployment_configuration", None) or {})
             controller = request.get("deploymentController") or svc.deployment_controller or {}
+            switch = _controller_switch(svc, request)
+            if switch is not None and switch.get("refused"):
+                return ApiError(INVALID, str(switch["refused"]))
             if controller.get("type", "ECS") == "ECS":
                 try:
                     validate.check_service_request(request, existing, list(svc.load_balancers))
@@ -158,7 +161,11 @@ class EcsNative:
                 "running": int(svc.running_count),
                 "deployment_id": svc.deployments[0]["id"] if svc.deployments else None,
                 "native_before": native_strategy(svc) is not None,
+                "switch": switch,
             }
+            if switch is not None:
+                self._noted.value["task_definition"] = switch["task_definition"]
+                self._noted.value["running"] = switch["running"]
         return None
 
     def after_update(self) -> None:
@@ -181,6 +188,9 @@ class EcsNative:
             svc.deployment_configuration = noted["config"]
             if native_strategy(svc) is None:
                 return
+            switch = noted.get("switch")
+            if switch is not None:
+                _carry_over(svc, switch)
             if svc.task_definition and not str(svc.task_definition).startswith("arn:"):
                 svc.task_definition = self.engine.task_definition_arn(
                     region, account, str(svc.task_definition)
@@ -194,7 +204,7 @@ class EcsNative:
                 noted["desired"] if noted["native_before"] else noted["running"],
                 noted["deployment_id"],
             )
-            if any(request.get(key) for key in STARTS_DEPLOYMENT):
+            if switch is None and any(request.get(key) for key in STARTS_DEPLOYMENT):
                 self.engine.start(region, account, svc)
             else:
                 state = self.engine.state_for(region, account, svc)
@@ -337,6 +347,69 @@ class EcsNative:
         hook.status = "SUCCEEDED" if action == "CONTINUE" else "FAILED"
         d.updated_at = self.clock.wall()
         return {"serviceDeploymentArn": d.arn}
+
+
+# --- CODE_DEPLOY → ECS in place (reference §5) ------------------------------------------------
+# [UPD] https://docs.aws.amazon.com/AmazonECS/latest/developerguide/update-service-parameters.html:
+# the controller changes in place from CODE_DEPLOY to ECS, never during a deployment; [TSM]
+# https://docs.aws.amazon.com/AmazonECS/latest/developerguide/troubleshooting-deployment-controller-migration.html:
+# it needs exactly one task set, PRIMARY. The reference quotes only fragments of the two errors
+# ("…multiple tasksets in the service…", "…requires a primary taskset…"); the sentences around
+# them, and InvalidParameterException as their code, are this sandbox's reading.
+MULTIPLE_TASK_SETS = (
+    "Unable to update the deployment controller: there are multiple tasksets in the service."
+)
+NO_PRIMARY_TASK_SET = (
+    "Unable to update the deployment controller: updating from CODE_DEPLOY requires a primary "
+    "taskset in the service."
+)
+
+
+def _controller_switch(svc: Any, request: JsonDict) -> JsonDict | None:
+    """For an UpdateService that moves a CODE_DEPLOY service to the ECS controller: what the
+    service carries over (the PRIMARY task set's task definition, running count and target
+    group), or `refused` with the error ECS answers. None for any other request."""
+    wanted = (request.get("deploymentController") or {}).get("type")
+    current = (getattr(svc, "deployment_controller", None) or {}).get("type", "ECS")
+    if wanted != "ECS" or current != "CODE_DEPLOY":
+        return None
+    task_sets = list(getattr(svc, "task_sets", None) or [])
+    if len(task_sets) > 1:
+        return {"refused": MULTIPLE_TASK_SETS}
+    primary = [t for t in task_sets if getattr(t, "status", None) == "PRIMARY"]
+    if not primary:
+        return {"refused": NO_PRIMARY_TASK_SET}
+    task_set = primary[0]
+    balancers = list(getattr(task_set, "load_balancers", None) or [])
+    return {
+        "task_definition": str(task_set.task_definition),
+        # the PRIMARY task set's tasks carry over (its computed desired count is what runs
+        # once it is stable, and the switch is refused while a deployment could change it)
+        "running": max(
+            int(getattr(task_set, "running_count", 0) or 0),
+            int(getattr(task_set, "computed_desired_count", 0) or 0),
+        ),
+        "serving": balancers[0].get("targetGroupArn") if balancers else None,
+    }
+
+
+def _carry_over(svc: Any, switch: JsonDict) -> None:
+    """After the switch the service is what its PRIMARY task set was: the task definition it
+    ran, no task sets (an ECS-controller service has none [M:Service]), and the target group
+    that task set served as the service's `targetGroupArn` (the sandbox's native engine takes
+    a revision's production group from there). §5 reading, flagged: the switch itself starts
+    no ServiceDeployment (the `loadBalancers` it carries only add advancedConfiguration); the
+    service's next deployment is the first native one."""
+    svc.task_definition = switch["task_definition"]
+    svc.task_sets = []
+    serving = switch.get("serving")
+    for lb in svc.load_balancers or []:
+        advanced = lb.get("advancedConfiguration") if isinstance(lb, dict) else None
+        if isinstance(advanced, dict) and advanced.get("alternateTargetGroupArn") == serving:
+            lb["targetGroupArn"], advanced["alternateTargetGroupArn"] = (
+                serving,
+                lb["targetGroupArn"],
+            )
 
 
 __all__ = ["NATIVE_STRATEGIES", "OPERATIONS", "STAGES", "EcsNative"]
