@@ -350,3 +350,26 @@ def observe(
     if target_id and info.get("status") not in ("Created", "Queued"):
         target = get_deployment_target(aws, deployment_id, target_id)
     return info, target
+
+
+def delete_deployment_group(aws: Aws, application: str, group: str) -> None:
+    with aws_errors(resource=f"CodeDeploy deployment group {application}/{group}"):
+        aws.codedeploy().delete_deployment_group(
+            applicationName=application, deploymentGroupName=group
+        )
+
+
+def group_names(aws: Aws, application: str) -> list[str] | None:
+    """The application's deployment groups; None when the application does not exist."""
+    client = aws.codedeploy()
+    with aws_errors(resource=f"CodeDeploy application {application}"):
+        try:
+            resp = client.list_deployment_groups(applicationName=application)
+        except client.exceptions.ApplicationDoesNotExistException:
+            return None
+    return [str(g) for g in resp.get("deploymentGroups") or []]
+
+
+def delete_application(aws: Aws, application: str) -> None:
+    with aws_errors(resource=f"CodeDeploy application {application}"):
+        aws.codedeploy().delete_application(applicationName=application)

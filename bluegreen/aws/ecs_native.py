@@ -138,3 +138,26 @@ def target_group_arns(aws: Aws, arns: Sequence[str]) -> set[str]:
                 continue
         found |= {str(t.get("TargetGroupArn")) for t in resp.get("TargetGroups") or []}
     return found
+
+
+def switch_to_ecs_controller(
+    aws: Aws,
+    cluster: str,
+    service: str,
+    *,
+    deployment_configuration: dict[str, Any],
+    load_balancers: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """The one UpdateService that moves a CODE_DEPLOY service onto the ECS controller with a
+    native strategy (reference §5): deploymentController ECS, the strategy's
+    deploymentConfiguration, and each load balancer's advancedConfiguration."""
+    with aws_errors(resource=f"{cluster}/{service}"):
+        resp = aws.ecs().update_service(
+            cluster=cluster,
+            service=service,
+            deploymentController={"type": "ECS"},
+            deploymentConfiguration=deployment_configuration,  # type: ignore[arg-type]
+            loadBalancers=load_balancers,  # type: ignore[arg-type]
+        )
+    svc: dict[str, Any] = _plain(resp["service"])
+    return svc

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bluegreen.aws.errors import aws_errors
 from bluegreen.errors import ResourceNotFound
@@ -107,3 +107,73 @@ def url_forwarding_to(aws: Aws, target_group_arn: str) -> str | None:
                         )
                         return listener_url(aws, listener)
     return None
+
+
+# --- listener rules (the ECS-native routes `migrate` creates or reuses) --------------------------
+def listener_rules(aws: Aws, listener_arn: str) -> list[dict[str, Any]]:
+    """DescribeRules of a listener: every rule, the default one included (`IsDefault`)."""
+    from bluegreen.aws.ecs import _plain
+
+    rules: list[dict[str, Any]] = []
+    params: dict[str, Any] = {"ListenerArn": listener_arn}
+    with aws_errors(resource=listener_arn):
+        while True:
+            resp = aws.elbv2().describe_rules(**params)
+            rules += [_plain(r) for r in resp.get("Rules") or []]
+            marker = resp.get("NextMarker")
+            if not marker:
+                return rules
+            params["Marker"] = marker
+
+
+def listener_record(aws: Aws, listener_arn: str) -> dict[str, Any] | None:
+    """DescribeListeners' record of one listener (protocol, default actions); None when the
+    listener does not exist."""
+    from bluegreen.aws.ecs import _plain
+
+    client = aws.elbv2()
+    with aws_errors(resource=listener_arn):
+        try:
+            resp = client.describe_listeners(ListenerArns=[listener_arn])
+        except client.exceptions.ListenerNotFoundException:
+            return None
+    found = resp.get("Listeners") or []
+    return dict(_plain(found[0])) if found else None
+
+
+def create_forward_rule(
+    aws: Aws,
+    listener_arn: str,
+    priority: int,
+    weights: Sequence[tuple[str, int]],
+    tags: Mapping[str, str],
+) -> str:
+    """CreateRule: every path (`/*`) forwarded to the target groups with these weights; returns
+    the rule's ARN."""
+    with aws_errors(resource=listener_arn):
+        resp = aws.elbv2().create_rule(
+            ListenerArn=listener_arn,
+            Priority=priority,
+            Conditions=[{"Field": "path-pattern", "PathPatternConfig": {"Values": ["/*"]}}],
+            Actions=[
+                {
+                    "Type": "forward",
+                    "ForwardConfig": {
+                        "TargetGroups": [
+                            {"TargetGroupArn": arn, "Weight": weight} for arn, weight in weights
+                        ]
+                    },
+                }
+            ],
+            Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
+        )
+    return str(resp["Rules"][0]["RuleArn"])
+
+
+def has_tag(aws: Aws, resource_arn: str, key: str) -> bool:
+    """Whether the ELB resource (a rule, say) carries the tag `key`."""
+    with aws_errors(resource=resource_arn):
+        resp = aws.elbv2().describe_tags(ResourceArns=[resource_arn])
+    return any(
+        t.get("Key") == key for d in resp.get("TagDescriptions") or [] for t in d.get("Tags") or []
+    )

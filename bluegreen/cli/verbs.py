@@ -18,6 +18,7 @@ def register(app: typer.Typer) -> None:
         history,
         iam_policy,
         init,
+        migrate,
         promote,
         redeploy,
         render,
@@ -51,6 +52,7 @@ def register(app: typer.Typer) -> None:
         promote,
         tag,
         cleanup,
+        migrate,
     ):
         verb.register(app)
     app.add_typer(sandbox.app)

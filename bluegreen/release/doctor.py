@@ -219,6 +219,7 @@ def run_doctor(aws: Aws, spec: Spec) -> list[Finding]:
             Finding(OK, "controller", f"{where} uses ECS-native blue/green (strategy {strategy})")
         )
         findings += _native(aws, live_service(svc, cluster=spec.cluster, service=spec.service))
+    findings += _half_migrated(aws, spec, svc)
     findings += _alarms(aws, spec, findings)
     findings += image_pinning(spec.images, spec.pin_digests)
     rendered_td = _rendered(spec, findings)
@@ -230,6 +231,32 @@ def run_doctor(aws: Aws, spec: Spec) -> list[Finding]:
         live = describe_task_definition(aws, str(svc["taskDefinition"]))
         findings += live_image_findings(live)
     return findings
+
+
+def _half_migrated(aws: Aws, spec: Spec, svc: Mapping[str, Any]) -> list[Finding]:
+    """A `migrate --to ecs` that stopped midway: its listener rules (in front of the
+    listeners' default actions, where CodeDeploy shifts traffic) beside a CODE_DEPLOY
+    controller, or a native strategy without advancedConfiguration."""
+    from bluegreen.release.migrate import half_migrated
+
+    found = half_migrated(aws, spec, svc)
+    if found is None:
+        return []
+    controller = (svc.get("deploymentController") or {}).get("type", "ECS")
+    fix = (
+        "finish it with `bluegreen migrate --to ecs` (it continues where it stopped), or "
+        "delete those rules to go back to CodeDeploy"
+        if controller == "CODE_DEPLOY"
+        else "add loadBalancers[].advancedConfiguration (alternateTargetGroupArn, "
+        "productionListenerRule, testListenerRule, roleArn) with `aws ecs update-service`"
+    )
+    what = (
+        "; a CodeDeploy release now moves the listener's default action, which those rules "
+        "hide: production would not move"
+        if controller == "CODE_DEPLOY"
+        else ""
+    )
+    return [Finding(ERROR, "migration", f"half-migrated: {found}{what}", fix)]
 
 
 def _rendered(spec: Spec, findings: list[Finding]) -> dict[str, Any] | None:
