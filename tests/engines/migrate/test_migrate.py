@@ -191,3 +191,31 @@ def test_a_failure_midway_then_a_rerun_ends_migrated(cd_stack: CodeDeployStack) 
     assert_migrated(cd_stack, serving)
     assert cd_stack.production() == {serving}
     wait_for(lambda: cd_stack.service()["runningCount"] == 2, what="the service running")
+
+
+def test_hooks_are_refused_unless_dropped_and_codedeploy_deleted_on_request(
+    cd_stack: CodeDeployStack,
+) -> None:
+    text = cd_stack.spec.read_text()
+    cd_stack.spec.write_text(
+        text.replace(
+            "rollback:\n",
+            "  hooks:\n    AfterAllowTestTraffic: mig-smoke-tests\nrollback:\n",
+            1,
+        )
+    )
+    before = cd_stack.snapshot()
+    dry = cd_stack.cli("--output", "json", "migrate", "--to", "ecs", "--dry-run")
+    assert dry.code == 0, dry.stderr
+    (hook,) = lines(dry.stdout)[0]["hooksNotCarriedOver"]
+    assert hook["event"] == "AfterAllowTestTraffic"
+    assert hook["nativeStage"] == "POST_TEST_TRAFFIC_SHIFT"
+    refused = cd_stack.cli("migrate", "--to", "ecs")
+    assert refused.code == 2, refused.stderr
+    assert "--drop-hooks" in refused.stderr
+    assert cd_stack.snapshot() == before
+    ran = cd_stack.cli("migrate", "--to", "ecs", "--drop-hooks", "--delete-codedeploy")
+    assert ran.code == 0, ran.stderr
+    assert_migrated(cd_stack, cd_stack.result.target_groups[0])
+    cd = cd_stack.client("codedeploy")
+    assert cd_stack.result.application not in cd.list_applications()["applications"]
