@@ -82,6 +82,7 @@ class Call:
     at: float
     op: str
     status: int
+    throttled: bool = False
 
 
 class CountingProxy:
@@ -118,8 +119,9 @@ class CountingProxy:
                     self.send_header("Content-Length", str(len(data)))
                     self.end_headers()
                     self.wfile.write(data)
+                    throttled = answer.status >= 400 and b"Throttl" in data
                     with proxy._lock:
-                        proxy.calls.append(Call(time.time(), op, answer.status))
+                        proxy.calls.append(Call(time.time(), op, answer.status, throttled))
                 finally:
                     upstream.close()
 
@@ -136,9 +138,10 @@ class CountingProxy:
                 c.op for c in self.calls if start <= c.at < end and c.op != "(sandbox control)"
             )
 
-    def throttled(self) -> int:
+    def throttled(self, start: float = 0.0, end: float = float("inf")) -> Counter[str]:
+        """Requests the endpoint answered with a throttling error (botocore retried them)."""
         with self._lock:
-            return sum(1 for c in self.calls if c.status == 400 and c.op != "(sandbox control)")
+            return Counter(c.op for c in self.calls if c.throttled and start <= c.at < end)
 
     def close(self) -> None:
         self.server.shutdown()
@@ -538,6 +541,58 @@ def end_lags(sb: Sandbox, stack: Any, runs: int) -> dict[str, list[list[float]]]
     return out
 
 
+@dataclass
+class FanOut:
+    count: int
+    setup: float
+    wall: dict[str, list[float]]  # "one" | "many" -> wall seconds per run
+    per_minute: dict[str, list[float]]  # calls a wall minute, per run
+    by_op: dict[str, Counter[str]]  # calls per release, summed over runs
+    throttled: dict[str, Counter[str]]  # throttling answers the endpoint gave, by operation
+    surfaced: int  # runs whose output or exit code showed throttling to the user
+
+
+def fan_out(sb: Sandbox, count: int, runs: int) -> FanOut:
+    """One `bluegreen deploy` of `count` services (`--max-parallel count`) against the same
+    release of one, all-at-once with the 5-minute termination wait at time scale 60, under the
+    sandbox's realistic token buckets (AWS's published ECS and CloudWatch rates, a documented
+    guess for CodeDeploy), counted through one proxy."""
+    sb.time_scale(END_SCALE)
+    began = time.perf_counter()
+    stacks = [sb.stack(f"fan{i:03d}") for i in range(count)]
+    setup = time.perf_counter() - began
+    sb.control("/_sandbox/faults", {"kind": "throttle", "realistic": True})
+    result = FanOut(count, setup, {"one": [], "many": []}, {"one": [], "many": []}, {}, {}, 0)
+    with proxies(sb.url, 1) as (proxy,):
+        env = {**sb.env, "AWS_ENDPOINT_URL": proxy.url}
+        for run in range(runs):
+            for kind in ("one", "many") if run % 2 == 0 else ("many", "one"):
+                chosen = stacks[:1] if kind == "one" else stacks
+                configs = [
+                    a for st in chosen for a in ("--config", str(st.directory / "bluegreen.yaml"))
+                ]
+                parallel = ["--max-parallel", str(len(chosen))] if len(chosen) > 1 else []
+                argv = [str(BLUEGREEN), "-o", "json", "deploy", *configs, *parallel]
+                argv += ["--var", f"log_level=fan-{run}", "--deployment-config", "all-at-once"]
+                start = time.time()
+                done = subprocess.run(
+                    argv, env=env, cwd=sb.work, capture_output=True, text=True, check=False
+                )
+                end = time.time()
+                if done.returncode != 0:
+                    raise RuntimeError(
+                        f"fan-out of {len(chosen)} exited {done.returncode}:\n{done.stderr[-3000:]}"
+                    )
+                if "throttl" in (done.stdout + done.stderr).lower():
+                    result.surfaced += 1
+                calls = proxy.between(start, end)
+                result.wall[kind].append(end - start)
+                result.per_minute[kind].append(sum(calls.values()) / ((end - start) / 60.0))
+                result.by_op.setdefault(kind, Counter()).update(calls)
+                result.throttled.setdefault(kind, Counter()).update(proxy.throttled(start, end))
+    return result
+
+
 # --- the report -----------------------------------------------------------------------------
 def _ops(counter: Counter[str], minutes: float) -> str:
     return ", ".join(f"{op} {n / minutes:.1f}" for op, n in counter.most_common()) or "none"
@@ -547,7 +602,9 @@ def _verdict(ok: bool) -> str:
     return "met" if ok else "NOT met"
 
 
-def section(runs: int, window: float = 60.0, stops: int = 3) -> Section:
+def section(
+    runs: int, window: float = 60.0, stops: int = 3, services: int = 100, fan_runs: int = 3
+) -> Section:
     peer_how = (
         "the AWS CLI in the venv"
         if awscli_in_venv()
@@ -559,6 +616,7 @@ def section(runs: int, window: float = 60.0, stops: int = 3) -> Section:
         bake = bake_count(sb, stack, window)
         stop = stop_notice(sb, stack, stops)
         ends = end_lags(sb, stack, runs)
+        fan = fan_out(sb, services, fan_runs) if services > 1 else None
     took = time.perf_counter() - began
     ours = bake.per_minute[0]
     stop_ours: Stats = stats(stop[0])
@@ -566,7 +624,8 @@ def section(runs: int, window: float = 60.0, stops: int = 3) -> Section:
         "## API budget: calls a minute, unscheduled stop, end → exit",
         "",
         f"Command: `.venv/bin/python -m bench.api_budget_bench --runs {runs} --window "
-        f"{window:g} --stops {stops}` ({took:.0f} s)",
+        f"{window:g} --stops {stops} --services {services} --fan-runs {fan_runs}` "
+        f"({took:.0f} s)",
         "",
         "Three followers of the same CodeDeploy deployment of the demo stack, side by side, each "
         "through its own counting proxy: `bluegreen watch`, the AWS CLI's waiter (`aws deploy "
@@ -622,6 +681,46 @@ def section(runs: int, window: float = 60.0, stops: int = 3) -> Section:
         f"({', '.join(headline_exit)}).",
         "",
     ]
+    fan_headline = ""
+    if fan is not None:
+        one, many = stats(fan.wall["one"]), stats(fan.wall["many"])
+        ratio = many.median / one.median
+        ok = ratio <= 1.3 and fan.surfaced == 0
+        lines += [
+            f"### Fan-out: {services} services against one, under realistic throttling",
+            "",
+            f"{services} demo stacks (created in {fan.setup:.0f} s, not timed), one `bluegreen "
+            f"deploy` with {services} `--config` and `--max-parallel {services}` against one "
+            f"`--config`, all-at-once with the 5-minute termination wait at time scale "
+            f"{END_SCALE:g}, the sandbox's realistic token buckets on (`sandbox fault throttle "
+            "--realistic`), all calls through one counting proxy.",
+            "",
+            "| what | median | min | max | runs |",
+            "|---|---|---|---|---|",
+            f"| 1 service: start to exit | {one.cells('s', 1.0)} |",
+            f"| {services} services: start to exit | {many.cells('s', 1.0)} |",
+            "",
+            "| what | 1 service | " + f"{services} services |",
+            "|---|---|---|",
+            "| calls a wall minute (median) | "
+            f"{statistics.median(fan.per_minute['one']):.0f} | "
+            f"{statistics.median(fan.per_minute['many']):.0f} |",
+            "| throttling answers the endpoint gave (all runs; retried by botocore) | "
+            f"{_ops(fan.throttled.get('one', Counter()), 1.0)} | "
+            f"{_ops(fan.throttled.get('many', Counter()), 1.0)} |",
+            "| calls per release, by operation | "
+            f"{_ops(fan.by_op.get('one', Counter()), fan_runs)} | "
+            f"{_ops(fan.by_op.get('many', Counter()), fan_runs)} |",
+            "",
+            f"{services} services take {ratio:.2f}× the wall time of one; throttling surfaced to "
+            f"the user in {fan.surfaced} of {2 * fan_runs} runs (goal ≤ 1.3×, none surfaced: "
+            f"{_verdict(ok)}).",
+            "",
+        ]
+        fan_headline = (
+            f"; fan-out {services} services {ratio:.2f}× one service's wall time, "
+            f"throttling surfaced in {fan.surfaced} runs (goal ≤ 1.3×, none: {_verdict(ok)})"
+        )
     headlines = (
         f"API budget during a `{BAKE_CONFIG}` bake at time scale 1: bluegreen {ours:.1f} "
         f"calls/min, AWS CLI waiter {bake.per_minute[1]:.1f}, ecspresso "
@@ -629,7 +728,7 @@ def section(runs: int, window: float = 60.0, stops: int = 3) -> Section:
         f"Unscheduled stop noticed by bluegreen in {stop_ours.median:.2f} s median, "
         f"{stop_ours.maximum:.2f} s max (goal ≤ {GOAL_STOP:g} s: "
         f"{_verdict(stop_ours.maximum <= GOAL_STOP)}); end → exit medians "
-        f"{', '.join(headline_exit)} (goal ≤ {GOAL_EXIT:g} s: {_verdict(met_exit)})",
+        f"{', '.join(headline_exit)} (goal ≤ {GOAL_EXIT:g} s: {_verdict(met_exit)})" + fan_headline,
     )
     return Section("\n".join(lines), headlines)
 
@@ -639,13 +738,15 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5, help="releases per config (end → exit)")
     parser.add_argument("--window", type=float, default=60.0, help="seconds of bake counted")
     parser.add_argument("--stops", type=int, default=3, help="unscheduled stops")
+    parser.add_argument("--services", type=int, default=100, help="fan-out size")
+    parser.add_argument("--fan-runs", type=int, default=3, help="fan-out releases of each")
     parser.add_argument(
-        "--only", default="bake,stop,end", help="parts to run alone: bake, stop, end"
+        "--only", default="bake,stop,end,fanout", help="parts: bake, stop, end, fanout"
     )
     args = parser.parse_args()
     parts = set(args.only.split(","))
-    if parts == {"bake", "stop", "end"}:
-        print(section(args.runs, args.window, args.stops).markdown)
+    if parts == {"bake", "stop", "end", "fanout"}:
+        print(section(args.runs, args.window, args.stops, args.services, args.fan_runs).markdown)
         return
     with sandbox(END_SCALE) as sb:
         stack = sb.stack("web")
@@ -660,6 +761,16 @@ def main() -> None:
             for config, lags in end_lags(sb, stack, args.runs).items():
                 for name, lag in zip(NAMES, lags, strict=True):
                     print(f"end → exit {config} {name}: {', '.join(f'{x:.2f}' for x in lag)} s")
+        if "fanout" in parts:
+            fan = fan_out(sb, args.services, args.fan_runs)
+            print(f"fan-out setup {fan.setup:.0f} s; surfaced throttling in {fan.surfaced} runs")
+            for kind in ("one", "many"):
+                print(
+                    f"{kind}: wall {', '.join(f'{x:.1f}' for x in fan.wall[kind])} s; "
+                    f"calls/min {', '.join(f'{x:.0f}' for x in fan.per_minute[kind])}; "
+                    f"throttled answers {_ops(fan.throttled.get(kind, Counter()), 1.0)}; "
+                    f"{_ops(fan.by_op.get(kind, Counter()), float(args.fan_runs))} per release"
+                )
 
 
 if __name__ == "__main__":

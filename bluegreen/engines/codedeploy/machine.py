@@ -422,7 +422,8 @@ def detail_interval(state: State, obs: Observation) -> float:
     if obs.status not in ("InProgress", "Ready"):
         return 0.0
     sched = schedule(state, obs)
-    quiet = cadence.scaled(TARGET_EVERY, sched.scale)
+    # at most every fifth steady read, even when a fast clock makes TARGET_EVERY short
+    quiet = max(cadence.scaled(TARGET_EVERY, sched.scale), 5 * cadence.steady_wait(sched.scale))
     if obs.wall is None:
         return 0.0
     for lo, hi in (e.window() for e in sched.edges):
