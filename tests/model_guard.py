@@ -2,7 +2,8 @@
 model (issue: sandbox fidelity): JSON and CBOR bodies of ECS, CodeDeploy, ECR and CloudWatch
 fit the operation's output shape (no unknown members, types and enums right, required members
 there), and an error's code is one the operation lists (or one every AWS API may answer).
-Bodies of the XML protocols (ELBv2, EC2, IAM, STS) are not checked here.
+XML answers (the query and ec2 protocols: ELBv2, IAM, STS, EC2) are walked against the same
+shapes (element names, enums, numbers and booleans, required members).
 
 Installed for the whole run by tests/conftest.py: one botocore handler on every client's
 `after-call`, for answers from this run's sandboxes only. The problems found fail the run at
@@ -15,9 +16,10 @@ from typing import Any
 
 from botocore.model import OperationModel
 
-from tests.sandbox.model_check import COMMON_ERRORS, check_shape, decode
+from tests.sandbox.model_check import COMMON_ERRORS, check_shape, check_xml, decode
 
 CHECKED_PROTOCOLS = frozenset({"json", "smithy-rpc-v2-cbor"})
+XML_PROTOCOLS = frozenset({"query", "ec2"})
 SANDBOX_URLS: set[str] = set()  # the sandboxes this run started (tests/conftest.py adds them)
 PROBLEMS: dict[str, set[str]] = {}
 CHECKED: dict[str, int] = {}
@@ -31,7 +33,15 @@ def check_answer(
     model: OperationModel, status: int, headers: dict[str, str], body: bytes
 ) -> list[str]:
     """What in one raw answer does not fit the operation's model (empty when all fits)."""
-    if model.metadata.get("protocol") not in CHECKED_PROTOCOLS:
+    protocol = model.metadata.get("protocol")
+    if protocol in XML_PROTOCOLS:
+        if not body.strip():
+            return [] if status >= 500 else [f"empty answer (HTTP {status})"]
+        try:
+            return check_xml(model, status, body)
+        except Exception as exc:
+            return [] if status >= 500 else [f"answer is not XML: {exc}"]
+    if protocol not in CHECKED_PROTOCOLS:
         return []
     try:
         decoded = decode(headers, body)

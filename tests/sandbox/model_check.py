@@ -157,3 +157,99 @@ class RawResponses:
                 problems
             )
         return decoded
+
+
+# --- XML answers (the query and ec2 protocols: ELBv2, IAM, STS, EC2) ----------------------------
+def _tag(element: Any) -> str:
+    return str(element.tag).rsplit("}", 1)[-1]
+
+
+def _wire_name(name: str, shape: Shape, protocol: str) -> str:
+    """The element name a member travels under (ec2 lower-cases the first letter of names it
+    does not give explicitly)."""
+    given = shape.serialization.get("name")
+    if protocol == "ec2":
+        explicit = shape.serialization.get("queryName") or given
+        return str(explicit) if explicit else name[:1].lower() + name[1:]
+    return str(given or name)
+
+
+def check_xml_shape(shape: Shape, element: Any, protocol: str, path: str = "$") -> list[str]:
+    """Every mismatch between an XML element and a botocore shape."""
+    kind = shape.type_name
+    if kind == "structure":
+        members = shape.members  # type: ignore[attr-defined]
+        by_wire = {_wire_name(n, s, protocol): (n, s) for n, s in members.items()}
+        problems: list[str] = []
+        seen: set[str] = set()
+        for child in element:
+            tag = _tag(child)
+            if tag not in by_wire:
+                problems.append(f"{path}.{tag}: not a member of {shape.name}")
+                continue
+            name, member = by_wire[tag]
+            seen.add(name)
+            if member.type_name == "list" and member.serialization.get("flattened"):
+                problems += check_xml_shape(member.member, child, protocol, f"{path}.{name}[]")  # type: ignore[attr-defined]
+            else:
+                problems += check_xml_shape(member, child, protocol, f"{path}.{name}")
+        for name in shape.required_members:
+            if name not in seen:
+                problems.append(f"{path}.{name}: required member of {shape.name} missing")
+        return problems
+    if kind == "list":
+        item = shape.member  # type: ignore[attr-defined]
+        out: list[str] = []
+        for i, child in enumerate(element):
+            out += check_xml_shape(item, child, protocol, f"{path}[{i}]")
+        return out
+    if kind == "map":
+        out = []
+        for entry in element:
+            parts = {_tag(part): part for part in entry}
+            value = parts.get(shape.value.serialization.get("name") or "value")  # type: ignore[attr-defined]
+            if value is not None:
+                out += check_xml_shape(shape.value, value, protocol, f"{path}{{}}")  # type: ignore[attr-defined]
+        return out
+    text = (element.text or "").strip()
+    if kind in ("integer", "long"):
+        return [] if text.lstrip("-").isdigit() else [f"{path}: {text!r} is not an integer"]
+    if kind == "boolean":
+        return [] if text in ("true", "false") else [f"{path}: {text!r} is not a boolean"]
+    if kind in ("double", "float"):
+        try:
+            float(text)
+        except ValueError:
+            return [f"{path}: {text!r} is not a number"]
+        return []
+    if kind == "string" and shape.enum and text and text not in shape.enum:
+        return [f"{path}: {text!r} is not one of {shape.name}'s values"]
+    return []
+
+
+def check_xml(model: OperationModel, status: int, body: bytes) -> list[str]:
+    """An XML answer against the operation's output shape, or its error code against the
+    operation's errors."""
+    import xml.etree.ElementTree as ET
+
+    protocol = str(model.metadata.get("protocol"))
+    root = ET.fromstring(body)  # noqa: S314 - our own sandbox's answer, parsed in a test
+    if status >= 400:
+        codes = [str(e.text) for e in root.iter() if _tag(e) == "Code"]
+        listed = {error.name for error in model.error_shapes} | COMMON_ERRORS
+        listed |= {str(e.error_code) for e in model.error_shapes if getattr(e, "error_code", None)}
+        return [f"error {c!r} is not one the operation lists" for c in codes if c not in listed]
+    output = model.output_shape
+    if output is None:
+        return []
+    if protocol == "query":
+        wrapper = output.serialization.get("resultWrapper")
+        node = next((e for e in root if _tag(e) == wrapper), None)
+        if node is None:
+            return [f"$: no {wrapper} element"]
+        return check_xml_shape(output, node, protocol)
+    # ec2: the members sit in the root, beside the requestId every answer carries
+    extra = [e for e in root if _tag(e) != "requestId"]
+    wrapper_el = ET.Element("answer")
+    wrapper_el.extend(extra)
+    return check_xml_shape(output, wrapper_el, protocol)

@@ -45,3 +45,40 @@ def test_this_runs_sandbox_answers_are_checked(aws_env: SandboxServer) -> None:
     before = model_guard.CHECKED.get("ecs.ListClusters", 0)
     boto3.client("ecs", endpoint_url=aws_env.url, region_name="us-east-1").list_clusters()
     assert model_guard.CHECKED.get("ecs.ListClusters", 0) == before + 1
+
+
+ELBV2 = botocore.session.get_session().get_service_model("elbv2")
+XML_HEAD = '<DescribeTargetGroupsResponse xmlns="http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/">'
+
+
+def _xml(result: str) -> bytes:
+    return (
+        f"{XML_HEAD}<DescribeTargetGroupsResult>{result}</DescribeTargetGroupsResult>"
+        "<ResponseMetadata><RequestId>r</RequestId></ResponseMetadata>"
+        "</DescribeTargetGroupsResponse>"
+    ).encode()
+
+
+def _check_xml(status: int, body: bytes) -> list[str]:
+    model = ELBV2.operation_model("DescribeTargetGroups")
+    return model_guard.check_answer(model, status, {"content-type": "text/xml"}, body)
+
+
+def test_xml_answers_are_walked_against_the_shape() -> None:
+    good = _xml(
+        "<TargetGroups><member><TargetGroupName>tg</TargetGroupName><Port>80</Port>"
+        "<Protocol>HTTP</Protocol><HealthCheckEnabled>true</HealthCheckEnabled></member>"
+        "</TargetGroups>"
+    )
+    assert _check_xml(200, good) == []
+    bad = _xml(
+        "<TargetGroups><member><Colour>blue</Colour><Port>eighty</Port>"
+        "<Protocol>CARRIER-PIGEON</Protocol></member></TargetGroups>"
+    )
+    found = _check_xml(200, bad)
+    assert any("Colour" in p for p in found), found
+    assert any("eighty" in p for p in found), found
+    assert any("CARRIER-PIGEON" in p for p in found), found
+    error = b"<ErrorResponse><Error><Code>TargetGroupNotFound</Code></Error></ErrorResponse>"
+    assert _check_xml(400, error) == []
+    assert _check_xml(400, error.replace(b"TargetGroupNotFound", b"NoSuchThing")) != []
