@@ -36,6 +36,14 @@ def iam_policy(
     ] = Strategy.both,
     image: ImageOpt = None,
     var: VarOpt = None,
+    migrate: Annotated[
+        bool,
+        typer.Option(
+            "--migrate",
+            help="Add what `bluegreen migrate --to ecs` needs (listener rules, the "
+            "infrastructure role it creates, the controller switch, --delete-codedeploy).",
+        ),
+    ] = False,
 ) -> None:
     """Print the least-privilege IAM policy (JSON) for the features the spec uses.
 
@@ -123,6 +131,7 @@ def iam_policy(
         strategies=strategies,
         account_lookup=lookup,
         infrastructure_roles=passed,
+        migrate=migrate,
     )
     for note in result.notes:
         out.warn(note)

@@ -32,6 +32,7 @@ METRICS = "metrics"  # rollback.metrics
 CLEANUP = "cleanup"
 DOCTOR = "doctor"
 ACCOUNT = "account"  # account lookup when --account is not given
+MIGRATE = "migrate"  # `migrate --to ecs` (iam-policy --migrate)
 
 FEATURES = (
     CORE,
@@ -47,6 +48,7 @@ FEATURES = (
     CLEANUP,
     DOCTOR,
     ACCOUNT,
+    MIGRATE,
 )
 
 # --- resources -----------------------------------------------------------------------------
@@ -65,6 +67,7 @@ CREATED_CONFIGS = "codedeploy-created-configs"
 SERVICE_DEPLOYMENTS = "ecs-service-deployments"
 SERVICE_REVISIONS = "ecs-service-revisions"
 INFRASTRUCTURE_ROLES = "ecs-infrastructure-roles"
+MIGRATION_ROLE = "migration-infrastructure-role"  # the role `migrate` creates
 CONFIG_PREFIX = "bluegreen."  # bluegreen.engines.codedeploy.configs.PREFIX
 
 
@@ -149,6 +152,18 @@ ACTIONS: dict[str, Action] = {
     "iam:GetRole": Action(DOCTOR, ROLES, "the deployment group's service role"),
     # account lookup
     "sts:GetCallerIdentity": Action(ACCOUNT, ANY, "account of the ARNs"),
+    # migrate --to ecs: rules forwarding to both target groups, the load balancers'
+    # infrastructure role, the controller switch (ecs:UpdateService, ECS_NATIVE's), and
+    # --delete-codedeploy
+    "elasticloadbalancing:CreateRule": Action(MIGRATE, ANY, "production and test rules"),
+    "elasticloadbalancing:AddTags": Action(MIGRATE, ANY, "the rules' bluegreen:migrate tag"),
+    "elasticloadbalancing:DescribeTags": Action(MIGRATE, ANY, "rules migrate created"),
+    "iam:CreateRole": Action(MIGRATE, MIGRATION_ROLE, "the infrastructure role"),
+    "iam:AttachRolePolicy": Action(MIGRATE, MIGRATION_ROLE, "its managed policy"),
+    "iam:ListAttachedRolePolicies": Action(MIGRATE, MIGRATION_ROLE, "is it attached"),
+    "codedeploy:ListDeploymentGroups": Action(MIGRATE, APPLICATION, "the application's groups"),
+    "codedeploy:DeleteDeploymentGroup": Action(MIGRATE, GROUP, "--delete-codedeploy"),
+    "codedeploy:DeleteApplication": Action(MIGRATE, APPLICATION, "--delete-codedeploy"),
 }
 
 # Read-only: never needs more than the features it is listed under; the policy builder keeps
@@ -208,9 +223,12 @@ def features_for(
     metrics: bool,
     custom_config: bool,
     account_lookup: bool,
+    migrate: bool = False,
 ) -> frozenset[str]:
     out = {CORE, CLEANUP, DOCTOR}
     out.update(strategies)
+    if migrate:  # it reads the group, writes the service under the ECS-native engine
+        out.update((MIGRATE, CODEDEPLOY_BG, ECS_NATIVE))
     if ecr_images:
         out.update((ECR, TAG))
     if roles:
@@ -275,7 +293,13 @@ def _resources(p: PolicyInputs, kind: str) -> list[str]:
         return [f"{ecs}:service-deployment/{p.cluster}/{p.service}/*"]
     if kind == SERVICE_REVISIONS:
         return [f"{ecs}:service-revision/{p.cluster}/{p.service}/*"]
+    if kind == MIGRATION_ROLE:
+        from bluegreen.release.migrate import role_name_for
+
+        return [_role_arn(p, role_name_for(p.cluster, p.service))]
     if kind == INFRASTRUCTURE_ROLES:
+        if not p.infrastructure_roles and MIGRATE in p.features:
+            return _resources(p, MIGRATION_ROLE)  # the role migrate creates and passes
         return [_role_arn(p, r) for r in p.infrastructure_roles] or [
             f"arn:{p.partition}:iam::{p.account}:role/*"
         ]
@@ -298,6 +322,7 @@ _SIDS = {
     SERVICE_DEPLOYMENTS: "EcsServiceDeployments",
     SERVICE_REVISIONS: "EcsServiceRevisions",
     INFRASTRUCTURE_ROLES: "PassInfrastructureRolesToEcs",
+    MIGRATION_ROLE: "MigrationInfrastructureRole",
 }
 
 
@@ -381,6 +406,7 @@ def policy_for(
     strategies: Sequence[str] = STRATEGIES,
     account_lookup: bool = False,
     infrastructure_roles: Sequence[str] = (),
+    migrate: bool = False,
 ) -> PolicyResult:
     """The policy for `spec`, whose task definition rendered to `task_definition` with
     `images` (container -> reference)."""
@@ -417,6 +443,7 @@ def policy_for(
         metrics=bool(spec.rollback.metrics),
         custom_config=custom,
         account_lookup=account_lookup,
+        migrate=migrate,
     )
     family = str(task_definition.get("family") or "")
     if not family:

@@ -197,3 +197,28 @@ def test_cli_bad_spec_is_exit_2_naming_the_line(
     assert code == 2
     assert "bluegreen.yaml:4" in err
     assert "task_definition" in err
+
+
+def test_migrate_adds_what_migrate_needs_and_no_more() -> None:
+    """`iam-policy --migrate`: the listener rules, the infrastructure role migrate creates (by
+    name, not role/*), passing that role to ECS only, and the --delete-codedeploy deletions
+    scoped to the spec's application and group."""
+    plain = example_policy()
+    policy = example_policy(migrate=True).policy
+    role = f"arn:aws:iam::{ACCOUNT}:role/ecsInfrastructureRole-web-cluster-web"
+    create = statement(policy, "iam:CreateRole")
+    assert create["Resource"] in (role, [role])
+    (to_ecs,) = [
+        s
+        for s in policy["Statement"]
+        if "iam:PassRole" in s["Action"]
+        and s["Condition"]["StringEquals"]["iam:PassedToService"] == "ecs.amazonaws.com"
+    ]
+    assert to_ecs["Resource"] in (role, [role])
+    delete = statement(policy, "codedeploy:DeleteDeploymentGroup")
+    assert "deploymentgroup:AppECS-web-cluster-web/DgpECS-web-cluster-web" in json.dumps(delete)
+    assert "elasticloadbalancing:CreateRule" in iam.actions_for(
+        example_policy(migrate=True).features
+    )
+    for action in ("iam:CreateRole", "elasticloadbalancing:CreateRule"):
+        assert action not in json.dumps(plain.policy)
