@@ -281,7 +281,8 @@ def test_a_bake_is_read_every_6_s_and_just_after_each_expected_step() -> None:
     state, _, d = step(state, obs(0, lifecycle=during, task_sets=sets(10), wall=1000.5))
     assert d.wait == cadence.STEADY  # a bake: one read every 6 s
     assert d.target_reads  # and that read is the target alone (it carries status and shift)
-    assert d.detail_every == pytest.approx(30.0)  # a fan-out reads the target twice a minute
+    # a fan-out reads the deployments' status in batches and each target once, after the step
+    assert d.detail_every == pytest.approx(300.0 + cadence.STEP_MARGIN - 0.5 - 0.05)
     _, _, d = step(state, obs(1, lifecycle=during, task_sets=sets(10), wall=1297.0))
     assert d.wait == pytest.approx(3.0 + cadence.STEP_MARGIN)  # just after the step is due
     assert d.detail_every == pytest.approx(3.0 + cadence.STEP_MARGIN - 0.05)

@@ -436,7 +436,9 @@ def detail_interval(state: State, obs: Observation) -> float:
         # the termination wait: nothing the target tells is needed before its end's burst
         return max(quiet, min(e.window()[0] for e in sched.edges) - obs.wall)
     ahead = [t + cadence.STEP_MARGIN - obs.wall for t in sched.steps if t > obs.wall - 0.05]
-    return max(0.0, min([quiet, *(a - 0.05 for a in ahead)]))
+    if ahead:  # a bake with its next step known: the target changes at that step
+        return max(0.0, min(ahead) - 0.05)
+    return quiet
 
 
 def target_reads(state: State, obs: Observation) -> bool:
