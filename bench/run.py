@@ -143,11 +143,12 @@ def memory(runs: int) -> Section:
 
 
 def budget(runs: int) -> Section:
-    """Calls a minute during a bake in real time (60 s), 3 unscheduled stops, and end → exit
-    of `runs` releases per config, bluegreen beside the AWS CLI's waiter and ecspresso."""
+    """Calls a minute during a bake in real time (60 s), 3 unscheduled stops, end → exit of
+    `runs` releases per config (bluegreen beside the AWS CLI's waiter and ecspresso), and one
+    100-service fan-out against one service under realistic throttling."""
     from bench.api_budget_bench import section
 
-    return section(runs, 60.0, 3)
+    return section(runs, 60.0, 3, 100, 1)
 
 
 MEASURE: dict[str, Callable[[int], Section]] = {
