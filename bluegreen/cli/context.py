@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -89,11 +90,13 @@ class Out:
             self.text(text)
 
 
-class ResultLine:
+class ResultLine(threading.local):
     """The JSON result line of the running command (`bluegreen.cli.app.run`).
 
     While `collecting`, a verb's own result line is kept here instead of printed; the entry
-    point then prints it once, as the last line, merged with the exit code and reason."""
+    point then prints it once, as the last line, merged with the exit code and reason. One per
+    thread: commands run side by side in one process (a library caller, the tests) keep their
+    own."""
 
     def __init__(self) -> None:
         self.collecting = False

@@ -1007,12 +1007,6 @@ def plan(
     )
 
 
-def emit_result(out: Output, outcome: Outcome) -> None:
-    """The last line: the pinned JSON result, or a one-line summary for humans."""
-    word = {0: "succeeded", 3: "timed out", 130: "cancelled"}.get(outcome.exit_code, "failed")
-    out.emit(outcome.result(), f"{word}: {outcome.reason}")
-
-
 def deploy(
     spec: Spec,
     aws: Aws,
