@@ -155,6 +155,11 @@ def deploy(
         out.text(line)
     live = plan.previous_task_definition_arn
     if not force and not plan.register and live and plan.task_definition_arn == live:
+        if plan.tags is not None:
+            # --tag-as names what the service runs: tagged even when nothing is released
+            from bluegreen.engines.tagging import apply_tags
+
+            apply_tags(aws, plan.tags, Journal(journal_path(spec.path)), out.emit)
         reporter.finish(
             Outcome(
                 "",

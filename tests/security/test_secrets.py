@@ -149,6 +149,7 @@ COVERED_VERBS = (
     "redeploy",
     "promote",
     "rollback",
+    "migrate",
 )
 
 
@@ -169,7 +170,8 @@ def test_no_verb_prints_a_planted_secret(
 
     # offline and read-only views of what would be sent
     text, js = runs.both("render", *inputs)
-    container = json.loads(js.stdout.splitlines()[-1])["taskDefinition"]["containerDefinitions"][0]
+    document = next(o for o in js.lines if "taskDefinition" in o)  # then the result line
+    container = document["taskDefinition"]["containerDefinitions"][0]
     assert [e["name"] for e in container["environment"]] == [
         "LOG_LEVEL",
         "FEATURE_FLAGS",
@@ -183,7 +185,7 @@ def test_no_verb_prints_a_planted_secret(
     runs.both("deploy", "--dry-run", *inputs)
 
     # a real release of the planted task definition, then everything that reads it back
-    _, released = runs.both("deploy", *inputs)
+    _, released = runs.both("deploy", "--force", *inputs)  # a real release, live or not
     dep = released.result["deploymentId"]
     assert released.result["status"] == "Succeeded"
     changed = ("--image", image, "--var", f"db_token={VAR_SECRET}", "--vars-file", str(second))
@@ -217,6 +219,7 @@ def test_no_verb_prints_a_planted_secret(
     runs.both("stop", expect=None)  # nothing in flight: an error naming the group
     runs.both("approve", expect=None)  # nothing waiting
     runs.both("redeploy", "--dry-run", expect=None)
+    runs.both("migrate", "--to", "ecs", "--dry-run", expect=None)  # the plan, nothing written
     spec = stack.spec.read_text()
     stack.spec.write_text(spec + "environments:\n  live: {}\n  other: {cluster: other-cluster}\n")
     runs.both("promote", "--from", "live", "--to", "other", "--dry-run", expect=None)
