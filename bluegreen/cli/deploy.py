@@ -104,19 +104,9 @@ def deploy(
     metric checks, --verify, --timeout and Ctrl-C stop it and roll back. ECS: a rolling update.
     Exit 0 succeeded, 1 failed or rolled back, 2 bad input, 3 timed out, 130 cancelled.
     """
-    import time
-
-    from bluegreen.cli.live import Reporter, asker, cancel_on_signals, resolve_on_cancel
-    from bluegreen.engines.codedeploy.apply import FollowSettings, apply
-    from bluegreen.engines.codedeploy.follow import CancelFlag
-    from bluegreen.engines.codedeploy.plan import plan_release
-    from bluegreen.engines.model import Outcome
-    from bluegreen.journal import Journal, journal_path
-    from bluegreen.spec.load import load_spec
-
-    opts = options(ctx)
     from bluegreen.cli import multi
 
+    opts = options(ctx)
     request = multi.request_from_flags(
         image=image,
         var=var,
@@ -131,78 +121,15 @@ def deploy(
         on_cancel=on_cancel,
         tag_as=tag_as,
         wait_until=wait_until,
+        force=force,
     )
-    if multi.handle(
+    multi.release(
         opts,
         configs=config,
         request=request,
         max_parallel=max_parallel,
         wait_for_window=wait_for_window,
-    ):
-        return  # release windows, rolling updates and several specs: cli/multi.py
-    spec = load_spec(opts.config, opts.env)
-    cancel_mode = resolve_on_cancel(on_cancel)
-    options_ = request.deploy_options()
-    aws = opts.aws(spec.region)
-    reporter = Reporter(opts, verb="deploy")
-    out = opts.out()
-    plan = plan_release(aws, spec, options_)
-    if dry_run:
-        out.emit(plan.to_json(), "\n".join(plan.lines()))
-        out.json(Outcome.dry_run(plan.task_definition_arn).result())
-        return
-    for line in plan.lines():
-        out.text(line)
-    live = plan.previous_task_definition_arn
-    if not force and not plan.register and live and plan.task_definition_arn == live:
-        if plan.tags is not None:
-            # --tag-as names what the service runs: tagged even when nothing is released
-            from bluegreen.engines.tagging import apply_tags
-
-            apply_tags(aws, plan.tags, Journal(journal_path(spec.path)), out.emit)
-        reporter.finish(
-            Outcome(
-                "",
-                "Skipped",
-                False,
-                0,
-                f"already live: {spec.cluster}/{spec.service} runs {live}; nothing was "
-                "released (--force releases it again)",
-                None,
-                live,
-            )
-        )
-        return
-    journal = Journal(journal_path(spec.path))
-    started_at = time.monotonic()
-    cancel = CancelFlag()
-    with cancel_on_signals(cancel):
-        started = apply(
-            aws,
-            plan,
-            journal,
-            reporter.notify,
-            spec_folder=spec.path.parent,
-            queue=queue,
-            deadline=started_at + plan.timeout_seconds,
-            cancel=cancel,
-        )
-        if no_wait:
-            if plan.verify:
-                out.warn("--no-wait: the verify command does not run (nobody watches the shift)")
-            reporter.finish(Outcome.started(started.deployment_id, started.task_definition_arn))
-            return
-        settings = FollowSettings.for_release(
-            plan,
-            spec,
-            started,
-            started_at,
-            on_cancel="rollback" if cancel_mode == "ask" else cancel_mode,
-            cancel=cancel,
-            ask=asker(reporter) if cancel_mode == "ask" else None,
-        )
-        outcome = reporter.follow(aws, settings, journal)
-    reporter.finish(outcome)
+    )
 
 
 def register(app: typer.Typer) -> None:

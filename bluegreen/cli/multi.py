@@ -1,9 +1,6 @@
-"""The parts of `deploy` beyond one CodeDeploy service: release windows, rolling updates of
-ECS-controller services, and several specs at once (repeated `--config` or a folder).
-
-`deploy` calls `handle()` first; when it returns False the spec is a single service that
-`engines.select` gives to CodeDeploy, inside its window, and the CodeDeploy release carries on
-with the live view.
+"""`deploy`'s release pipeline (`release()`): one spec or several (repeated `--config` or a
+folder), release windows, the live service read once, the engine `engines.select` picks, and
+the combined result of a fan-out.
 """
 
 from __future__ import annotations
@@ -12,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from bluegreen.aws.model import LiveService
     from bluegreen.aws.session import Aws
     from bluegreen.cli.context import Options
     from bluegreen.engines.model import Output
@@ -67,6 +65,7 @@ def request_from_flags(
     on_cancel: str | None = None,
     tag_as: str | None = None,
     wait_until: str | None = None,
+    force: bool = False,
 ) -> ReleaseRequest:
     from bluegreen.cli.diff import pairs
     from bluegreen.engines.verify import split_command
@@ -87,7 +86,15 @@ def request_from_flags(
         on_cancel=_on_cancel(on_cancel),
         tag_as=tag_as,
         wait_until=wait_until,
+        force=force,
+        ask_on_cancel=on_cancel is None and _asks_on_cancel(),
     )
+
+
+def _asks_on_cancel() -> bool:
+    from bluegreen.cli.live import resolve_on_cancel
+
+    return resolve_on_cancel(None) == "ask"
 
 
 def _on_cancel(given: str | None) -> str:
@@ -98,17 +105,20 @@ def _on_cancel(given: str | None) -> str:
     return "rollback" if mode == "ask" else mode
 
 
-def handle(
+def release(
     opts: Options,
     *,
     configs: list[Path] | None,
     request: ReleaseRequest,
     max_parallel: int,
     wait_for_window: bool,
-) -> bool:
-    """Release what the CodeDeploy verb does not; True when done (or raises for the exit)."""
+) -> None:
+    """The release pipeline, for one spec or many: every spec loaded once and checked against
+    its release window, the live service read once, `engines.select` on it, then the engine's
+    release (raises for a non-zero exit)."""
+    from bluegreen.aws import ecs
     from bluegreen.cli.live import Reporter, cancel_on_signals
-    from bluegreen.engines import EngineKind, engine_of
+    from bluegreen.engines import EngineKind, select
     from bluegreen.engines.codedeploy.follow import CancelFlag
     from bluegreen.engines.rolling import rollout as rolling
     from bluegreen.errors import PreflightError
@@ -130,7 +140,8 @@ def handle(
     if len(specs) == 1:
         spec = specs[0]
         aws = aws_for(opts, spec, cache)
-        if engine_of(aws, spec) is EngineKind.CODEDEPLOY:
+        live = ecs.describe_service(aws, spec.cluster, spec.service)
+        if select(live) is EngineKind.CODEDEPLOY:
             if request.rollback:
                 raise PreflightError(
                     "--rollback is for rolling updates; a CODE_DEPLOY service rolls back "
@@ -144,20 +155,94 @@ def handle(
                     where="--wait-until",
                     hint="deploy with --no-wait and follow it with `bluegreen watch`",
                 )
-            opts.config = spec.path
-            return False
+            _codedeploy(opts, spec, aws, live, request)
+            return
         cancel = CancelFlag()
         loop = rolling.Loop(sleep=cancel.sleep, cancelled=lambda: cancel.is_set)
         reporter = Reporter(opts, verb="deploy")
         with cancel_on_signals(cancel):
-            runner = prepare_release(spec, aws, request, loop=loop, cancel=cancel)
+            runner = prepare_release(spec, aws, request, loop=loop, cancel=cancel, live=live)
             outcome = runner(out)
         reporter.finish(outcome)
-        return True
+        return
     result = _fan_out(opts, specs, request, max_parallel, cache)
     out.emit(result.result(), "\n".join([f"release of {len(specs)} services:", *result.lines()]))
     _raise_for(result)
-    return True
+
+
+def _codedeploy(
+    opts: Options, spec: Spec, aws: Aws, live: LiveService, request: ReleaseRequest
+) -> None:
+    """One CodeDeploy blue/green release with the live view: plan (the service as just read),
+    skip when the revision is already live (unless --force), apply, follow."""
+    import time
+
+    from bluegreen.cli.live import Reporter, asker, cancel_on_signals
+    from bluegreen.engines.codedeploy.apply import FollowSettings, apply
+    from bluegreen.engines.codedeploy.follow import CancelFlag
+    from bluegreen.engines.codedeploy.plan import plan_release
+    from bluegreen.engines.model import Outcome
+    from bluegreen.journal import Journal, journal_path
+
+    reporter = Reporter(opts, verb="deploy")
+    out = opts.out()
+    plan = plan_release(aws, spec, request.deploy_options(), live=live)
+    if request.dry_run:
+        out.emit(plan.to_json(), "\n".join(plan.lines()))
+        out.json(Outcome.dry_run(plan.task_definition_arn).result())
+        return
+    for line in plan.lines():
+        out.text(line)
+    journal = Journal(journal_path(spec.path))
+    running = plan.previous_task_definition_arn
+    if not request.force and not plan.register and running == plan.task_definition_arn:
+        if plan.tags is not None:
+            # --tag-as names what the service runs: tagged even when nothing is released
+            from bluegreen.engines.tagging import apply_tags
+
+            apply_tags(aws, plan.tags, journal, out.emit)
+        reporter.finish(
+            Outcome(
+                "",
+                "Skipped",
+                False,
+                0,
+                f"already live: {spec.cluster}/{spec.service} runs {running}; nothing was "
+                "released (--force releases it again)",
+                None,
+                running,
+            )
+        )
+        return
+    started_at = time.monotonic()
+    cancel = CancelFlag()
+    with cancel_on_signals(cancel):
+        started = apply(
+            aws,
+            plan,
+            journal,
+            reporter.notify,
+            spec_folder=spec.path.parent,
+            queue=request.queue,
+            deadline=started_at + plan.timeout_seconds,
+            cancel=cancel,
+        )
+        if not request.wait:
+            if plan.verify:
+                out.warn("--no-wait: the verify command does not run (nobody watches the shift)")
+            reporter.finish(Outcome.started(started.deployment_id, started.task_definition_arn))
+            return
+        settings = FollowSettings.for_release(
+            plan,
+            spec,
+            started,
+            started_at,
+            on_cancel=request.on_cancel,
+            cancel=cancel,
+            ask=asker(reporter) if request.ask_on_cancel else None,
+        )
+        outcome = reporter.follow(aws, settings, journal)
+    reporter.finish(outcome)
 
 
 def _fan_out(

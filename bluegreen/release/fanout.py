@@ -302,6 +302,8 @@ class ReleaseRequest:
     on_cancel: str = "rollback"  # rollback | detach on SIGINT/SIGTERM
     tag_as: str | None = None  # --tag-as: a tag, or git-sha
     wait_until: str | None = None  # --wait-until: a lifecycle stage, or `paused`
+    force: bool = False  # --force: release the revision already live again (CodeDeploy)
+    ask_on_cancel: bool = False  # --on-cancel unset on a terminal: ask (a single release)
 
     def deploy_options(self) -> DeployOptions:
         """What a CodeDeploy plan takes of this request."""
@@ -326,6 +328,7 @@ def prepare_release(
     loop: Loop | None = None,
     cancel: CancelFlag | None = None,
     shared: SharedReads | None = None,
+    live: LiveService | None = None,
 ) -> Runner:
     """Plan the release of one spec (every check, no writes) and return what carries it out.
 
@@ -337,7 +340,8 @@ def prepare_release(
     from bluegreen.engines import EngineKind, select
     from bluegreen.engines.rolling import rollout as rolling
 
-    live = ecs.describe_service(aws, spec.cluster, spec.service)
+    if live is None:
+        live = ecs.describe_service(aws, spec.cluster, spec.service)
     kind = select(live)
     if kind is EngineKind.ECS_NATIVE:
         return prepare_native(spec, aws, request, live, loop=loop)
