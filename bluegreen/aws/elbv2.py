@@ -177,3 +177,27 @@ def has_tag(aws: Aws, resource_arn: str, key: str) -> bool:
     return any(
         t.get("Key") == key for d in resp.get("TagDescriptions") or [] for t in d.get("Tags") or []
     )
+
+
+def rules_forwarding_to(
+    aws: Aws, listener_arns: Sequence[str], target_group_names: Sequence[str]
+) -> list[str]:
+    """The ARNs of the listeners' non-default rules that forward to any of the target groups
+    (named), with or without weights."""
+    wanted = set(target_group_names)
+    found: list[str] = []
+    for listener in listener_arns:
+        for rule in listener_rules(aws, listener):
+            if rule.get("IsDefault"):
+                continue
+            arns: list[str] = []
+            for action in rule.get("Actions") or []:
+                arns.append(str(action.get("TargetGroupArn") or ""))
+                forward = action.get("ForwardConfig") or {}
+                arns += [
+                    str(g.get("TargetGroupArn") or "") for g in forward.get("TargetGroups") or []
+                ]
+            # arn:aws:elasticloadbalancing:REGION:ACCOUNT:targetgroup/NAME/ID
+            if any(a.split(":targetgroup/")[-1].split("/")[0] in wanted for a in arns if a):
+                found.append(str(rule.get("RuleArn")))
+    return found

@@ -940,23 +940,20 @@ def half_migrated(aws: Aws, spec: Spec, live_svc: Mapping[str, Any]) -> str | No
     CODE_DEPLOY service, or an ECS controller with a native strategy and no
     advancedConfiguration."""
     from bluegreen.aws import elbv2
-    from bluegreen.engines import NATIVE_STRATEGIES
+    from bluegreen.aws.ecs import live_service
+    from bluegreen.engines import EngineKind, engine_kind
 
-    controller = (live_svc.get("deploymentController") or {}).get("type", "ECS")
-    conf = live_svc.get("deploymentConfiguration") or {}
-    if controller == "ECS":
-        lbs = live_svc.get("loadBalancers") or []
-        if (
-            conf.get("strategy") in NATIVE_STRATEGIES
-            and lbs
-            and not all(lb.get("advancedConfiguration") for lb in lbs)
-        ):
+    live = live_service(dict(live_svc), cluster=spec.cluster, service=spec.service)
+    kind = engine_kind(live.deployment_controller, live.deployment_strategy)
+    if kind is EngineKind.ECS_NATIVE:
+        lbs = live.load_balancers
+        if lbs and not all(lb.get("advancedConfiguration") for lb in lbs):
             return (
-                f"the controller is ECS with strategy {conf.get('strategy')} but the load "
+                f"the controller is ECS with strategy {live.deployment_strategy} but the load "
                 "balancer has no advancedConfiguration"
             )
         return None
-    if controller != "CODE_DEPLOY":
+    if kind is not EngineKind.CODEDEPLOY:
         return None
     group = _group_or_none(aws, spec.codedeploy.application, spec.codedeploy.deployment_group)
     if group is None:

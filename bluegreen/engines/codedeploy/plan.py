@@ -203,6 +203,19 @@ def _plan_codedeploy(
             "and a prodTrafficRoute",
         )
     listeners = [*group.prod_listeners, *group.test_listeners]
+    hidden = elbv2.rules_forwarding_to(aws, group.prod_listeners, list(group.target_groups))
+    if hidden:
+        # I5: CodeDeploy moves the listener's default action only; traffic these rules match
+        # would stay where it is while the release reports success
+        raise PreflightError(
+            f"listener rule{'s' if len(hidden) > 1 else ''} {', '.join(hidden)} forward"
+            f"{'' if len(hidden) > 1 else 's'} production traffic to the group's target groups: "
+            "CodeDeploy shifts only the listener's default action, so that traffic would not "
+            "move; nothing was changed",
+            where=group_where,
+            hint="a half-done `bluegreen migrate --to ecs` leaves such rules: finish it with "
+            "`bluegreen migrate --to ecs` (or delete the rules to stay on CodeDeploy)",
+        )
     rollback = merge_rollback(spec, group)
     spec_alarms = list(spec.rollback.alarms)
     if shared is not None:
