@@ -326,6 +326,33 @@ def test_stop_in_flight(stack: Stack, cli: Callable[..., Ran]) -> None:
     assert on_blue(stack, before)
 
 
+def test_approve_before_ready_is_exit_2_and_continues_nothing(
+    stack: Stack, cli: Callable[..., Ran]
+) -> None:
+    """approve while the canary is shifting (the group does not wait in Ready): exit 2 saying
+    what approve is for, no ContinueDeployment; the deployment goes on untouched."""
+    stack.push("c13")
+    started = cli(
+        "-o",
+        "json",
+        "deploy",
+        "--image",
+        f"web={stack.image('c13')}",
+        "--no-wait",
+        "--deployment-config",
+        LONG_CANARY,
+    )
+    wait_for(canary_live(stack))
+    dep = started.result["deploymentId"]
+    ran = cli("approve", dep)
+    assert ran.code == 2, ran.stdout + ran.stderr
+    assert "not waiting in Ready" in ran.stderr
+    info = stack.client("codedeploy").get_deployment(deploymentId=dep)["deploymentInfo"]
+    assert info["status"] == "InProgress"
+    stopped = cli("-o", "json", "stop", dep)
+    assert stopped.code == 0, stopped.stderr
+
+
 def test_rollback_after_a_finished_release(stack: Stack, cli: Callable[..., Ran]) -> None:
     stack.push("c12")
     before = stack.live_task_definition()

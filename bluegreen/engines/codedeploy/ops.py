@@ -167,6 +167,15 @@ def approve(
             f"deployment {deployment_id} has already ended ({status}); nothing to approve",
             where=f"deployment {deployment_id}",
         )
+    if wait == "READY_WAIT" and status != "Ready":
+        raise PreflightError(
+            f"deployment {deployment_id} is {status}, not waiting in Ready: there is nothing "
+            "to approve yet",
+            where=f"deployment {deployment_id}",
+            hint="approve continues a deployment whose group waits before rerouting "
+            "(STOP_DEPLOYMENT); follow it with `bluegreen watch` until it is Ready, or use "
+            "--terminate-now during the termination wait",
+        )
     journal.append(J.INTENT, action="ContinueDeployment", deploymentId=deployment_id, waitType=wait)
     codedeploy.continue_deployment(aws, deployment_id, wait)
     journal.append(J.APPROVE, deploymentId=deployment_id, waitType=wait)
