@@ -573,7 +573,12 @@ class Loop:
     def _observe(self, state: State, observing: str) -> tuple[Observation, DeploymentView, State]:
         now = self.clock()
         watching = state.phase is Phase.WATCHING
-        alarm_due = watching and cadence.due(self._alarms_at, ALARM_EVERY, now, self.probe.scale)
+        # alarms from the second read on: the first tells which ones CodeDeploy acts on itself
+        alarm_due = (
+            watching
+            and self._info is not None
+            and cadence.due(self._alarms_at, ALARM_EVERY, now, self.probe.scale)
+        )
         wanted = self._client_alarms() if alarm_due else []
         dep = self._read(observing, now, wanted)
         watching = watching and dep.status not in ("Succeeded", "Failed")
@@ -618,7 +623,7 @@ class Loop:
         roll back on for this deployment (known once its record was read)."""
         names = list(self.probe.alarms)
         if not names or self._info is None:
-            return names
+            return names  # (not asked before the deployment's record was read)
         group = self.probe.group
         watched = server_watched_alarms(
             self._info, group.alarms, group.alarms_enabled, group.ignore_poll_alarm_failure
