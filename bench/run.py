@@ -164,7 +164,7 @@ MEASURE: dict[str, Callable[[int], Section]] = {
 
 def kept(path: Path, parts: list[str]) -> tuple[list[tuple[str, Section, float]], str]:
     """From an existing benchmarks file, the sections and headlines of the parts not in
-    `parts` (each headline marked with when it was measured), and that date."""
+    `parts` (each headline marked with when it was measured), and what was kept from when."""
     if not path.exists():
         return [], ""
     text = path.read_text(encoding="utf-8")
@@ -179,6 +179,7 @@ def kept(path: Path, parts: list[str]) -> tuple[list[tuple[str, Section, float]]
         if line.startswith("- ")
     ]
     out = []
+    dates = []
     for part in PARTS:
         if part in parts:
             continue
@@ -190,8 +191,10 @@ def kept(path: Path, parts: list[str]) -> tuple[list[tuple[str, Section, float]]
             for h in headlines
             if h.startswith(HEADLINE_STARTS[part])
         )
+        measured = re.search(r"\(measured ([^)]*)\)$", lines[0]) if lines else None
+        dates.append(f"{part} ({measured.group(1) if measured else when})")
         out.append((part, Section("".join(body), lines), 0.0))
-    return out, when
+    return out, ", ".join(dates)
 
 
 def _git(*args: str) -> str:
@@ -260,14 +263,7 @@ def main(argv: list[str] | None = None) -> int:
         "- Every figure is the median, min and max over the runs given in its table (at least "
         f"{MIN_RUNS}), measured in this one run; each section names the command that "
         "reproduces it alone. Times are wall-clock times on this machine.",
-        *(
-            [
-                f"- Kept from the run of {when} (not measured again this time): "
-                + ", ".join(part for part, _, _ in previous)
-            ]
-            if previous
-            else []
-        ),
+        *([f"- Kept from earlier runs (not measured this time): {when}"] if previous else []),
         "",
         "## Headlines",
         "",
