@@ -217,7 +217,9 @@ def test_sigkill_mid_canary_then_watch_reports_the_end(
     stack: Stack, cli: Callable[..., Ran]
 ) -> None:
     stack.push("f4")
-    proc = spawn(stack, *deploy_args(stack, "f4", "--deployment-config", "canary:10%/20m"))
+    # the long canary (6 s of wall time) leaves a loaded machine room between the kill and
+    # the check that the deployment carries on
+    proc = spawn(stack, *deploy_args(stack, "f4", "--deployment-config", LONG_CANARY))
     try:
         wait_for(lambda: canary_live(stack))
         proc.send_signal(signal.SIGKILL)
