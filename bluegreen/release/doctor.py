@@ -242,18 +242,24 @@ def _half_migrated(aws: Aws, spec: Spec, svc: Mapping[str, Any]) -> list[Finding
     found = half_migrated(aws, spec, svc)
     if found is None:
         return []
-    controller = (svc.get("deploymentController") or {}).get("type", "ECS")
+    from bluegreen.aws.ecs import live_service
+    from bluegreen.engines import EngineKind, engine_kind
+
+    live = live_service(dict(svc), cluster=spec.cluster, service=spec.service)
+    on_codedeploy = (
+        engine_kind(live.deployment_controller, live.deployment_strategy) is EngineKind.CODEDEPLOY
+    )
     fix = (
         "finish it with `bluegreen migrate --to ecs` (it continues where it stopped), or "
         "delete those rules to go back to CodeDeploy"
-        if controller == "CODE_DEPLOY"
+        if on_codedeploy
         else "add loadBalancers[].advancedConfiguration (alternateTargetGroupArn, "
         "productionListenerRule, testListenerRule, roleArn) with `aws ecs update-service`"
     )
     what = (
         "; a CodeDeploy release now moves the listener's default action, which those rules "
         "hide: production would not move"
-        if controller == "CODE_DEPLOY"
+        if on_codedeploy
         else ""
     )
     return [Finding(ERROR, "migration", f"half-migrated: {found}{what}", fix)]

@@ -400,19 +400,19 @@ def plan_migration(spec: Spec, aws: Aws, request: MigrateRequest) -> MigratePlan
     the first thing that is wrong."""
     from bluegreen.aws import codedeploy, ecs, elbv2, iam
     from bluegreen.aws.ecs_native import forward_weights
-    from bluegreen.engines import NATIVE_STRATEGIES
+    from bluegreen.engines import EngineKind, engine_kind
 
     where = f"ECS service {spec.cluster}/{spec.service}"
     svc = ecs.describe_service_raw(aws, spec.cluster, spec.service)
-    controller = str((svc.get("deploymentController") or {}).get("type", "ECS"))
-    conf = svc.get("deploymentConfiguration") or {}
+    live = ecs.live_service(svc, cluster=spec.cluster, service=spec.service)
+    controller = live.deployment_controller
+    kind = engine_kind(controller, live.deployment_strategy)
+    conf = live.deployment_configuration
     app, group_name = spec.codedeploy.application, spec.codedeploy.deployment_group
     group = _group_or_none(aws, app, group_name)
-    if controller == "ECS":
-        advanced = [
-            (lb.get("advancedConfiguration") or {}) for lb in svc.get("loadBalancers") or []
-        ]
-        if conf.get("strategy") in NATIVE_STRATEGIES and advanced and all(advanced):
+    if kind in (EngineKind.ROLLING, EngineKind.ECS_NATIVE):
+        advanced = [(lb.get("advancedConfiguration") or {}) for lb in live.load_balancers]
+        if kind is EngineKind.ECS_NATIVE and advanced and all(advanced):
             return _already_switched(spec, svc, group, request)
         raise PreflightError(
             f"the service already uses the ECS deployment controller (strategy "
@@ -423,7 +423,7 @@ def plan_migration(spec: Spec, aws: Aws, request: MigrateRequest) -> MigratePlan
             hint="an ECS service changes strategy with `aws ecs update-service "
             "--deployment-configuration strategy=... --load-balancers ...advancedConfiguration...`",
         )
-    if controller != "CODE_DEPLOY":
+    if kind is not EngineKind.CODEDEPLOY:
         raise PreflightError(
             f"the service uses the {controller} deployment controller; migrate moves "
             "CODE_DEPLOY services",
@@ -525,11 +525,11 @@ def plan_migration(spec: Spec, aws: Aws, request: MigrateRequest) -> MigratePlan
                 break
         if reuse is None and label == "production":
             default = forward_weights({"Actions": listener.get("DefaultActions") or []})
-            live = {tg for tg, w in default.items() if w > 0}
-            if live != {serving}:
+            forwarded = {tg for tg, w in default.items() if w > 0}
+            if forwarded != {serving}:
                 raise PreflightError(
                     f"the production listener's default action forwards to "
-                    f"{', '.join(_short(t) for t in live) or 'no target group'}, not the "
+                    f"{', '.join(_short(t) for t in forwarded) or 'no target group'}, not the "
                     f"primary task set's {_short(serving)}",
                     where=at,
                     hint="finish or roll back the CodeDeploy deployment that left it so",
@@ -914,10 +914,10 @@ def verify_switched(aws: Aws, plan: MigratePlan) -> list[str]:
 
     svc = ecs.describe_service_raw(aws, plan.cluster, plan.service)
     problems: list[str] = []
-    controller = (svc.get("deploymentController") or {}).get("type", "ECS")
-    if controller != "ECS":
-        problems.append(f"deploymentController is {controller}")
-    conf = svc.get("deploymentConfiguration") or {}
+    live = ecs.live_service(svc, cluster=plan.cluster, service=plan.service)
+    if live.deployment_controller != "ECS":
+        problems.append(f"deploymentController is {live.deployment_controller}")
+    conf = live.deployment_configuration
     if conf.get("strategy") != plan.strategy:
         problems.append(f"strategy is {conf.get('strategy')}, not {plan.strategy}")
     lbs = svc.get("loadBalancers") or []

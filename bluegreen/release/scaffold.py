@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from bluegreen.errors import UsageError
 
 if TYPE_CHECKING:
+    from bluegreen.aws.model import LiveService
     from bluegreen.aws.session import Aws
 
 SPEC_FILE = "bluegreen.yaml"
@@ -395,16 +396,20 @@ def service_model(aws: Aws, target: str, region: str | None) -> Model:
         source=f"from service {cluster}/{service}, {live.task_definition_arn}",
         load_balancer=lb,
         notes=notes,
-        rollback=_group_rollback(aws, live.deployment_controller, cluster, service, notes),
+        rollback=_group_rollback(aws, live, cluster, service, notes),
     )
 
 
 def _group_rollback(
-    aws: Aws, controller: str | None, cluster: str, service: str, notes: list[str]
+    aws: Aws, live: LiveService, cluster: str, service: str, notes: list[str]
 ) -> RollbackModel | None:
     """The rollback settings of the service's deployment group (the default names the spec
     will use), so that the spec states what releases already do."""
-    if controller != "CODE_DEPLOY":
+    from bluegreen.engines import EngineKind, engine_kind
+
+    if engine_kind(live.deployment_controller, live.deployment_strategy) is not (
+        EngineKind.CODEDEPLOY
+    ):
         return None
     from bluegreen.aws.codedeploy import parse_group
     from bluegreen.aws.doctor import deployment_group_info
