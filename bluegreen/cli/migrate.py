@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from bluegreen.cli.context import options
+from bluegreen.cli.options import ConfigsOpt
+
+if TYPE_CHECKING:
+    from bluegreen.aws.session import Aws
+    from bluegreen.cli.context import Options
+    from bluegreen.release.migrate import MigrateRequest
 
 
 def migrate(
@@ -38,6 +45,7 @@ def migrate(
             help="Migrate although the spec's CodeDeploy hooks cannot be carried over.",
         ),
     ] = False,
+    config: ConfigsOpt = None,
 ) -> None:
     """Move the spec's CODE_DEPLOY service onto ECS-native blue/green in place, reusing its
     target groups and listeners: production and test listener rules forwarding to both target
@@ -45,6 +53,10 @@ def migrate(
     derived from the deployment group's config, bake time, alarms, advancedConfiguration).
     Production stays on the same target group throughout. A rerun continues where a failed
     run stopped. Exit 0 migrated (or dry run), 2 refused (nothing changed), 4 AWS error.
+
+    Several specs (-c repeated, or a folder): every service is planned and checked first, and
+    nothing is written unless all of them can be migrated; then they are migrated one after
+    another (a failure stops there, and a rerun continues).
     """
     from bluegreen.errors import UsageError
     from bluegreen.release.migrate import MigrateRequest
@@ -58,14 +70,46 @@ def migrate(
             hint="use --to ecs",
         )
     opts = options(ctx)
-    spec = load_spec(opts.config, opts.env)
     request = MigrateRequest(
         role_arn=role_arn,
         dry_run=dry_run,
         delete_codedeploy=delete_codedeploy,
         drop_hooks=drop_hooks,
     )
-    run_migrate(spec, opts.aws(spec.region), opts.out(), request)
+    if not config:
+        spec = load_spec(opts.config, opts.env)
+        run_migrate(spec, opts.aws(spec.region), opts.out(), request)
+        return
+    _several(opts, config, request)
+
+
+def _several(opts: Options, paths: list[Path], request: MigrateRequest) -> None:
+    """Plan every spec's migration (no writes) and refuse them all together when any cannot
+    be migrated; then migrate them in turn."""
+    from bluegreen.cli.multi import aws_for
+    from bluegreen.errors import BluegreenError, UsageError, flatten, raise_problems
+    from bluegreen.release.fanout import collect_specs
+    from bluegreen.release.migrate import migrate as run_migrate
+    from bluegreen.release.migrate import plan_migration
+
+    specs = collect_specs(paths, opts.env)
+    if len(specs) > 1 and request.role_arn is not None:
+        raise UsageError(
+            "--role-arn names one service's infrastructure role; with several specs each "
+            "service gets the role migrate creates for it",
+            where="--role-arn",
+            hint="migrate the services one at a time with --role-arn, or drop it",
+        )
+    cache: dict[str | None, Aws] = {}
+    problems: list[BluegreenError] = []
+    for spec in specs:
+        try:
+            plan_migration(spec, aws_for(opts, spec, cache), request)
+        except BluegreenError as exc:
+            problems += flatten(exc)
+    raise_problems(problems, subject=f"the migration of {len(specs)} services")
+    for spec in specs:
+        run_migrate(spec, aws_for(opts, spec, cache), opts.out(), request)
 
 
 def register(app: typer.Typer) -> None:
