@@ -83,9 +83,11 @@ def deploy(
         typer.Option(
             "--wait-until",
             metavar="STAGE",
-            help="ECS-native: return exit 0 once the deployment reaches STAGE (a lifecycle "
-            "stage such as POST_TEST_TRAFFIC_SHIFT, or `paused`: a PAUSE hook awaits action), "
-            "leaving it running; `bluegreen watch` follows it later.",
+            help="Return exit 0 once the deployment reaches STAGE, leaving it running "
+            "(`bluegreen watch` follows it later): an ECS lifecycle stage such as "
+            "POST_TEST_TRAFFIC_SHIFT, a CodeDeploy lifecycle event such as "
+            "AfterAllowTestTraffic, or `paused` (a PAUSE hook, or CodeDeploy's ready wait, "
+            "awaits action).",
         ),
     ] = None,
     force: Annotated[

@@ -148,13 +148,6 @@ def release(
                     "through the deployment group (spec `rollback.on_failure`)",
                     where="--rollback",
                 )
-            if request.wait_until is not None:
-                raise PreflightError(
-                    "--wait-until is available for ECS-native services; this service is "
-                    "released by CodeDeploy blue/green",
-                    where="--wait-until",
-                    hint="deploy with --no-wait and follow it with `bluegreen watch`",
-                )
             _codedeploy(opts, spec, aws, live, request)
             return
         cancel = CancelFlag()
@@ -187,6 +180,20 @@ def _codedeploy(
     reporter = Reporter(opts, verb="deploy")
     out = opts.out()
     plan = plan_release(aws, spec, request.deploy_options(), live=live)
+    if request.wait_until is not None:
+        from bluegreen.engines.codedeploy.machine import wait_until_problem
+        from bluegreen.errors import UsageError
+
+        problem = wait_until_problem(
+            request.wait_until, plan.group.ready_action == "STOP_DEPLOYMENT"
+        )
+        if problem is not None:
+            raise UsageError(
+                problem,
+                where="--wait-until",
+                hint="a CodeDeploy lifecycle event (e.g. AfterAllowTestTraffic), or `paused` on "
+                "a group that waits before rerouting",
+            )
     if request.dry_run:
         out.emit(plan.to_json(), "\n".join(plan.lines()))
         out.json(Outcome.dry_run(plan.task_definition_arn).result())
@@ -241,6 +248,7 @@ def _codedeploy(
             cancel=cancel,
             ask=asker(reporter) if request.ask_on_cancel else None,
         )
+        settings.wait_until = request.wait_until
         outcome = reporter.follow(aws, settings, journal)
     reporter.finish(outcome)
 

@@ -349,8 +349,9 @@ def prepare_release(
         from bluegreen.errors import PreflightError
 
         raise PreflightError(
-            f"--wait-until is available for ECS-native services; this service is released by "
-            f"{kind.label}",
+            f"--wait-until is available for ECS-native services and a single CodeDeploy "
+            f"release; this service is released by {kind.label}"
+            + (" in a release of several specs" if kind is EngineKind.CODEDEPLOY else ""),
             where="--wait-until",
             hint="deploy with --no-wait and follow it with `bluegreen watch`",
         )

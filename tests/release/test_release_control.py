@@ -149,6 +149,65 @@ def test_approve_then_watch(waits_for_approval: Stack, cli: Callable[..., Ran]) 
     assert watched.result["taskDefinitionArn"] == started.result["taskDefinitionArn"]
 
 
+def test_wait_until_a_lifecycle_event_returns_and_watch_follows(
+    stack: Stack, cli: Callable[..., Ran]
+) -> None:
+    """`deploy --wait-until AfterAllowTestTraffic` (DESIGN.md's pinned flag) returns exit 0 once
+    that lifecycle event started, the deployment still running; `watch` follows it to the end."""
+    stack.push("c14")
+    ran = cli(
+        "-o",
+        "json",
+        "deploy",
+        "--image",
+        f"web={stack.image('c14')}",
+        "--deployment-config",
+        LONG_CANARY,
+        "--wait-until",
+        "AfterAllowTestTraffic",
+    )
+    assert ran.code == 0, ran.stderr
+    dep = ran.result["deploymentId"]
+    assert "AfterAllowTestTraffic" in ran.result["reason"]
+    info = stack.client("codedeploy").get_deployment(deploymentId=dep)["deploymentInfo"]
+    assert info["status"] == "InProgress"
+    watched = cli("-o", "json", "watch", dep)
+    assert watched.code == 0, watched.stderr
+    assert watched.result["status"] == "Succeeded"
+
+
+def test_wait_until_paused_needs_a_group_that_waits(stack: Stack, cli: Callable[..., Ran]) -> None:
+    stack.push("c15")
+    before = stack.live_task_definition()
+    ran = cli("deploy", "--image", f"web={stack.image('c15')}", "--wait-until", "paused")
+    assert ran.code == 2, ran.stderr
+    assert "CONTINUE_DEPLOYMENT" in ran.stderr
+    assert stack.live_task_definition() == before
+    assert active(stack) == []
+
+
+def test_wait_until_paused_returns_in_ready_then_approve(
+    waits_for_approval: Stack, cli: Callable[..., Ran]
+) -> None:
+    stack = waits_for_approval
+    stack.push("c16")
+    blue = stack.live_task_definition()
+    weights = stack.prod_weights()
+    ran = cli(
+        "-o", "json", "deploy", "--image", f"web={stack.image('c16')}", "--wait-until", "paused"
+    )
+    assert ran.code == 0, ran.stderr
+    dep = ran.result["deploymentId"]
+    assert ran.result["status"] == "Ready"
+    # production untouched while paused: the same listener weights, the same revision
+    assert stack.prod_weights() == weights
+    assert stack.live_task_definition() == blue
+    assert cli("approve", dep).code == 0
+    watched = cli("-o", "json", "watch", dep)
+    assert watched.code == 0, watched.stderr
+    assert watched.result["status"] == "Succeeded"
+
+
 def test_verify_pass_approves_a_waiting_group(
     waits_for_approval: Stack, cli: Callable[..., Ran]
 ) -> None:

@@ -300,6 +300,7 @@ class FollowSettings:
     on_end: Callable[[Any], None] | None = None
     requested_stop: tuple[bool, str] | None = None  # (rollback, reason) asked before following
     shared: SharedReads | None = None  # a fan-out's batched reads and common poll grid
+    wait_until: str | None = None  # --wait-until: a lifecycle event, or "paused"
 
     @classmethod
     def for_release(
@@ -369,6 +370,7 @@ def follow(aws: Aws, settings: FollowSettings, sink: Sink, journal: J.Journal | 
         ready_wait=group.ready_wait_minutes * 60.0
         if group.ready_action == "STOP_DEPLOYMENT"
         else None,
+        wait_until=settings.wait_until,
     )
     shared = settings.shared
     cadence = steady_wait(config.time_scale)

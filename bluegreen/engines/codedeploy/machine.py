@@ -119,6 +119,9 @@ class MonitorConfig:
     stop_rollback: bool = True  # client-side triggers stop with rollback
     time_scale: float = 1.0  # endpoint seconds per wall second (a sandbox's fast clock)
     ready_wait: float | None = None  # seconds a group that stops when not approved waits
+    # --wait-until: a lifecycle event name (reached once it has started), or "paused" (the
+    # ready wait: the deployment waits for ContinueDeployment); exit 0 then, leaving it running
+    wait_until: str | None = None
 
 
 @dataclass(frozen=True)
@@ -455,6 +458,50 @@ def _verify_event(deployment_id: str, status: str, text: str) -> Event:
     return Event("verify", {"deploymentId": deployment_id, "status": status}, text)
 
 
+PAUSED = "paused"
+# The lifecycle events of an ECS blue/green deployment, in order
+# (https://docs.aws.amazon.com/codedeploy/latest/userguide/reference-appspec-file-structure-hooks.html#appspec-hooks-ecs)
+LIFECYCLE = (
+    "BeforeInstall",
+    "Install",
+    "AfterInstall",
+    "AllowTestTraffic",
+    "AfterAllowTestTraffic",
+    "BeforeAllowTraffic",
+    "AllowTraffic",
+    "AfterAllowTraffic",
+)
+
+
+def wait_until_problem(wait_until: str, waits_in_ready: bool) -> str | None:
+    """Why `--wait-until` cannot be reached on this group (None when it can)."""
+    if wait_until == PAUSED:
+        if waits_in_ready:
+            return None
+        return (
+            "--wait-until paused waits for the ready wait, but the deployment group reroutes "
+            "at once (deploymentReadyOption CONTINUE_DEPLOYMENT): it never pauses"
+        )
+    if wait_until.lower() in (name.lower() for name in LIFECYCLE):
+        return None
+    return f"--wait-until {wait_until!r} is neither `paused` nor a lifecycle event: " + ", ".join(
+        LIFECYCLE
+    )
+
+
+def _reached(wait_until: str, obs: Observation) -> str | None:
+    """What `--wait-until` waited for, when this observation shows it reached; else None."""
+    if wait_until == PAUSED:
+        return "paused: waiting in Ready for approval" if obs.status == "Ready" else None
+    for event in obs.lifecycle:
+        if event.name.lower() == wait_until.lower() and event.status in (
+            "InProgress",
+            "Succeeded",
+        ):
+            return f"reached {event.name} ({event.status})"
+    return None
+
+
 def step(state: State, obs: Observation) -> tuple[State, list[Event], Decision]:
     """Advance the monitor by one observation."""
     if state.phase is Phase.DONE:
@@ -473,6 +520,20 @@ def step(state: State, obs: Observation) -> tuple[State, list[Event], Decision]:
 
     # Still running: client-side triggers.
     if state.phase is Phase.WATCHING:
+        if cfg.wait_until is not None and obs.deployment_id == original:
+            reached = _reached(cfg.wait_until, obs)
+            if reached is not None:
+                outcome = Outcome(
+                    deployment_id=original,
+                    status=obs.status,
+                    rolled_back=False,
+                    exit_code=ExitCode.OK,
+                    reason=f"{reached}; it goes on: follow it with `bluegreen watch {original}`",
+                    task_definition_arn=cfg.task_definition_arn,
+                )
+                events.append(Event("reached", {"deploymentId": original}, outcome.reason))
+                state = replace(state, phase=Phase.DONE, outcome=outcome)
+                return state, events, Decision(outcome=outcome, detach=True)
         trig = _trigger(state, obs)
         if trig is not None:
             kind, reason = trig
