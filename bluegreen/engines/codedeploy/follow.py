@@ -16,7 +16,6 @@ import threading
 import time
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from bluegreen import journal as J
@@ -36,7 +35,7 @@ from bluegreen.engines.codedeploy.machine import (
     step,
     stop_requested,
 )
-from bluegreen.engines.codedeploy.metrics import Check, evaluate, queries
+from bluegreen.engines.codedeploy.metrics import Check, read_checks, target_group_dimensions
 from bluegreen.engines.codedeploy.probe import (
     RUNNING_TARGET,
     DeploymentView,
@@ -360,13 +359,7 @@ class Probe:
         if not tg_name:
             return None
         if tg_name not in self._dims:
-            from bluegreen.aws import elbv2
-
-            tg = elbv2.target_groups(self.aws, [tg_name])[tg_name]
-            dims = {"TargetGroup": tg.dimension}
-            if tg.load_balancer_arns:
-                dims["LoadBalancer"] = elbv2.load_balancer_dimension(tg.load_balancer_arns[0])
-            self._dims[tg_name] = dims
+            self._dims[tg_name] = target_group_dimensions(self.aws, tg_name)
         return self._dims[tg_name]
 
     def metrics(self, now: float, dep: DeploymentView) -> tuple[MetricValue, ...]:
@@ -378,26 +371,12 @@ class Probe:
         last = None if self._last_metrics is None else self._last_metrics[0]
         if self._last_metrics is not None and not cadence.due(last, every, now, self.scale):
             return self._last_metrics[1]
-        from bluegreen.aws import cloudwatch
-
-        qs = queries(
+        result = read_checks(
+            self.aws,
             self.checks,
             green=self._dimensions(dep.green_target_group),
             blue=self._dimensions(dep.blue_target_group),
         )
-        longest = max((q.period for q in qs), default=60)
-        end = datetime.now(UTC)
-        start = end - timedelta(seconds=max(3 * longest, 180))
-        values = cloudwatch.latest_values(
-            self.aws,
-            [
-                cloudwatch.MetricQuery(q.id, q.namespace, q.metric, q.stat, q.period, q.dimensions)
-                for q in qs
-            ],
-            start,
-            end + timedelta(seconds=60),
-        )
-        result = evaluate(self.checks, qs, values)
         self._last_metrics = (now, result)
         return result
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from bluegreen.engines.codedeploy.machine import MetricValue
+
+if TYPE_CHECKING:
+    from bluegreen.aws.session import Aws
 
 COMPARISONS = {
     "GreaterThanThreshold": lambda v, t: v > t,
@@ -126,3 +129,44 @@ def evaluate(
         hit = value is not None and breached(c.comparison, value, c.threshold)
         out.append(MetricValue(c.name, value, hit, c.threshold, c.comparison))
     return tuple(out)
+
+
+def target_group_dimensions(aws: Aws, name: str) -> dict[str, str]:
+    """The CloudWatch dimensions of a target group's metrics: TargetGroup, and LoadBalancer
+    when a load balancer forwards to it."""
+    from bluegreen.aws import elbv2
+
+    tg = elbv2.target_groups(aws, [name])[name]
+    dims = {"TargetGroup": tg.dimension}
+    if tg.load_balancer_arns:
+        dims["LoadBalancer"] = elbv2.load_balancer_dimension(tg.load_balancer_arns[0])
+    return dims
+
+
+def read_checks(
+    aws: Aws,
+    checks: Sequence[Check],
+    *,
+    green: Mapping[str, str] | None,
+    blue: Mapping[str, str] | None,
+) -> tuple[MetricValue, ...]:
+    """The checks' current values from CloudWatch (one GetMetricData for all of them), green
+    and blue being the target groups' dimensions (None while unknown)."""
+    from datetime import UTC, datetime, timedelta
+
+    from bluegreen.aws import cloudwatch
+
+    qs = queries(checks, green=green, blue=blue)
+    longest = max((q.period for q in qs), default=60)
+    end = datetime.now(UTC)
+    start = end - timedelta(seconds=max(3 * longest, 180))
+    values = cloudwatch.latest_values(
+        aws,
+        [
+            cloudwatch.MetricQuery(q.id, q.namespace, q.metric, q.stat, q.period, q.dimensions)
+            for q in qs
+        ],
+        start,
+        end + timedelta(seconds=60),
+    )
+    return evaluate(checks, qs, values)

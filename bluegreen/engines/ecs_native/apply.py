@@ -71,6 +71,7 @@ def apply(
     if arn is None:
         return nothing_to_deploy(p, "SUCCESSFUL")
     verify = _verify_factory(aws, p, arn, loop) if p.verify is not None else None
+    metrics = _metric_reader(aws, p) if p.metrics else None
     return update_and_follow(
         aws,
         out,
@@ -86,9 +87,41 @@ def apply(
         wait_until=p.wait_until,
         alarms=p.alarms,
         verify=verify,
+        metrics=metrics,
         loop=loop,
         record={"images": dict(p.images), "deploymentStrategy": p.strategy},
     )
+
+
+def _metric_reader(aws: Aws, p: NativePlan) -> MetricReader:
+    """The release's metric checks, green (the target group the deployment shifts to) against
+    blue (the one serving when it started): the names of those breached."""
+    from bluegreen.engines.codedeploy.metrics import read_checks, target_group_dimensions
+
+    def name(arn: str) -> str:
+        return arn.split(":targetgroup/")[-1].split("/")[0]
+
+    blue, green = p.target_groups[0], p.target_groups[1]
+    dims: dict[str, dict[str, str]] = {}
+
+    def read() -> tuple[str, ...]:
+        for arn in (blue, green):
+            if arn not in dims:
+                dims[arn] = target_group_dimensions(aws, name(arn))
+        found = read_checks(aws, p.metrics, green=dims[green], blue=dims[blue])
+        return tuple(m.name for m in found if m.breached)
+
+    every = min(float(c.period) for c in p.metrics)
+    return MetricReader(read, every)
+
+
+@dataclass(frozen=True)
+class MetricReader:
+    """Reads the metric checks (`read`: the names breached), once per `every` endpoint
+    seconds (a metric gets one datapoint a period)."""
+
+    read: Callable[[], tuple[str, ...]]
+    every: float
 
 
 def update_and_follow(
@@ -110,6 +143,7 @@ def update_and_follow(
     verify: VerifyFactory | None = None,
     record: Mapping[str, Any] | None = None,
     force_new_deployment: bool = False,
+    metrics: MetricReader | None = None,
 ) -> Outcome:
     """UpdateService to the revision (which starts a ServiceDeployment; with
     `force_new_deployment`, also of the revision the service already runs) and follow it."""
@@ -194,7 +228,7 @@ def update_and_follow(
         wait_until=wait_until,
         alarm_names=alarms,
     )
-    outcome = follow(aws, out, config, loop=loop, verify=verify)
+    outcome = follow(aws, out, config, loop=loop, verify=verify, metrics=metrics)
     record_result(journal, cluster, service, outcome)
     return outcome
 
@@ -221,15 +255,20 @@ def follow(
     *,
     loop: Loop,
     verify: VerifyFactory | None = None,
+    metrics: MetricReader | None = None,
 ) -> Outcome:
     """The loop around `step`: observe the service deployment (and the release's alarms every
     ALARM_POLL seconds, and the verify command's end), report changes, act, sleep."""
-    from bluegreen.aws import cloudwatch, ecs_native
+    from bluegreen.aws import cloudwatch, ecs_native, endpoint
+    from bluegreen.engines import cadence
 
     state = initial_state(config)
     cancel = False
     alarms_read_at: float | None = None
     in_alarm: tuple[str, ...] = ()
+    metrics_read_at: float | None = None
+    breached: tuple[str, ...] = ()
+    scale = endpoint.time_scale(aws, "ecs") if metrics is not None else 1.0
     running: VerifyRun | None = None
     verified: tuple[bool, str] | None = None
     try:
@@ -245,9 +284,17 @@ def follow(
                 states = cloudwatch.alarm_states(aws, config.alarm_names)
                 in_alarm = tuple(n for n in config.alarm_names if states.get(n) == "ALARM")
                 alarms_read_at = now
+            if (
+                metrics is not None
+                and state.phase in (Phase.FOLLOWING, Phase.VERIFYING)
+                and cadence.due(metrics_read_at, metrics.every, now, scale)
+            ):
+                breached, metrics_read_at = metrics.read(), now
             if running is not None and verified is None:
                 verified = running.poll()
-            obs = observation_from(deployment, now, cancel=cancel, alarms=in_alarm, verify=verified)
+            obs = observation_from(
+                deployment, now, cancel=cancel, alarms=in_alarm, verify=verified, metrics=breached
+            )
             state, events, decision = step(state, obs)
             for event in events:
                 out.emit(event.json(), event.text)

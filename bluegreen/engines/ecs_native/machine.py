@@ -56,6 +56,7 @@ class NativeObservation:
     updated_at: float | None = None  # epoch seconds of the deployment's last change
     cancel: bool = False
     alarms: tuple[str, ...] = ()  # the release's alarms in state ALARM (read by the loop)
+    metrics: tuple[str, ...] = ()  # the release's metric checks breached (read by the loop)
     verify: tuple[bool, str] | None = None  # the verify command's result, once it has ended
 
     def awaiting_pauses(self) -> tuple[str, ...]:
@@ -86,10 +87,13 @@ def observation_from(
     cancel: bool = False,
     alarms: Sequence[str] = (),
     verify: tuple[bool, str] | None = None,
+    metrics: Sequence[str] = (),
 ) -> NativeObservation:
     """Build an observation from a DescribeServiceDeployments `serviceDeployments[0]`."""
     if deployment is None:
-        return NativeObservation(now=now, cancel=cancel, alarms=tuple(alarms), verify=verify)
+        return NativeObservation(
+            now=now, cancel=cancel, alarms=tuple(alarms), verify=verify, metrics=tuple(metrics)
+        )
     target = deployment.get("targetServiceRevision") or {}
     conf = deployment.get("deploymentConfiguration") or {}
 
@@ -119,6 +123,7 @@ def observation_from(
         updated_at=_epoch(deployment.get("updatedAt")),
         cancel=cancel,
         alarms=tuple(alarms),
+        metrics=tuple(metrics),
         verify=verify,
     )
 
@@ -417,6 +422,9 @@ def step(state: NativeState, obs: NativeObservation) -> tuple[NativeState, list[
         )
     if obs.alarms:
         return _stop(state, events, obs, f"alarm {', '.join(obs.alarms)} in ALARM", ExitCode.FAILED)
+    if obs.metrics:
+        reason = f"metric check {', '.join(obs.metrics)} breached"
+        return _stop(state, events, obs, reason, ExitCode.FAILED)
     if cfg.deadline is not None and obs.now >= cfg.deadline:
         reason = f"timed out after {obs.now - cfg.started_at:.0f}s at {obs.stage or obs.status}"
         return _stop(state, events, obs, reason, ExitCode.TIMEOUT)

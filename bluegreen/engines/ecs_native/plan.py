@@ -10,7 +10,8 @@ Preflight before any write (reference ../shared/reference/ecs-native-bluegreen.m
   (where bluegreen runs the command while test traffic is on green and answers the hook), else
   the release is refused with the exact change to make (I1);
 - the spec's alarms exist; they are merged into the service's deployment alarms with rollback
-  (never fewer than the service had, I4); metric checks cannot gate here and are refused (I1);
+  (never fewer than the service had, I4); metric checks are read by the follow loop (green
+  against blue);
 - no service deployment is in flight (an UpdateService would supersede it).
 """
 
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
     from bluegreen.aws.model import LiveService
     from bluegreen.aws.session import Aws
     from bluegreen.engines.tagging import TagPlan
-    from bluegreen.spec.model import Spec
+    from bluegreen.spec.model import MetricCheck, Spec
 
 DEFAULT_TIMEOUT = 3600.0
 VERIFY_STAGE = "POST_TEST_TRAFFIC_SHIFT"
@@ -190,7 +191,8 @@ class NativePlan:
     timeout: float
     wait_until: str | None
     production_rules: tuple[str, ...]
-    target_groups: tuple[str, ...]
+    target_groups: tuple[str, ...]  # (blue: serving now, green: the one shifted to) per LB
+    metrics: tuple[MetricCheck, ...] = ()  # rollback.metrics, green against blue
     notices: tuple[str, ...] = ()
     tags: TagPlan | None = None
 
@@ -393,14 +395,6 @@ def plan(
     kind = select(live)
     if kind is not EngineKind.ECS_NATIVE:
         raise PreflightError(f"the service is released by {kind.label}", where=where)
-    if spec.rollback.metrics:
-        raise PreflightError(
-            "`rollback.metrics` cannot gate an ECS-native release: ECS moves the weights itself "
-            "and bluegreen has no hold on production between steps to act on a metric check",
-            where=f"{spec.display}: rollback.metrics",
-            hint="use `rollback.alarms` (CloudWatch alarms; ECS rolls back on them), or remove "
-            "the metric checks for this service",
-        )
     verify = request.verify or (spec.verify.command if spec.verify else None)
     wait_until = check_wait_until(request.wait_until, bool(verify))
     strategy = (
@@ -480,6 +474,7 @@ def plan(
         wait_until=wait_until,
         production_rules=tuple(prod_rules),
         target_groups=tuple(groups),
+        metrics=tuple(spec.rollback.metrics),
         notices=tuple(rendered.notices),
         tags=tags,
     )
