@@ -567,10 +567,7 @@ class _Templates:
             from jinja2 import TemplateNotFound, UndefinedError
 
             if isinstance(exc, UndefinedError):
-                hint = (
-                    "template variables: vars.<name> (spec `vars`, --vars-file, --var K=V), "
-                    "images.<container>, env, cluster, service, region, git_sha, git_branch"
-                )
+                hint = _undefined_hint(exc, context)
             elif isinstance(exc, TemplateNotFound):
                 hint = f"included templates are looked up in {display_path(self.folder)}"
             raise TemplateError(_describe(exc), where=where, hint=hint) from None
@@ -581,6 +578,26 @@ class _Templates:
             where=where,
             hint="run from a git checkout, or pass the value with --var / --image instead",
         )
+
+
+_MISSING = re.compile(r"has no attribute '([^']+)'|'([^']+)' is undefined")
+
+
+def _undefined_hint(exc: BaseException, context: Mapping[str, Any]) -> str:
+    """What is defined, and the closest name to the one that is not ("did you mean")."""
+    import difflib
+
+    found = _MISSING.search(str(exc))
+    missing = next((g for g in found.groups() if g), None) if found else None
+    variables = context.get("vars")
+    names = sorted(str(k) for k in variables) if isinstance(variables, Mapping) else []
+    near = difflib.get_close_matches(missing, names, n=1) if missing else []
+    head = f"did you mean vars.{near[0]}? " if near else ""
+    defined = ", ".join(f"vars.{n}" for n in names) or "no vars"
+    return (
+        f"{head}defined: {defined} (spec `vars`, --vars-file, --var K=V); also "
+        "images.<container>, env, cluster, service, region, git_sha, git_branch"
+    )
 
 
 def _describe(exc: BaseException) -> str:

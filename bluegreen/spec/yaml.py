@@ -328,6 +328,14 @@ def read_text(path: Path, *, what: str, error: type[BluegreenError] = SpecError)
     try:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
+        if what == "spec file":
+            folder = display_path(path.parent.absolute()) if path.parent != Path() else None
+            raise error(
+                f"spec file not found in {folder or Path.cwd()}",
+                where=display,
+                hint="run from the spec's folder, name it with -c PATH (or --config PATH), or "
+                "write one with `bluegreen init`",
+            ) from None
         raise error(
             f"{what} not found",
             where=display,

@@ -234,6 +234,10 @@ def test_help_lists_the_flags(capsys: pytest.CaptureFixture[str]) -> None:
         assert flag in out
 
 
+# the example spec's vars, as the hint of an undefined variable lists them
+DEFINED = "vars.desired_cpu, vars.desired_memory, vars.log_level, vars.release"
+
+
 def test_validate_one_problem_is_reported_alone(
     example: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -245,9 +249,22 @@ def test_validate_one_problem_is_reported_alone(
     assert out == ""
     assert err == (
         "error: inc.j2:2: undefined template variable: 'dict object' has no attribute 'nope'\n"
-        "  hint: template variables: vars.<name> (spec `vars`, --vars-file, --var K=V), "
+        f"  hint: defined: {DEFINED} (spec `vars`, --vars-file, --var K=V); also "
         "images.<container>, env, cluster, service, region, git_sha, git_branch\n"
     )
+
+
+def test_an_undefined_variable_names_the_closest_defined_one(
+    example: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A typo in a variable: the message says which one was meant, and what is defined."""
+    td = example / "taskdef.json.j2"
+    td.write_text(td.read_text().replace("vars.log_level", "vars.log_levle", 1))
+    assert run(["validate", "--offline"]) == 2
+    err = capsys.readouterr().err
+    assert "has no attribute 'log_levle'" in err
+    assert "did you mean vars.log_level?" in err
+    assert f"defined: {DEFINED}" in err
 
 
 def test_validate_collects_image_and_task_definition_problems_together(
