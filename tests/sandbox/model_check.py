@@ -20,8 +20,13 @@ NUMBER_TYPES = {"integer": int, "long": int}
 # Errors every AWS operation may answer though no operation's model lists them
 # (https://docs.aws.amazon.com/awsconsolehelpdocs/latest/gsg/common-errors.html), with the
 # signature errors AWS's front door answers before any service sees the request.
+# The query and ec2 protocols spell two of them their own way: AccessDenied (e.g. ELBv2, IAM)
+# and EC2's RequestLimitExceeded
+# (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html#CommonErrors).
 COMMON_ERRORS = frozenset(
     {
+        "AccessDenied",
+        "RequestLimitExceeded",
         "AccessDeniedException",
         "ExpiredTokenException",
         "IncompleteSignature",
