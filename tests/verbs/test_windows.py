@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -254,3 +255,20 @@ def test_spec_schema_rejects_an_unknown_day_range(tmp_path: Any) -> None:
     with pytest.raises(SpecError) as info:
         load_spec(_spec_with_days(tmp_path, "[mon-fry]"))
     assert "bluegreen.yaml:7: windows.allow[0].days[0]: 'mon-fry'" in str(info.value)
+
+
+def test_a_window_may_leave_out_days_or_hours(tmp_path: Path) -> None:
+    """As the spec schema and windows.py both say: `days` absent is every day, `hours` absent
+    all day (the schema used to require both)."""
+    from bluegreen.spec.load import load_spec
+
+    (tmp_path / "taskdef.json.j2").write_text('{"family": "web", "containerDefinitions": []}')
+    spec = tmp_path / "bluegreen.yaml"
+    spec.write_text(
+        "version: 1\ncluster: c\nservice: s\ntask_definition: taskdef.json.j2\n"
+        "windows:\n  timezone: UTC\n  allow:\n    - {hours: '09:00-17:00'}\n    - {days: [sat]}\n"
+    )
+    loaded = load_spec(spec)
+    windows = parse_windows(loaded.data["windows"])
+    assert windows.allow[0].days == frozenset(range(7))
+    assert windows.allow[1].days == frozenset({5})
