@@ -30,14 +30,6 @@ if TYPE_CHECKING:
 EVENTS_SHOWN = 5
 
 
-def is_rolling(aws: Aws, spec: Spec) -> bool:
-    """True when `engines.select` gives the spec's service to the rolling engine (exit 2 for a
-    service no engine of bluegreen's releases)."""
-    from bluegreen.engines import EngineKind, engine_of
-
-    return engine_of(aws, spec) is EngineKind.ROLLING
-
-
 # --- status -------------------------------------------------------------------------------------
 def _deployment(d: Mapping[str, Any]) -> dict[str, Any]:
     return {
