@@ -24,10 +24,8 @@ class EcrResolver:
     def _session(self, region: str | None) -> Aws:
         if region is None or region == self.aws.region:
             return self.aws
-        if region not in self._by_region:
-            from bluegreen.aws.session import Aws
-
-            self._by_region[region] = Aws(profile=self.aws.profile, region=region)
+        if region not in self._by_region:  # same profile and role, the registry's region
+            self._by_region[region] = self.aws.with_region(region)
         return self._by_region[region]
 
     def resolve(self, ref: ImageRef, where: str) -> ImageRef:

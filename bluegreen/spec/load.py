@@ -19,6 +19,7 @@ from bluegreen.spec.model import (
     CodeDeploySpec,
     LoadBalancerSpec,
     MetricCheck,
+    NotifySpec,
     RollbackSpec,
     Spec,
     VerifySpec,
@@ -112,7 +113,7 @@ def load_spec(path: Path, env: str | None = None) -> Spec:
     # Without --env the document is complete as it stands; with one, required keys may come
     # from the environment's overlay, so they are checked after merging.
     first = schema if env is None else relaxed
-    raise_problems(schema_problems(doc, first, where_raw), subject=display)
+    raise_problems(schema_problems(doc, first, where_raw, conceal=_webhook_value), subject=display)
 
     envs: dict[str, Any] = doc.get("environments") or {}
     if env is not None:
@@ -135,7 +136,7 @@ def load_spec(path: Path, env: str | None = None) -> Spec:
     def where(p: JsonPath) -> str:
         return locate(display, merged_lines, p)
 
-    raise_problems(schema_problems(data, schema, where), subject=display)
+    raise_problems(schema_problems(data, schema, where, conceal=_webhook_value), subject=display)
     return _typed(path, env, data, where, merged_lines)
 
 
@@ -149,6 +150,23 @@ def _merged_lines(lines: Mapping[JsonPath, int], env: str | None) -> dict[JsonPa
             if p[: len(prefix)] == prefix and len(p) > len(prefix):
                 merged[p[len(prefix) :]] = n
     return merged
+
+
+NOTIFY_EVENTS = ("start", "end", "rollback")
+
+
+def _webhook_value(path: JsonPath) -> bool:
+    """A webhook URL is a credential (its path or its user info): messages never quote it."""
+    return "notify" in path and "webhook" in path
+
+
+def _notify(block: Any) -> NotifySpec | None:
+    """`notify:` (schema-checked): its webhooks and the events they receive."""
+    if not block:
+        return None
+    hooks = block["webhook"]
+    webhooks = (hooks,) if isinstance(hooks, str) else tuple(str(h) for h in hooks)
+    return NotifySpec(webhooks, frozenset(block.get("events") or NOTIFY_EVENTS))
 
 
 def _typed(
@@ -264,6 +282,9 @@ def _typed(
         windows=data.get("windows"),
         folder=folder,
         lines=lines,
+        role_arn=data.get("role_arn"),
+        external_id=data.get("external_id"),
+        notify=_notify(data.get("notify")),
     )
     raise_problems(problems, subject=display_path(path))
     return spec

@@ -63,6 +63,14 @@ class VerifySpec:
 
 
 @dataclass(frozen=True)
+class NotifySpec:
+    """`notify:`: webhooks told of a release's events (start, end, rollback)."""
+
+    webhooks: tuple[str, ...]
+    events: frozenset[str]
+
+
+@dataclass(frozen=True)
 class Spec:
     path: Path
     env: str | None
@@ -84,6 +92,9 @@ class Spec:
     folder: Path  # the spec file's folder, symlinks resolved: relative paths start here
     # JSON path -> line in the spec file (env-merged); built on first use (see LazyLines)
     lines: Mapping[JsonPath, int] | None = None
+    role_arn: str | None = None  # assume this role for every AWS call (--assume-role wins)
+    external_id: str | None = None  # AssumeRole's ExternalId
+    notify: NotifySpec | None = None
 
     @property
     def display(self) -> str:
