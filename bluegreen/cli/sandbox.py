@@ -326,6 +326,13 @@ def describe_fault(fault: dict[str, Any]) -> str:
         return f"green tasks turn unhealthy after {after:g} simulated seconds"
     if kind == "hook-fail":
         return f"lifecycle hook {fault.get('event') or 'every event'} fails"
+    if kind == "task-exit":
+        which = (
+            f"container {fault['container']}" if fault.get("container") else "essential container"
+        )
+        after = fault.get("after_seconds")
+        when = f" after {after:g} simulated seconds" if after is not None else ""
+        return f"one-off tasks: the {which} exits with code {fault.get('exit_code')}{when}"
     return str(kind)
 
 
@@ -419,6 +426,33 @@ def hook_fail(
     fault: dict[str, Any] = {"kind": "hook-fail"}
     if event is not None:
         fault["event"] = event.value
+    _add(ctx, fault)
+
+
+@fault_app.command("task-exit")
+def task_exit(
+    ctx: typer.Context,
+    code: Annotated[int, typer.Option(help="Exit code of the essential container, 1-255.")] = 1,
+    container: Annotated[
+        str | None,
+        typer.Option(help="Only tasks whose essential container has this name; default all."),
+    ] = None,
+    after: Annotated[
+        str | None,
+        typer.Option(help="Run this long first (90s, 5m; simulated time); default 30s."),
+    ] = None,
+) -> None:
+    """Make one-off tasks (RunTask, e.g. `bluegreen run`) fail: their essential container
+    exits with CODE."""
+    if not 1 <= code <= 255:
+        raise UsageError(f"the exit code must be from 1 to 255, got {code}", where="--code")
+    fault: dict[str, Any] = {"kind": "task-exit", "code": code}
+    if container is not None:
+        fault["container"] = container
+    if after is not None:
+        from bluegreen.spec.load import parse_duration
+
+        fault["after_seconds"] = parse_duration(after, "--after")
     _add(ctx, fault)
 
 

@@ -1,4 +1,5 @@
-"""Fault injection for the sandbox: throttling, latency, unhealthy green tasks, failing hooks.
+"""Fault injection for the sandbox: throttling, latency, unhealthy green tasks, failing hooks,
+one-off tasks that exit non-zero.
 
 Faults are plain records kept in a thread-safe registry; the HTTP front end asks it whether
 to throttle or delay a request, and the engines ask it whether green tasks are healthy and
@@ -16,7 +17,15 @@ from typing import Any
 from bluegreen.sandbox.clock import SandboxClock
 from bluegreen.sandbox.throttling import TokenBuckets
 
-KINDS = ("throttle", "latency", "unhealthy-green", "hook-fail", "lost-answer", "access-denied")
+KINDS = (
+    "throttle",
+    "latency",
+    "unhealthy-green",
+    "hook-fail",
+    "lost-answer",
+    "access-denied",
+    "task-exit",
+)
 ACCESS_DENIED_MODES = ("denied", "expired")  # AccessDenied, or expired credentials
 LOST_ANSWER_MODES = ("error", "reset")  # answer HTTP 500, or close the connection unanswered
 HOOK_EVENTS = (
@@ -54,6 +63,8 @@ class Fault:
     operation: str | None = None  # lost-answer: the CodeDeploy operation (CreateDeployment, ...)
     mode: str | None = None  # lost-answer: LOST_ANSWER_MODES; access-denied: ACCESS_DENIED_MODES
     realistic: bool | None = None  # throttle: AWS's token buckets instead of a rate
+    exit_code: int | None = None  # task-exit: what the essential container of a RunTask exits with
+    container: str | None = None  # task-exit: only tasks whose essential container has this name
 
     def to_json(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v is not None}
@@ -121,6 +132,8 @@ class FaultRegistry:
             fault = self._lost_answer(fault_id, body, now)
         elif kind == "access-denied":
             fault = self._access_denied(fault_id, body, service, now)
+        elif kind == "task-exit":
+            fault = self._task_exit(fault_id, body, now)
         elif kind == "unhealthy-green":
             after = _number(body, "after_seconds", None)
             if after is not None and after < 0:
@@ -156,6 +169,36 @@ class FaultRegistry:
         )
         self._remaining[fault_id] = fault.count or 1
         return fault
+
+    def _task_exit(self, fault_id: str, body: dict[str, Any], now: float) -> Fault:
+        """`task-exit`: the essential container of every task RunTask starts (of `container`,
+        when given) exits with `code` (default 1) instead of 0, optionally after
+        `after_seconds` simulated seconds of running."""
+        code = _number(body, "code", 1)
+        if code is None or code != int(code) or not 1 <= code <= 255:
+            raise FaultError("task-exit 'code' must be a whole number from 1 to 255")
+        after = _number(body, "after_seconds", None)
+        if after is not None and after < 0:
+            raise FaultError("'after_seconds' must be >= 0")
+        container = body.get("container")
+        if container is not None and (not isinstance(container, str) or not container):
+            raise FaultError("task-exit 'container' must be a container name")
+        return Fault(
+            fault_id,
+            "task-exit",
+            exit_code=int(code),
+            container=container,
+            after_seconds=after,
+            created_at=now,
+        )
+
+    def task_exit(self, essential: str) -> tuple[int, float | None] | None:
+        """(exit code, simulated seconds of running or None) for a new one-off task whose
+        essential container is `essential`; None when no task-exit fault applies."""
+        for fault in self._of_kind("task-exit"):
+            if fault.container in (None, essential) and fault.exit_code is not None:
+                return fault.exit_code, fault.after_seconds
+        return None
 
     def lost_answer(self, operation: str) -> str | None:
         """The mode ("error" | "reset") when this request's answer is to be lost, else None."""

@@ -9,7 +9,8 @@ application. Control endpoints:
 - `POST /_sandbox/faults` (`throttle` {service?, rate?, count?}, `latency` {service?, ms},
   `unhealthy-green` {after_seconds?}, `hook-fail` {event?}, `lost-answer` {operation,
   mode?: error|reset, count?}: a CodeDeploy call is carried out, then answered 500 or its
-  connection closed) → `{"id": ...}`;
+  connection closed), `task-exit` {code?, container?, after_seconds?}: the essential container
+  of each task RunTask starts exits with that code) → `{"id": ...}`;
   `GET /_sandbox/faults`; `DELETE /_sandbox/faults`
 - `GET /_sandbox/hooks`: lifecycle hook executions waiting for
   PutLifecycleEventHookExecutionStatus (the sandbox invokes no Lambda, so this is where a
@@ -48,6 +49,8 @@ ECS_CREATE_SERVICE_TARGET = "AmazonEC2ContainerServiceV20141113.CreateService"
 ECS_UPDATE_SERVICE_TARGET = "AmazonEC2ContainerServiceV20141113.UpdateService"
 ECS_LIST_TASKS_TARGET = "AmazonEC2ContainerServiceV20141113.ListTasks"
 ECS_CREATE_TASK_SET_TARGET = "AmazonEC2ContainerServiceV20141113.CreateTaskSet"
+ECS_RUN_TASK_TARGET = "AmazonEC2ContainerServiceV20141113.RunTask"
+ECS_STOP_TASK_TARGET = "AmazonEC2ContainerServiceV20141113.StopTask"
 ECR_PUT_IMAGE_TARGET = "AmazonEC2ContainerRegistry_V20150921.PutImage"
 ECS_TARGET_PREFIX = "AmazonEC2ContainerServiceV20141113."
 ECS_TASK_DEFINITION_USERS = (
@@ -176,6 +179,7 @@ class SandboxServer:
         from bluegreen.sandbox.codedeploy.service import CodeDeployService
         from bluegreen.sandbox.ecs_native.api import EcsNative
         from bluegreen.sandbox.rolling import RollingEngine
+        from bluegreen.sandbox.tasks import OneOffTasks
 
         self.host = host
         self.port = port
@@ -185,6 +189,7 @@ class SandboxServer:
         self._moto_app: WSGIApp = DomainDispatcherApplication(create_backend_app)
         self.rolling = RollingEngine(clock=self.clock, faults=self.faults)
         self.corrections = EcsCorrections(self._moto_app, self._after_ecs_update)
+        self.tasks = OneOffTasks(clock=self.clock, faults=self.faults, moto_app=self._moto_app)
         self.ecr_corrections = EcrCorrections(self._moto_app)
         self.codedeploy = CodeDeployService(
             clock=self.clock,
@@ -287,13 +292,19 @@ class SandboxServer:
             self.faults.clear()
             self.codedeploy.reset()
             self.rolling.reset()
+            self.tasks.reset()
             self.ecs_native.reset()
             moto_api_backend.reset()
             self.occupancy.reset()
 
     def _engine_loop(self) -> None:
         while not self._stopping.wait(ENGINE_TICK_SECONDS):
-            for step in (self.codedeploy.tick, self.rolling.tick, self.ecs_native.tick):
+            for step in (
+                self.codedeploy.tick,
+                self.rolling.tick,
+                self.ecs_native.tick,
+                self.tasks.tick,
+            ):
                 try:
                     step()
                 except Exception as exc:  # keep the engine alive; report each new error once
@@ -416,6 +427,10 @@ class SandboxServer:
             return self.ecr_corrections.put_image(environ, start_response, _read_body(environ))
         if target == ECS_LIST_TASKS_TARGET:
             return self.corrections.list_tasks(environ, start_response, _read_body(environ))
+        if target == ECS_RUN_TASK_TARGET:
+            return self.tasks.run_task(environ, start_response, _read_body(environ))
+        if target == ECS_STOP_TASK_TARGET:
+            return self.tasks.stop_task(environ, start_response, _read_body(environ))
         if target.startswith(CODEDEPLOY_TARGET_PREFIX):
             operation = target[len(CODEDEPLOY_TARGET_PREFIX) :]
             body = _read_body(environ)
