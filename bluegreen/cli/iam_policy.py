@@ -44,6 +44,14 @@ def iam_policy(
             "infrastructure role it creates, the controller switch, --delete-codedeploy).",
         ),
     ] = False,
+    run: Annotated[
+        bool,
+        typer.Option(
+            "--run",
+            help="Add what `bluegreen run` needs: ecs:RunTask of the family and ecs:StopTask, "
+            "in the spec's cluster.",
+        ),
+    ] = False,
 ) -> None:
     """Print the least-privilege IAM policy (JSON) for the features the spec uses.
 
@@ -132,6 +140,7 @@ def iam_policy(
         account_lookup=lookup,
         infrastructure_roles=passed,
         migrate=migrate,
+        run=run,
     )
     for note in result.notes:
         out.warn(note)

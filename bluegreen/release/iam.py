@@ -33,6 +33,7 @@ CLEANUP = "cleanup"
 DOCTOR = "doctor"
 ACCOUNT = "account"  # account lookup when --account is not given
 MIGRATE = "migrate"  # `migrate --to ecs` (iam-policy --migrate)
+RUN = "run"  # one-off tasks: `run` (iam-policy --run)
 
 FEATURES = (
     CORE,
@@ -49,6 +50,7 @@ FEATURES = (
     DOCTOR,
     ACCOUNT,
     MIGRATE,
+    RUN,
 )
 
 # --- resources -----------------------------------------------------------------------------
@@ -164,11 +166,17 @@ ACTIONS: dict[str, Action] = {
     "codedeploy:ListDeploymentGroups": Action(MIGRATE, APPLICATION, "the application's groups"),
     "codedeploy:DeleteDeploymentGroup": Action(MIGRATE, GROUP, "--delete-codedeploy"),
     "codedeploy:DeleteApplication": Action(MIGRATE, APPLICATION, "--delete-codedeploy"),
+    # run: a one-off task of the family in the spec's cluster (DescribeTasks, a core read,
+    # follows it; iam:PassRole on the task's roles comes with them, see ROLE_USE)
+    "ecs:RunTask": Action(RUN, FAMILY, "run: start the one-off task"),
+    "ecs:StopTask": Action(RUN, ANY, "run: stop it on timeout or cancel"),
 }
 
 # Read-only: never needs more than the features it is listed under; the policy builder keeps
 # the cluster condition on ECS calls scoped to "*" that accept it.
 _ECS_CLUSTER_CONDITION = {"ecs:ListTasks", "ecs:DescribeTasks", "ecs:ListServices"}
+# Task writes of `run`, kept to the spec's cluster the same way.
+_ECS_RUN_CONDITION = {"ecs:RunTask", "ecs:StopTask"}
 
 _SERVICE_PREFIX = {
     "ecs": "ecs",
@@ -224,9 +232,12 @@ def features_for(
     custom_config: bool,
     account_lookup: bool,
     migrate: bool = False,
+    run: bool = False,
 ) -> frozenset[str]:
     out = {CORE, CLEANUP, DOCTOR}
     out.update(strategies)
+    if run:
+        out.add(RUN)
     if migrate:  # it reads the group, writes the service under the ECS-native engine
         out.update((MIGRATE, CODEDEPLOY_BG, ECS_NATIVE))
     if ecr_images:
@@ -336,6 +347,8 @@ def build_policy(p: PolicyInputs) -> dict[str, Any]:
         if not resources:
             continue  # e.g. no CodeDeploy config to read: nothing to grant
         cond = "cluster" if name in _ECS_CLUSTER_CONDITION else ""
+        if name in _ECS_RUN_CONDITION:
+            cond = "cluster-run"
         if name == "iam:PassRole":
             cond = "passrole"
         groups.setdefault((resources, cond), []).append(name)
@@ -344,13 +357,15 @@ def build_policy(p: PolicyInputs) -> dict[str, Any]:
     for key, actions in sorted(groups.items(), key=lambda kv: _SIDS[kinds[kv[0]]]):
         resources, cond = key
         sid = "ClusterScopedReads" if cond == "cluster" else _SIDS[kinds[key]]
+        if cond == "cluster-run":
+            sid = "OneOffTasksInCluster" if kinds[key] == FAMILY else "StopOneOffTasksInCluster"
         stmt: dict[str, Any] = {
             "Sid": sid,
             "Effect": "Allow",
             "Action": sorted(actions),
             "Resource": list(resources) if len(resources) > 1 else resources[0],
         }
-        if cond == "cluster":
+        if cond in ("cluster", "cluster-run"):
             stmt["Condition"] = {
                 "ArnEquals": {
                     "ecs:cluster": f"arn:{p.partition}:ecs:{p.region}:{p.account}:cluster/"
@@ -407,6 +422,7 @@ def policy_for(
     account_lookup: bool = False,
     infrastructure_roles: Sequence[str] = (),
     migrate: bool = False,
+    run: bool = False,
 ) -> PolicyResult:
     """The policy for `spec`, whose task definition rendered to `task_definition` with
     `images` (container -> reference)."""
@@ -444,6 +460,7 @@ def policy_for(
         custom_config=custom,
         account_lookup=account_lookup,
         migrate=migrate,
+        run=run,
     )
     family = str(task_definition.get("family") or "")
     if not family:
