@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from bluegreen.aws.errors import aws_errors
-from bluegreen.aws.model import LiveService
-from bluegreen.errors import ResourceNotFound
+from bluegreen.aws.model import ContainerRun, LiveService, TaskRun
+from bluegreen.errors import AwsError, ResourceNotFound
 
 if TYPE_CHECKING:
     from bluegreen.aws.session import Aws
@@ -189,3 +189,69 @@ def family_revisions(aws: Aws, family: str) -> list[str]:
             if not token:
                 return arns
             params["nextToken"] = token
+
+
+# --- one-off tasks (RunTask) --------------------------------------------------------------------
+def _task_run(task: Mapping[str, Any]) -> TaskRun:
+    """A RunTask/DescribeTasks/StopTask task record as the typed TaskRun."""
+    containers = tuple(
+        ContainerRun(
+            name=str(c.get("name") or ""),
+            last_status=c.get("lastStatus"),
+            exit_code=c.get("exitCode") if isinstance(c.get("exitCode"), int) else None,
+            reason=c.get("reason") or None,
+        )
+        for c in task.get("containers") or []
+        if isinstance(c, Mapping)
+    )
+    return TaskRun(
+        task_arn=str(task.get("taskArn") or ""),
+        task_definition_arn=task.get("taskDefinitionArn"),
+        last_status=task.get("lastStatus"),
+        desired_status=task.get("desiredStatus"),
+        stop_code=task.get("stopCode") or None,
+        stopped_reason=task.get("stoppedReason") or None,
+        containers=containers,
+        overrides=_plain(dict(task.get("overrides") or {})),
+    )
+
+
+def run_task(aws: Aws, params: Mapping[str, Any]) -> TaskRun:
+    """RunTask with `params` (one task); the task as started. A placement failure ECS reports
+    in `failures` (no task started) is an AwsError (exit 4) carrying ECS's reason."""
+    cluster = str(params.get("cluster", ""))
+    with aws_errors(resource=f"cluster {cluster}"):
+        resp = aws.ecs().run_task(**params)
+    tasks = resp.get("tasks") or []
+    if not tasks:
+        reasons = sorted(
+            {
+                f"{f.get('reason', '?')}" + (f" ({f['detail']})" if f.get("detail") else "")
+                for f in resp.get("failures") or []
+            }
+        )
+        raise AwsError(
+            "ECS started no task: " + ("; ".join(reasons) or "no reason given"),
+            where=f"cluster {cluster}",
+            hint="check the cluster's capacity and the service's network configuration",
+        )
+    return _task_run(tasks[0])
+
+
+def describe_task(aws: Aws, cluster: str, task_arn: str) -> TaskRun:
+    """DescribeTasks of one task; ResourceNotFound (exit 4) when ECS no longer knows it."""
+    with aws_errors(resource=task_arn):
+        resp = aws.ecs().describe_tasks(cluster=cluster, tasks=[task_arn])
+    tasks = resp.get("tasks") or []
+    if not tasks:
+        raise ResourceNotFound(
+            f"ECS does not know task {task_arn} in cluster {cluster!r}", where=task_arn
+        )
+    return _task_run(tasks[0])
+
+
+def stop_task(aws: Aws, cluster: str, task_arn: str, reason: str) -> TaskRun:
+    """StopTask (the task gets SIGTERM, then SIGKILL after its stop timeout)."""
+    with aws_errors(resource=task_arn):
+        resp = aws.ecs().stop_task(cluster=cluster, task=task_arn, reason=reason[:255])
+    return _task_run(resp.get("task") or {"taskArn": task_arn})

@@ -23,6 +23,7 @@ def register(app: typer.Typer) -> None:
         redeploy,
         render,
         rollback,
+        run,
         sandbox,
         status,
         stop,
@@ -53,6 +54,7 @@ def register(app: typer.Typer) -> None:
         tag,
         cleanup,
         migrate,
+        run,
     ):
         verb.register(app)
     app.add_typer(sandbox.app)
