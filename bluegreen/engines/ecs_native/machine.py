@@ -12,21 +12,32 @@ SUCCESSFUL, or → ROLLBACK_REQUESTED → ROLLBACK_IN_PROGRESS → ROLLBACK_SUCC
 ROLLBACK_FAILED, or → STOP_REQUESTED → STOPPED. Polls may skip stages, so stages are compared by
 position; a rollback before `--wait-until`'s stage is a failure; a PAUSE hook awaiting action
 blocks until it is answered (by verify, by `bluegreen approve`, or by its timeout action).
+
+The decision's `wait` follows the deployment's schedule (schedule.py, engines/cadence): during
+bakes one read every 6 s of the endpoint's clock (`NativeConfig.time_scale`), one read just
+after each expected production step, a burst around the expected end; `ACTING` after an action
+of ours (a stop, a hook answered), `FAST_POLL` while a rollback runs or the deployment is not
+listed yet, and throughout when the loop did not tell the endpoint's time scale.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
+from bluegreen.engines import cadence
 from bluegreen.engines.ecs_native.plan import PAUSED, STAGES, VERIFY_STAGE
+from bluegreen.engines.ecs_native.schedule import Strategy, native_schedule
 from bluegreen.engines.model import Event, Outcome, revision
 from bluegreen.errors import ExitCode
 
-FAST_POLL = 1.0
+FAST_POLL = 1.0  # a rollback runs, or the deployment is not listed yet
+BLUE_GREEN = Strategy()
+ACTING = 2 * cadence.BURST  # wall seconds: right after a stop or a hook answer of ours
 ROLLBACK_TIMEOUT = 1800.0  # seconds a rollback may take once asked before the watch gives up
 TERMINAL = ("SUCCESSFUL", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED", "STOPPED")
 ROLLING_BACK = ("ROLLBACK_REQUESTED", "ROLLBACK_IN_PROGRESS")
@@ -58,6 +69,8 @@ class NativeObservation:
     alarms: tuple[str, ...] = ()  # the release's alarms in state ALARM (read by the loop)
     metrics: tuple[str, ...] = ()  # the release's metric checks breached (read by the loop)
     verify: tuple[bool, str] | None = None  # the verify command's result, once it has ended
+    wall: float | None = None  # epoch seconds at `now` (compared with the deployment's times)
+    strategy: Strategy = BLUE_GREEN  # from the deployment's configuration snapshot
 
     def awaiting_pauses(self) -> tuple[str, ...]:
         return tuple(
@@ -88,11 +101,19 @@ def observation_from(
     alarms: Sequence[str] = (),
     verify: tuple[bool, str] | None = None,
     metrics: Sequence[str] = (),
+    wall: float | None = None,
 ) -> NativeObservation:
-    """Build an observation from a DescribeServiceDeployments `serviceDeployments[0]`."""
+    """Build an observation from a DescribeServiceDeployments `serviceDeployments[0]`;
+    `wall`: epoch seconds of the read (the system clock unless given)."""
+    wall = time.time() if wall is None else wall
     if deployment is None:
         return NativeObservation(
-            now=now, cancel=cancel, alarms=tuple(alarms), verify=verify, metrics=tuple(metrics)
+            now=now,
+            cancel=cancel,
+            alarms=tuple(alarms),
+            verify=verify,
+            metrics=tuple(metrics),
+            wall=wall,
         )
     target = deployment.get("targetServiceRevision") or {}
     conf = deployment.get("deploymentConfiguration") or {}
@@ -125,6 +146,8 @@ def observation_from(
         alarms=tuple(alarms),
         metrics=tuple(metrics),
         verify=verify,
+        wall=wall,
+        strategy=Strategy.of(conf),
     )
 
 
@@ -142,6 +165,10 @@ class NativeConfig:
     # set by `stop`/`rollback`: the deployment was stopped with rollback by request before the
     # watch began; a completed rollback is then what was asked (exit 0)
     requested_stop: str | None = None
+    # endpoint seconds per wall second (1 on AWS; a sandbox's fast clock tells its own); None:
+    # not told, so the schedule cannot be placed in wall time and the watch reads every
+    # FAST_POLL seconds
+    time_scale: float | None = None
 
 
 class Phase(StrEnum):
@@ -194,6 +221,8 @@ class NativeState:
     verify_hooks: tuple[str, ...] = ()
     verified: bool = False
     outcome: Outcome | None = None
+    stage_since: float | None = None  # epoch seconds the current stage began (as seen)
+    weight_since: float | None = None  # epoch seconds green's production share last changed
 
 
 def initial_state(config: NativeConfig) -> NativeState:
@@ -282,14 +311,30 @@ def _diff(state: NativeState, obs: NativeObservation) -> tuple[NativeState, list
                 text,
             )
         )
+    stage_since, weight_since = state.stage_since, state.weight_since
+    if obs.stage and obs.stage != state.stage:
+        stage_since = _since(obs, stage_since)
+    if obs.status and obs.production_weight != state.weights[0]:
+        weight_since = _since(obs, weight_since)
     state = replace(
         state,
         status=obs.status or state.status,
         stage=obs.stage or state.stage,
         weights=weights if obs.status else state.weights,
         hooks=hooks,
+        stage_since=stage_since,
+        weight_since=weight_since,
     )
     return state, events
+
+
+def _since(obs: NativeObservation, previous: float | None) -> float | None:
+    """When a change first seen in `obs` happened: the deployment's `updatedAt` when it is
+    later than the last change noted (`previous`), else the moment of the read."""
+    told = obs.updated_at
+    if told is not None and (previous is None or told > previous):
+        return told if obs.wall is None or told <= obs.wall else obs.wall
+    return obs.wall
 
 
 def _finish(
@@ -320,13 +365,41 @@ def _stop(
             f"{reason}: stopping the deployment with rollback to {previous}",
         )
     )
-    return state, events, Decision((Stop(reason),), wait=FAST_POLL)
+    return state, events, Decision((Stop(reason),), wait=ACTING)
 
 
-def _wait(cfg: NativeConfig, obs: NativeObservation) -> float:
+def _wait(cfg: NativeConfig, obs: NativeObservation, wait: float = FAST_POLL) -> float:
     if cfg.deadline is not None:
-        return max(0.05, min(FAST_POLL, cfg.deadline - obs.now))
-    return FAST_POLL
+        return max(0.05, min(wait, cfg.deadline - obs.now))
+    return wait
+
+
+def schedule(state: NativeState, obs: NativeObservation) -> cadence.Schedule:
+    """What the deployment is expected to do next, and when (schedule.native_schedule): only
+    while it runs forward and the watch follows it."""
+    scale = state.config.time_scale or 1.0
+    if state.phase is not Phase.FOLLOWING or state.status != "IN_PROGRESS":
+        return cadence.Schedule(scale=scale)
+    return native_schedule(
+        obs.strategy,
+        stage=state.stage,
+        stage_since=state.stage_since,
+        weight=state.weights[0],
+        weight_since=state.weight_since,
+        scale=scale,
+    )
+
+
+def next_wait(state: NativeState, obs: NativeObservation) -> float:
+    """Wall seconds before the next read while the deployment runs: the schedule's cadence,
+    never past the deadline."""
+    if state.config.time_scale is None:
+        wait = FAST_POLL
+    elif obs.wall is None:
+        wait = cadence.steady_wait(state.config.time_scale)
+    else:
+        wait = cadence.next_wait(schedule(state, obs), obs.wall)
+    return _wait(state.config, obs, wait)
 
 
 def _terminal(
@@ -441,7 +514,7 @@ def step(state: NativeState, obs: NativeObservation) -> tuple[NativeState, list[
                 f"{', '.join(pauses)})",
             )
         )
-        return state, events, Decision((RunVerify(pauses),), wait=FAST_POLL)
+        return state, events, Decision((RunVerify(pauses),), wait=_wait(cfg, obs))
     if cfg.wait_until is not None and _reached(cfg.wait_until, obs):
         reason = (
             f"reached {cfg.wait_until if cfg.wait_until != PAUSED else 'a pause hook'} "
@@ -450,7 +523,7 @@ def step(state: NativeState, obs: NativeObservation) -> tuple[NativeState, list[
             + (", continue it with `bluegreen approve`" if cfg.wait_until == PAUSED else "")
         )
         return _finish(state, events, _outcome(state, obs.status, False, ExitCode.OK, reason))
-    return state, events, Decision(wait=_wait(cfg, obs))
+    return state, events, Decision(wait=next_wait(state, obs))
 
 
 def _reached(wait_until: str, obs: NativeObservation) -> bool:
@@ -464,7 +537,7 @@ def _step_verify(
 ) -> tuple[NativeState, list[Event], Decision]:
     cfg = state.config
     if obs.verify is None:
-        return state, events, Decision(wait=_wait(cfg, obs))
+        return state, events, Decision(wait=next_wait(state, obs))
     ok, detail = obs.verify
     events.append(
         Event(
@@ -476,7 +549,7 @@ def _step_verify(
     if ok:
         state = replace(state, phase=Phase.FOLLOWING, verified=True)
         answers = tuple(Answer(h, "CONTINUE") for h in state.verify_hooks)
-        return state, events, Decision(answers, wait=FAST_POLL)
+        return state, events, Decision(answers, wait=ACTING)
     reason = f"verify failed: {detail}"
     state = replace(
         state,
@@ -493,4 +566,5 @@ def _step_verify(
             f"{revision(cfg.previous_task_definition_arn)})",
         )
     )
-    return state, events, Decision(tuple(Answer(h, "ROLLBACK") for h in state.verify_hooks))
+    answers = tuple(Answer(h, "ROLLBACK") for h in state.verify_hooks)
+    return state, events, Decision(answers, wait=ACTING)
