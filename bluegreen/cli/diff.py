@@ -45,7 +45,7 @@ def diff(
 ) -> int:
     """Show what a release would change: the rendered task definition (images resolved to
     digests as `deploy` does) against the one the service runs now, as a unified diff with
-    environment values and credentials redacted.
+    secrets redacted (by their name or their shape; other values shown as they are).
 
     Exits 0 whether or not there are differences; with --exit-code a difference exits 1.
     With --output json the result line is {"changed": bool, "diff": "..."}. Writes nothing.

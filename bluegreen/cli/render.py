@@ -132,8 +132,8 @@ def render(
 ) -> None:
     """Print the task definition (register-task-definition input) and the AppSpec a release
     would send: templates rendered, images applied and pinned to digests, both validated.
-    Environment values and credentials are redacted. Reads AWS (the live service for AppSpec
-    defaults, ECR for digests) unless --offline; never writes.
+    Real values are shown; secrets (by name or by shape) are redacted. Reads AWS (the live
+    service for AppSpec defaults, ECR for digests) unless --offline; never writes.
 
     With --output json: one line {"taskDefinition": {...}, "appspec": {...}}.
     """

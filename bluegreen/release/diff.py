@@ -3,7 +3,8 @@
 Both sides are normalised to RegisterTaskDefinition input before comparing, so what ECS
 adds on describe (ARN, revision, status, registeredAt, requiresAttributes, defaults such as
 `essential: true` or `protocol: tcp`, empty lists) is not reported as a change. The text is
-made from redacted copies: environment values and credential-like strings never reach it.
+made from redacted copies (render/redact.py): real values are shown, secrets never reach it; a
+redacted environment value that changed is marked `*** (changed)`.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ def _lines(doc: Mapping[str, Any] | None) -> list[str]:
     return json.dumps(doc, indent=2, sort_keys=True).splitlines(keepends=True)
 
 
-CHANGED_MASK = "*** (changed)"
+CHANGED = " (changed)"
+CHANGED_MASK = "***" + CHANGED
 
 
 def _env(td: Mapping[str, Any] | None) -> dict[tuple[str, str], Any]:
@@ -48,17 +50,29 @@ def _env(td: Mapping[str, Any] | None) -> dict[tuple[str, str], Any]:
 
 
 def _mark_changed_env(
-    old: Mapping[str, Any] | None, new: Mapping[str, Any], redacted: dict[str, Any]
+    old: Mapping[str, Any] | None,
+    new: Mapping[str, Any],
+    redacted_old: Mapping[str, Any] | None,
+    redacted: dict[str, Any],
 ) -> dict[str, Any]:
-    """In the redacted new document, say which environment values changed (not to what)."""
+    """In the redacted new document, say which redacted environment values changed (not to
+    what): a value whose redacted text is the same on both sides gets " (changed)" appended
+    (`*** (changed)`); values shown in clear speak for themselves."""
     if old is None:
         return redacted
     before, after = _env(old), _env(new)
+    shown_before = _env(redacted_old)
     for c in redacted.get("containerDefinitions") or []:
         for e in c.get("environment") or []:
             key = (str(c.get("name")), str(e.get("name")))
-            if key in before and before[key] != after.get(key):
-                e["value"] = CHANGED_MASK
+            value = e.get("value")
+            if (
+                key in before
+                and before[key] != after.get(key)
+                and isinstance(value, str)
+                and shown_before.get(key) == value
+            ):
+                e["value"] = value + CHANGED
     return redacted
 
 
@@ -74,8 +88,9 @@ def diff_task_definitions(
     notes: list[str] = []
     if not changed:
         return DiffResult(False, "", live_arn, ())
-    old_text = _lines(redact_task_definition(old) if old is not None else None)
-    new_text = _lines(_mark_changed_env(old, new, redact_task_definition(new)))
+    redacted_old = redact_task_definition(old) if old is not None else None
+    old_text = _lines(redacted_old)
+    new_text = _lines(_mark_changed_env(old, new, redacted_old, redact_task_definition(new)))
     text = "".join(
         difflib.unified_diff(
             old_text,
@@ -85,7 +100,7 @@ def diff_task_definitions(
         )
     )
     if not text:
-        notes.append("values that are redacted (environment, credentials) differ")
+        notes.append("values that are redacted (secrets) differ")
     return DiffResult(True, text, live_arn, tuple(notes))
 
 

@@ -1,37 +1,104 @@
 """Keep secrets out of output: task definitions, diffs, plans, logs and JSON.
 
-Environment values are always redacted (they are where people put tokens). Elsewhere in a task
-definition a value is redacted whole when its place says it is secret: it sits under a key whose
-name looks secret (`dockerLabels`, `logConfiguration.options`, `firelensConfiguration.options`,
-any mapping), it is the `value` of a `{name, value}` pair whose name looks secret, or it follows
-an argument like `--password` in a list (`command`, `entryPoint`, a health check). Anything that
-looks like a credential by its shape (AWS keys, passwords in URLs or in `name=value` /
-`--flag value` text, bearer tokens, private keys, well-known token formats) is redacted wherever
-it appears. `secrets[].valueFrom` is an ARN and stays visible: it names where the secret lives,
-not the secret (and bluegreen never resolves it).
+Output shows real values, so a release can be reviewed, except secrets. A value is redacted when
+
+- its **name** looks secret: the environment variable, docker label, log or FireLens option,
+  `{key, value}` tag or `--flag` argument it belongs to has a word part that says so (see
+  `looks_secret_name`: PASSWORD, SECRET, TOKEN, KEY, CREDENTIAL, PRIVATE, AUTH, DSN, COOKIE,
+  SESSION, SIGNATURE, ..., case-insensitive; `DB_PASSWORD`, `apiKey`, `db.password`,
+  `--upload-key`), unless its last word part says the value only describes the secret
+  (`KMS_KEY_ARN`, `TOKEN_URL`, `PASSWORD_FILE`, `SESSION_TIMEOUT`);
+- or its **value** looks like a credential, wherever it sits (`redact_text`): a URL with
+  `user:password@` (only the password is hidden), AWS access key ids (AKIA/ASIA/...), 40-character
+  AWS-secret-key-like base64, JWTs, PEM private keys, `Bearer`/`Basic` credentials, GitHub and
+  Slack tokens, `name=value` / `--flag value` text whose name looks secret, and long
+  random-looking strings (`high_entropy`: 32+ characters mixing upper case, lower case and
+  digits, at least 4.2 bits of entropy a character, and no words in it: its lower-case runs
+  average at most 3 letters, so `MyApplicationServiceHandler2` or a path stays visible;
+  hexadecimal strings are left alone, as they are digests, commit SHAs and ids).
+
+The places looked at are the whole task definition: `environment`, `command`, `entryPoint`,
+`dockerLabels`, `logConfiguration` and `firelensConfiguration` options, health checks, anything
+else. What stays visible: a value that is exactly an ARN, and the fields that hold references to
+secrets rather than secrets (`secrets[].valueFrom`, `secretOptions`, `repositoryCredentials`,
+`credentialSpecs`, `authorizationConfig`): they name where a secret lives, and bluegreen never
+resolves them (a credential pasted into one of them is still caught by its shape). Error
+excerpts of rendered templates are stricter (documents.py masks every value there), and a
+`--var` value is never quoted in an error.
 """
 
 from __future__ import annotations
 
 import copy
+import math
 import re
+from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 MASK = "***"
 
-_SENSITIVE_KEYS = (
-    r"(?:pass(?:word|wd)?|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key"
-    r"|credentials?|authorization)"
+# --- names --------------------------------------------------------------------------------------
+# A name's word parts: snake, kebab, dotted and camel case (`HTTP_Passwd`, `apiKey`, `db.password`).
+_WORD_PARTS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
+# A word part that says the value is a secret.
+_SECRET_PARTS = frozenset(
+    {
+        "password",
+        "passwords",
+        "passwd",
+        "pwd",
+        "pass",
+        "passphrase",
+        "secret",
+        "secrets",
+        "token",
+        "tokens",
+        "key",
+        "keys",
+        "apikey",
+        "credential",
+        "credentials",
+        "creds",
+        "private",
+        "auth",
+        "authorization",
+        "dsn",
+        "cookie",
+        "cookies",
+        "session",
+        "sessions",
+        "signature",
+        "jwt",
+    }
 )
-# Names (keys, variables, environment names, `--flags`) that say their value is a secret.
-_SECRET_NAME = re.compile(
-    r"secret|passw(?:or)?d|pass(?:phrase)?(?![a-z])|pwd|token|api[_-]?key|access[_-]?key"
-    r"|private[_-]?key|signing[_-]?key|session[_-]?key|credential|authori[sz]ation"
-    r"|auth(?![a-z])|dsn|connection[_-]?string",
-    re.IGNORECASE,
+# The same words run together without a separator (`DBPASSWORD`, `xapikey`, `authtoken`).
+_SECRET_INFIXES = ("password", "passwd", "passphrase", "secret", "token", "credential", "apikey")
+# A last word part that says the value describes the secret instead of holding it.
+_DESCRIPTIVE_PARTS = frozenset(
+    {
+        "arn",
+        "name",
+        "file",
+        "path",
+        "dir",
+        "url",
+        "uri",
+        "endpoint",
+        "host",
+        "port",
+        "region",
+        "header",
+        "ttl",
+        "timeout",
+        "expiry",
+        "length",
+        "size",
+        "enabled",
+    }
 )
-# Task definition fields whose names match but whose values are references to secrets (ARNs,
-# parameter names), never the secrets themselves.
+# Task definition fields that hold references to secrets (ARNs, parameter names), never the
+# secrets themselves; and `key`, the structural field of `{key, value}` tags.
 _REFERENCE_KEYS = frozenset(
     {
         "secrets",
@@ -41,6 +108,7 @@ _REFERENCE_KEYS = frozenset(
         "credentialsParameter",
         "repositoryCredentials",
         "authorizationConfig",
+        "key",
     }
 )
 # An argument that names a secret and takes its value as the next argument: --password, -token
@@ -48,7 +116,67 @@ _SECRET_FLAG = re.compile(r"--?[A-Za-z][\w.-]*")
 
 JsonPath = tuple[str | int, ...]
 
-_PATTERNS: list[tuple[re.Pattern[str], str]] = [
+
+def looks_secret_name(name: str) -> bool:
+    """Whether a key, variable or argument name says its value is a secret."""
+    parts = [p.lower() for p in _WORD_PARTS.findall(name)]
+    if not parts or parts[-1] in _DESCRIPTIVE_PARTS:
+        return False
+    if any(p in _SECRET_PARTS for p in parts):
+        return True
+    return any(infix in p for p in parts for infix in _SECRET_INFIXES)
+
+
+# --- values -------------------------------------------------------------------------------------
+_CREDENTIAL_WORDS = r"(?:Bearer|Basic|Token)"
+
+
+def _named(match: re.Match[str]) -> str:
+    """`name=value`, `name: value` or `--name value` text: the value hidden when the name looks
+    secret."""
+    value = match["value"]
+    if (
+        not looks_secret_name(match["name"])
+        or value.startswith(MASK)
+        or re.fullmatch(_CREDENTIAL_WORDS, value, re.I)
+    ):
+        return match[0]
+    return f"{match['name']}{match['sep']}{MASK}"
+
+
+_ENTROPY_CANDIDATE = re.compile(
+    r"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/_-]{32,}={0,2}(?![A-Za-z0-9+/=_-])"
+)
+_HEX = re.compile(r"[0-9a-fA-F-]+")
+MIN_ENTROPY = 4.2  # bits a character
+MAX_WORDINESS = 3.0  # mean length of the lower-case runs (random base64: about 1.7)
+
+
+def entropy(text: str) -> float:
+    """Shannon entropy of a string, in bits a character."""
+    counts = Counter(text)
+    return -sum(n / len(text) * math.log2(n / len(text)) for n in counts.values())
+
+
+def high_entropy(text: str) -> bool:
+    """Whether a run of 32+ token characters looks random rather than made of words."""
+    lower = re.findall(r"[a-z]+", text)
+    return (
+        not _HEX.fullmatch(text)
+        and bool(re.search(r"[A-Z]", text))
+        and bool(lower)
+        and bool(re.search(r"[0-9]", text))
+        and entropy(text.rstrip("=")) >= MIN_ENTROPY
+        and sum(map(len, lower)) / len(lower) <= MAX_WORDINESS
+    )
+
+
+def _high_entropy(match: re.Match[str]) -> str:
+    return MASK if high_entropy(match[0]) else match[0]
+
+
+_Replacement = str | Callable[[re.Match[str]], str]
+_PATTERNS: list[tuple[re.Pattern[str], _Replacement]] = [
     # PEM private keys
     (
         re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.S),
@@ -63,29 +191,26 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     ),
     # Authorization: Bearer/Basic xxx
     (
-        re.compile(r"(?P<keep>\b(?:Bearer|Basic|Token)\s+)[A-Za-z0-9._~+/=-]{8,}", re.I),
+        re.compile(rf"(?P<keep>\b{_CREDENTIAL_WORDS}\s+)[A-Za-z0-9._~+/=-]{{8,}}", re.I),
         rf"\g<keep>{MASK}",
     ),
     # name=value / name: value where the name says secret
     (
-        re.compile(
-            rf"(?P<keep>\b[\w.-]*{_SENSITIVE_KEYS}[\w.-]*\s*[=:]\s*[\"']?)(?!\*\*\*)(?!(?:Bearer|Basic|Token)\s)[^\s\"'&,;]+",
-            re.I,
-        ),
-        rf"\g<keep>{MASK}",
+        re.compile(r"(?P<name>\b[A-Za-z][\w.-]*)(?P<sep>\s*[=:]\s*[\"']?)(?P<value>[^\s\"'&,;]+)"),
+        _named,
     ),
     # --name value, where the flag says secret (in one command string)
     (
         re.compile(
-            rf"(?P<keep>(?<![\w-])--?[\w.-]*{_SENSITIVE_KEYS}[\w.-]*\s+[\"']?)(?!\*\*\*)(?!-)[^\s\"'&,;]+",
-            re.I,
+            r"(?<![\w-])(?P<name>--?[A-Za-z][\w.-]*)(?P<sep>\s+[\"']?)(?P<value>(?!-)[^\s\"'&,;]+)"
         ),
-        rf"\g<keep>{MASK}",
+        _named,
     ),
-    # well-known token formats (GitHub, Slack, Stripe, JWT)
+    # well-known token formats (GitHub, GitLab, Slack, Stripe, JWT)
     (
         re.compile(
-            r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|xox[abposr]-[A-Za-z0-9-]{10,}|sk_live_[A-Za-z0-9]{16,})\b"
+            r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,}|glpat-[A-Za-z0-9_-]{20,}"
+            r"|xox[abposr]-[A-Za-z0-9-]{10,}|sk_live_[A-Za-z0-9]{16,})\b"
         ),
         MASK,
     ),
@@ -98,6 +223,8 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
         ),
         MASK,
     ),
+    # anything else long and random
+    (_ENTROPY_CANDIDATE, _high_entropy),
 ]
 _ARN = re.compile(r"arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:\d{0,12}:\S+")
 
@@ -109,24 +236,26 @@ def redact_text(text: str) -> str:
     return text
 
 
-def looks_secret_name(name: str) -> bool:
-    """Whether a key, variable or argument name says its value is a secret."""
-    return bool(_SECRET_NAME.search(name))
-
-
 def looks_secret_value(value: str) -> bool:
     """Whether a string holds something shaped like a credential."""
     return not _ARN.fullmatch(value) and redact_text(value) != value
 
 
+# --- documents ----------------------------------------------------------------------------------
 def _secret_key(key: Any) -> bool:
     return isinstance(key, str) and key not in _REFERENCE_KEYS and looks_secret_name(key)
 
 
+def _shown_anyway(value: Any) -> bool:
+    """A value that is exactly an ARN names a resource, never a credential."""
+    return isinstance(value, str) and bool(_ARN.fullmatch(value))
+
+
 def secret_places(doc: Any) -> list[JsonPath]:
     """Where a document holds secrets by their place (not their shape): every scalar under a
-    key whose name looks secret, the `value` of a `{name, value}` pair whose name looks secret,
-    and the argument after a secret-looking `--flag` in a list of strings."""
+    key whose name looks secret, the `value` of a `{name, value}` pair (an environment
+    variable) or `{key, value}` pair (a tag) whose name looks secret, and the argument after a
+    secret-looking `--flag` in a list of strings. ARNs are not secrets and are left out."""
     found: list[JsonPath] = []
 
     def everything(value: Any, path: JsonPath) -> None:
@@ -136,12 +265,12 @@ def secret_places(doc: Any) -> list[JsonPath]:
         elif isinstance(value, list):
             for i, v in enumerate(value):
                 everything(v, (*path, i))
-        elif value is not None and not isinstance(value, bool):
+        elif value is not None and not isinstance(value, bool) and not _shown_anyway(value):
             found.append(path)
 
     def walk(value: Any, path: JsonPath) -> None:
         if isinstance(value, dict):
-            name = value.get("name")
+            name = value.get("name", value.get("key"))
             pair = isinstance(name, str) and "value" in value and looks_secret_name(name)
             for k, v in value.items():
                 if _secret_key(k) or (pair and k == "value"):
@@ -157,6 +286,7 @@ def secret_places(doc: Any) -> list[JsonPath]:
                     and _SECRET_FLAG.fullmatch(previous)
                     and looks_secret_name(previous)
                     and not v.startswith("-")
+                    and not _shown_anyway(v)
                 ):
                     found.append((*path, i))
                 else:
@@ -185,16 +315,10 @@ def _mask_at(doc: Any, path: JsonPath) -> None:
 
 
 def redact_task_definition(td: dict[str, Any]) -> dict[str, Any]:
-    """A copy of a task definition with environment values, values whose place says secret
-    (secret_places) and credential-like strings masked."""
+    """A copy of a task definition with the values whose place says secret (secret_places) and
+    credential-like strings (redact_text) masked; everything else as it is."""
     out: dict[str, Any] = copy.deepcopy(td)
     for path in secret_places(out):
         _mask_at(out, path)
-    out = _redact_value(out)
-    for container in out.get("containerDefinitions") or []:
-        if not isinstance(container, dict):
-            continue
-        for entry in container.get("environment") or []:
-            if isinstance(entry, dict) and "value" in entry:
-                entry["value"] = MASK
-    return out
+    redacted: dict[str, Any] = _redact_value(out)
+    return redacted

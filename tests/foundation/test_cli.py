@@ -52,7 +52,7 @@ def test_render_json_offline_is_exactly_one_line(
                     "image": "nginx@sha256:" + "a" * 64,
                     "memory": 128,
                     "portMappings": [{"containerPort": 80}],
-                    "environment": [{"name": "LEVEL", "value": "***"}],
+                    "environment": [{"name": "LEVEL", "value": "debug"}],  # not a secret
                 }
             ],
         },
@@ -92,7 +92,7 @@ def test_render_text_offline_whole_output(
                         "image": "nginx@sha256:" + "a" * 64,
                         "memory": 128,
                         "portMappings": [{"containerPort": 80}],
-                        "environment": [{"name": "LEVEL", "value": "***"}],
+                        "environment": [{"name": "LEVEL", "value": "info"}],
                     }
                 ],
             },

@@ -346,14 +346,17 @@ def test_redact_text(text: str, redacted: str) -> None:
     assert redact_text(text) == redacted
 
 
-def test_redact_task_definition_masks_environment_and_keeps_arns() -> None:
+def test_redact_task_definition_masks_secret_environment_and_keeps_arns() -> None:
     td: dict[str, Any] = {
         "family": "app",
         "containerDefinitions": [
             {
                 "name": "app",
                 "image": "nginx:1",
-                "environment": [{"name": "LEVEL", "value": "info"}],
+                "environment": [
+                    {"name": "LEVEL", "value": "info"},
+                    {"name": "DB_PASSWORD", "value": "hunter2"},
+                ],
                 "secrets": [
                     {
                         "name": "DB",
@@ -366,7 +369,11 @@ def test_redact_task_definition_masks_environment_and_keeps_arns() -> None:
     }
     out = redact_task_definition(td)
     c = out["containerDefinitions"][0]
-    assert c["environment"] == [{"name": "LEVEL", "value": "***"}]
+    # a plain value is shown (reviewable), one whose name says secret is not
+    assert c["environment"] == [
+        {"name": "LEVEL", "value": "info"},
+        {"name": "DB_PASSWORD", "value": "***"},
+    ]
     assert c["secrets"] == td["containerDefinitions"][0]["secrets"]
     assert c["command"] == ["run", "--token=***"]
     assert td["containerDefinitions"][0]["environment"][0]["value"] == "info"  # a copy

@@ -129,7 +129,7 @@ def test_dry_run_writes_nothing(stack: Stack) -> None:
     assert out.objects[0]["event"] == "plan"
     assert out.objects[0]["registerTaskDefinition"] is True
     env = out.objects[0]["taskDefinition"]["containerDefinitions"][0]["environment"]
-    assert env == [{"name": "LOG_LEVEL", "value": "***"}]  # values never printed
+    assert env == [{"name": "LOG_LEVEL", "value": "info"}]  # not a secret: shown
     assert len(stack.revisions("api")) == 1
 
 

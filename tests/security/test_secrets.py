@@ -1,12 +1,14 @@
 """Planted secrets never reach the output of any verb, in text or JSON.
 
 Secrets are planted in a demo sandbox stack's task definition template (a literal environment
-value, a credential pasted into `secrets[].valueFrom` in place of a reference, an AWS access
-key id in the container command, an AWS secret access key in a docker label), in a `--var` and
-in a `--vars-file` (both used as environment values). Every verb registered in the typer app
-runs against that stack (as in GitHub Actions), and its stdout and stderr are searched for each
-secret, as are the journal and the step summary afterwards. A verb that is
-registered but neither run here nor listed in NOT_PRINTING fails the coverage test.
+value under a name that says secret, a credential pasted into `secrets[].valueFrom` in place
+of a reference, an AWS access key id in the container command, an AWS secret access key in a
+docker label), in a `--var` and in a `--vars-file` (both used as environment values under
+secret-looking names; plain values are shown, see test_redaction_rules.py). Every verb
+registered in the typer app runs against that stack (as in GitHub Actions), and its stdout and
+stderr are searched for each secret, as are the journal and the step summary afterwards. A
+verb that is registered but neither run here nor listed in NOT_PRINTING fails the coverage
+test.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from tests.release.conftest import Ran, Stack, wait_idle
 from tests.safety.codedeploy_support import group_restored, wait_for_ready
 
 ENV_LITERAL = "lit-S3cret-c0ffee11"
+PLAIN_ENV = "checkout-v2,dark-mode"  # not a secret: shown, so a release can be reviewed
 VALUE_FROM = "vf-S3cret-b0a710ad"  # the password inside a connection URL used as valueFrom
 VAR_SECRET = "var-S3cret-5eed5eed"
 FILE_SECRET = "file-S3cret-f11ef11e"
@@ -63,7 +66,8 @@ def plant(stack: Stack) -> None:
     container = data["containerDefinitions"][0]
     container["environment"] = [
         {"name": "LOG_LEVEL", "value": "{{ vars.log_level }}"},
-        {"name": "FEATURE_FLAGS", "value": ENV_LITERAL},
+        {"name": "FEATURE_FLAGS", "value": PLAIN_ENV},
+        {"name": "SESSION_COOKIE_KEY", "value": ENV_LITERAL},
         {"name": "DB_TOKEN", "value": "{{ vars.db_token }}"},
         {"name": "API_KEY", "value": "{{ vars.api_key }}"},
     ]
@@ -175,9 +179,12 @@ def test_no_verb_prints_a_planted_secret(
     assert [e["name"] for e in container["environment"]] == [
         "LOG_LEVEL",
         "FEATURE_FLAGS",
+        "SESSION_COOKIE_KEY",
         "DB_TOKEN",
         "API_KEY",
-    ]  # the content is printed, with the values hidden
+    ]  # the content is printed, with the secret values hidden
+    shown = {e["name"]: e["value"] for e in container["environment"]}
+    assert (shown["LOG_LEVEL"], shown["FEATURE_FLAGS"]) == ("info", PLAIN_ENV)
     assert "DATABASE_URL" in text.stdout
     runs.both("render", "--offline", *inputs)
     runs.both("validate", *inputs)
@@ -249,8 +256,8 @@ def test_no_verb_prints_a_planted_secret(
     ],
 )
 def test_shaped_secrets_are_caught_in_free_text(secret: str, context: str) -> None:
-    """The planted forms that are not environment values are caught by their shape wherever
-    they appear (environment values are hidden whatever they look like)."""
+    """The planted forms that do not sit under a secret-looking name are caught by their shape
+    wherever they appear."""
     from bluegreen.render.redact import redact_text
 
     assert secret in context

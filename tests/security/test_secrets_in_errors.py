@@ -117,11 +117,13 @@ def test_error_messages_do_not_print_environment_values(
 def test_the_same_values_render_hidden_when_the_template_is_valid(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The control for the cases above: with a valid template the value is masked."""
+    """The control for the cases above: with a valid template the value is masked (its
+    name says it is a secret; a plain name's value would be shown, by design)."""
     app = tmp_path / "app"
     app.mkdir()
     (app / "bluegreen.yaml").write_text(SPEC)
-    (app / "taskdef.json.j2").write_text(env_value("{{ vars.db_token | tojson }}"))
+    template = env_value("{{ vars.db_token | tojson }}")
+    (app / "taskdef.json.j2").write_text(template.replace('"LOG_LEVEL"', '"DB_TOKEN"', 1))
     monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
     from bluegreen.cli.app import run
 
@@ -133,7 +135,7 @@ def test_the_same_values_render_hidden_when_the_template_is_valid(
     env = json.loads(out.getvalue().splitlines()[0])["taskDefinition"]["containerDefinitions"][0][
         "environment"
     ]
-    assert env == [{"name": "LOG_LEVEL", "value": "***"}]
+    assert env == [{"name": "DB_TOKEN", "value": "***"}]
     assert SECRET not in out.getvalue() + err.getvalue()
 
 

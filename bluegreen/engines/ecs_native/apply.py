@@ -6,13 +6,14 @@ deploymentConfiguration), then follow the ServiceDeployment with the pure step o
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from bluegreen.engines.ecs_native.machine import (
     Answer,
     NativeConfig,
+    NativeState,
     Phase,
     RunVerify,
     Stop,
@@ -21,18 +22,20 @@ from bluegreen.engines.ecs_native.machine import (
     step,
 )
 from bluegreen.engines.ecs_native.plan import NativePlan, NativeRequest
-from bluegreen.engines.model import Outcome, Output, revision
+from bluegreen.engines.follow import Signals
+from bluegreen.engines.model import Event, Outcome, Output, revision
 from bluegreen.engines.revision import emit_plan, nothing_to_deploy, ready_revision
+from bluegreen.engines.verify import VerifyRun
 from bluegreen.errors import AwsError, ExitCode
 from bluegreen.journal import CREATED, INTENT, RESULT, Journal, journal_path
 
 if TYPE_CHECKING:
     from bluegreen.aws.session import Aws
-    from bluegreen.engines.verify import VerifyRun
     from bluegreen.spec.model import Spec
 
 FAST_POLL = 1.0
-ALARM_POLL = 5.0  # seconds between DescribeAlarms reads of the release's alarms
+ALARM_POLL = 5.0  # endpoint seconds between reads of alarms only bluegreen acts on
+ALARM_EVERY = 60.0  # endpoint seconds between reads of alarms ECS rolls back on itself
 STRATEGY = "ecs-native"
 
 
@@ -42,7 +45,7 @@ class Loop:
 
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
-    poll: float = FAST_POLL
+    poll: float | None = None  # upper bound of one sleep (tests); None: the step's wait
     cancelled: Callable[[], bool] = lambda: False
     rest: Callable[[float], None] = time.sleep  # the sleep once a cancel has been seen
 
@@ -257,64 +260,122 @@ def follow(
     verify: VerifyFactory | None = None,
     metrics: MetricReader | None = None,
 ) -> Outcome:
-    """The loop around `step`: observe the service deployment (and the release's alarms every
-    ALARM_POLL seconds, and the verify command's end), report changes, act, sleep."""
-    from bluegreen.aws import cloudwatch, ecs_native, endpoint
-    from bluegreen.engines import cadence
+    """Follow the service deployment to its end through the one follow loop (engines/follow):
+    the release's alarms, metric checks, verify command and cancel as its guards."""
+    from bluegreen.aws import endpoint
+    from bluegreen.engines.follow import Follow, Pace
 
-    state = initial_state(config)
-    cancel = False
-    alarms_read_at: float | None = None
-    in_alarm: tuple[str, ...] = ()
-    metrics_read_at: float | None = None
-    breached: tuple[str, ...] = ()
-    scale = endpoint.time_scale(aws, "ecs") if metrics is not None else 1.0
-    running: VerifyRun | None = None
-    verified: tuple[bool, str] | None = None
-    try:
-        while True:
-            deployment = ecs_native.describe_deployment(aws, config.deployment_arn)
-            cancel = cancel or loop.cancelled()
-            now = loop.clock()
-            if (
-                config.alarm_names
-                and state.phase in (Phase.FOLLOWING, Phase.VERIFYING)
-                and (alarms_read_at is None or now - alarms_read_at >= ALARM_POLL)
-            ):
-                states = cloudwatch.alarm_states(aws, config.alarm_names)
-                in_alarm = tuple(n for n in config.alarm_names if states.get(n) == "ALARM")
-                alarms_read_at = now
-            if (
-                metrics is not None
-                and state.phase in (Phase.FOLLOWING, Phase.VERIFYING)
-                and cadence.due(metrics_read_at, metrics.every, now, scale)
-            ):
-                breached, metrics_read_at = metrics.read(), now
-            if running is not None and verified is None:
-                verified = running.poll()
-            obs = observation_from(
-                deployment, now, cancel=cancel, alarms=in_alarm, verify=verified, metrics=breached
-            )
-            state, events, decision = step(state, obs)
-            for event in events:
-                out.emit(event.json(), event.text)
-            if decision.outcome is not None:
-                return decision.outcome
-            for action in decision.actions:
-                _act(aws, out, config.deployment_arn, action)
-                if isinstance(action, RunVerify):
-                    if verify is None:  # pragma: no cover - config.verify implies a factory
-                        verified = (False, "no verify command")
-                        continue
-                    running, verified = verify(config.deployment_arn, action.hook_ids), None
-                    running.start()
-            try:
-                (loop.rest if cancel else loop.sleep)(max(0.0, min(decision.wait, loop.poll)))
-            except KeyboardInterrupt:
-                cancel = True
-    finally:
-        if running is not None:
-            running.kill()
+    tracker = NativeTracker(aws, out, config, verify, metrics)
+    pace = Pace(
+        clock=loop.clock,
+        sleep=loop.sleep,
+        rest=loop.rest,
+        cancelled=loop.cancelled,
+        poll=loop.poll,
+        scale=endpoint.time_scale(aws, "ecs"),
+    )
+    return Follow(tracker, pace, metrics.every if metrics is not None else None).run()
+
+
+def ecs_watched(deployment: Mapping[str, Any] | None, names: Sequence[str]) -> bool:
+    """Whether ECS itself watches (and rolls back on) every one of `names` in this service
+    deployment (its `alarms` block, enabled)."""
+    block = (deployment or {}).get("alarms") or {}
+    watched = set(block.get("alarmNames") or [])
+    return str(block.get("status", "")) != "DISABLED" and set(names) <= watched and bool(watched)
+
+
+@dataclass
+class NativeTracker:
+    """The ECS-native engine's side of the follow: DescribeServiceDeployments, the pure step,
+    StopServiceDeployment and ContinueServiceDeployment."""
+
+    aws: Aws
+    out: Output
+    config: NativeConfig
+    verify: VerifyFactory | None = None
+    metrics: MetricReader | None = None
+    _verified: tuple[bool, str] | None = None  # the verify result, kept for the step
+    _last: Mapping[str, Any] | None = None
+
+    def begin(self) -> NativeState:
+        return initial_state(self.config)
+
+    def read(
+        self, state: NativeState, now: float, alarms: Sequence[str]
+    ) -> Mapping[str, Any] | None:
+        from bluegreen.aws import ecs_native
+
+        self._last = ecs_native.describe_deployment(self.aws, self.config.deployment_arn)
+        return self._last
+
+    def _guarding(self, state: NativeState) -> bool:
+        return state.phase in (Phase.FOLLOWING, Phase.VERIFYING)
+
+    def alarm_plan(self, state: NativeState) -> tuple[Sequence[str], float]:
+        names = self.config.alarm_names if self._guarding(state) else ()
+        # ECS rolls back on the alarms it watches itself: reading them at the alarm period
+        # is enough; alarms only bluegreen acts on are read often
+        every = ALARM_EVERY if ecs_watched(self._last, names) else ALARM_POLL
+        return names, every
+
+    def alarm_states(self, names: Sequence[str]) -> Mapping[str, str]:
+        from bluegreen.aws import cloudwatch
+
+        return cloudwatch.alarm_states(self.aws, names)
+
+    def metrics_due(self, state: NativeState, raw: Mapping[str, Any] | None) -> bool:
+        return self.metrics is not None and self._guarding(state)
+
+    def read_metrics(self, raw: Mapping[str, Any] | None) -> tuple[Any, ...] | None:
+        return self.metrics.read() if self.metrics is not None else None
+
+    def askable(self, state: NativeState) -> bool:
+        return False
+
+    def choose(self, state: NativeState, choice: str) -> NativeState:
+        return state
+
+    def step(
+        self, state: NativeState, raw: Mapping[str, Any] | None, now: float, signals: Signals
+    ) -> tuple[NativeState, Sequence[Event], Any]:
+        if signals.verify is not None:
+            self._verified = signals.verify
+        names = self.config.alarm_names
+        obs = observation_from(
+            raw,
+            now,
+            cancel=signals.cancel,
+            alarms=tuple(n for n in names if signals.alarms.get(n) == "ALARM"),
+            verify=self._verified,
+            metrics=tuple(str(m) for m in signals.metrics),
+        )
+        return step(state, obs)
+
+    def report(self, state: NativeState, events: Sequence[Event]) -> None:
+        for event in events:
+            self.out.emit(event.json(), event.text)
+
+    def verify_for(self, action: Any) -> VerifyRun | None:
+        if not isinstance(action, RunVerify) or self.verify is None:
+            return None
+        self._verified = None
+        return self.verify(self.config.deployment_arn, action.hook_ids)
+
+    def act(self, state: NativeState, action: Any) -> None:
+        if isinstance(action, RunVerify):  # pragma: no cover - config.verify implies a factory
+            self._verified = (False, "no verify command")
+            return
+        _act(self.aws, self.out, self.config.deployment_arn, action)
+
+    def after(self, state: NativeState, raw: Mapping[str, Any] | None, decision: Any) -> bool:
+        return False
+
+    def finish(self, state: NativeState, raw: Mapping[str, Any] | None, outcome: Outcome) -> None:
+        return None
+
+    def warn(self, state: NativeState, message: str) -> None:
+        self.out.emit({"event": "warning", "message": message}, f"warning: {message}")
 
 
 def _act(

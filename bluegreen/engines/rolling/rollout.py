@@ -27,6 +27,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bluegreen.engines.follow import Signals
 from bluegreen.engines.model import Event, Outcome, Output, revision
 from bluegreen.engines.revision import emit_plan, nothing_to_deploy, ready_revision
 from bluegreen.errors import ExitCode, PreflightError
@@ -1205,75 +1206,120 @@ def watch(
     loop: Loop,
     verify: Callable[[str], VerifyRun] | None = None,
 ) -> Outcome:
-    """The loop around `step`: observe (the service; the release's alarms every ALARM_POLL
-    seconds of the endpoint's clock, or every ALARM_EVERY when ECS rolls back on them itself;
-    the verify command's end), report changes, act, sleep."""
-    from bluegreen.aws import cloudwatch, ecs, endpoint
-    from bluegreen.engines import cadence
+    """Follow the rollout to its end through the one follow loop (engines/follow): the
+    release's alarms (every ALARM_POLL seconds of the endpoint's clock, or every ALARM_EVERY
+    when ECS rolls back on them itself), the verify command and the cancel as its guards."""
+    from bluegreen.aws import endpoint
+    from bluegreen.engines.follow import Follow, Pace
 
-    scale = endpoint.time_scale(aws, "ecs")
-    state = initial_state(config)
-    cancel = False
-    alarms_read_at: float | None = None
-    in_alarm: tuple[str, ...] = ()
-    running: VerifyRun | None = None
-    verified: tuple[bool, str] | None = None
-    try:
-        while True:
-            if loop.describe is not None:
-                svc = loop.describe(cluster, service)
-            else:
-                svc = ecs.describe_service_raw(aws, cluster, service)
-            cancel = cancel or loop.cancelled()
-            now = loop.clock()
-            fresh = False
-            every = (
-                ALARM_EVERY if set(config.alarm_names) <= ecs_watched_alarms(svc) else ALARM_POLL
-            )
-            if (
-                config.alarm_names
-                and state.phase is not RollingPhase.ROLLING_BACK
-                and cadence.due(alarms_read_at, every, now, scale)
-            ):
-                states = cloudwatch.alarm_states(aws, config.alarm_names)
-                in_alarm = tuple(n for n in config.alarm_names if states.get(n) == "ALARM")
-                alarms_read_at, fresh = now, True
-            if running is not None and verified is None:
-                verified = running.poll()
-            obs = observation_from(
-                svc,
-                now,
-                since=since,
-                cancel=cancel,
-                alarms=in_alarm,
-                alarms_fresh=fresh,
-                verify=verified,
-            )
-            state, events, decision = step(state, obs)
-            if decision.read_alarms:
-                alarms_read_at = None
-            for event in events:
-                out.emit(event.json(), event.text)
-            if decision.outcome is not None:
-                return decision.outcome
-            for action in decision.actions:
-                if isinstance(action, RunVerify):
-                    if verify is None:  # pragma: no cover - config.verify implies a factory
-                        verified = (False, "no verify command")
-                        continue
-                    running = verify(action.deployment_id)
-                    running.start()
-                    continue
-                ecs.update_service(
-                    aws, cluster, service, task_definition=action.task_definition_arn
-                )
-            try:
-                (loop.rest if cancel else loop.sleep)(max(0.0, min(decision.wait, loop.poll)))
-            except KeyboardInterrupt:
-                cancel = True
-    finally:
-        if running is not None:
-            running.kill()
+    tracker = RollingTracker(aws, out, cluster, service, config, since, loop.describe, verify)
+    pace = Pace(
+        clock=loop.clock,
+        sleep=loop.sleep,
+        rest=loop.rest,
+        cancelled=loop.cancelled,
+        poll=loop.poll,
+        scale=endpoint.time_scale(aws, "ecs"),
+    )
+    return Follow(tracker, pace).run()
+
+
+@dataclass
+class RollingTracker:
+    """The rolling engine's side of the follow: DescribeServices (or a fan-out's shared
+    batch), the pure step, UpdateService back to the previous revision."""
+
+    aws: Aws
+    out: Output
+    cluster: str
+    service: str
+    config: RollingConfig
+    since: float | None = None
+    describe: Callable[[str, str], dict[str, Any]] | None = None
+    verify: Callable[[str], VerifyRun] | None = None
+    _svc: Mapping[str, Any] | None = None
+    _verified: tuple[bool, str] | None = None  # the verify result, kept for the step
+
+    def begin(self) -> RollingState:
+        return initial_state(self.config)
+
+    def read(self, state: RollingState, now: float, alarms: Sequence[str]) -> Mapping[str, Any]:
+        from bluegreen.aws import ecs
+
+        if self.describe is not None:
+            self._svc = self.describe(self.cluster, self.service)
+        else:
+            self._svc = ecs.describe_service_raw(self.aws, self.cluster, self.service)
+        return self._svc
+
+    def alarm_plan(self, state: RollingState) -> tuple[Sequence[str], float]:
+        names = self.config.alarm_names if state.phase is not RollingPhase.ROLLING_BACK else ()
+        watched = ecs_watched_alarms(self._svc or {})
+        every = ALARM_EVERY if watched and set(names) <= watched else ALARM_POLL
+        return names, every
+
+    def alarm_states(self, names: Sequence[str]) -> Mapping[str, str]:
+        from bluegreen.aws import cloudwatch
+
+        return cloudwatch.alarm_states(self.aws, names)
+
+    def metrics_due(self, state: RollingState, raw: Mapping[str, Any]) -> bool:
+        return False  # a rolling update refuses metric checks (rolling_guards)
+
+    def read_metrics(self, raw: Mapping[str, Any]) -> tuple[Any, ...] | None:
+        return None
+
+    def askable(self, state: RollingState) -> bool:
+        return False
+
+    def choose(self, state: RollingState, choice: str) -> RollingState:
+        return state
+
+    def step(
+        self, state: RollingState, raw: Mapping[str, Any], now: float, signals: Signals
+    ) -> tuple[RollingState, Sequence[Event], Any]:
+        if signals.verify is not None:
+            self._verified = signals.verify
+        names = self.config.alarm_names
+        obs = observation_from(
+            raw,
+            now,
+            since=self.since,
+            cancel=signals.cancel,
+            alarms=tuple(n for n in names if signals.alarms.get(n) == "ALARM"),
+            alarms_fresh=signals.alarms_fresh,
+            verify=self._verified,
+        )
+        return step(state, obs)
+
+    def report(self, state: RollingState, events: Sequence[Event]) -> None:
+        for event in events:
+            self.out.emit(event.json(), event.text)
+
+    def verify_for(self, action: Any) -> VerifyRun | None:
+        if not isinstance(action, RunVerify) or self.verify is None:
+            return None
+        self._verified = None
+        return self.verify(action.deployment_id)
+
+    def act(self, state: RollingState, action: Any) -> None:
+        from bluegreen.aws import ecs
+
+        if isinstance(action, RunVerify):  # pragma: no cover - config.verify implies a factory
+            self._verified = (False, "no verify command")
+            return
+        ecs.update_service(
+            self.aws, self.cluster, self.service, task_definition=action.task_definition_arn
+        )
+
+    def after(self, state: RollingState, raw: Mapping[str, Any], decision: Any) -> bool:
+        return bool(decision.read_alarms)
+
+    def finish(self, state: RollingState, raw: Mapping[str, Any], outcome: Outcome) -> None:
+        return None
+
+    def warn(self, state: RollingState, message: str) -> None:
+        self.out.emit({"event": "warning", "message": message}, f"warning: {message}")
 
 
 def _verify_factory(
