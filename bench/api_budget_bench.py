@@ -57,6 +57,8 @@ ECSPRESSO_TARGET_EVERY = 10.0  # seconds: ecspresso's GetDeploymentTarget progre
 BAKE_CONFIG = "linear:10%/1m"
 END_CONFIGS = ("all-at-once", "canary:10%/5m", "linear:10%/1m")
 END_SCALE = 60.0
+FAN_SCALE = 1.0  # the fan-out's releases run on the wall clock, as AWS's buckets refill
+FAN_CONFIG = "all-at-once"  # with the demo group's 5-minute termination wait
 GOAL_CALLS = 10.0
 GOAL_STOP = 6.0
 GOAL_EXIT = 0.5
@@ -554,13 +556,19 @@ class FanOut:
 
 def fan_out(sb: Sandbox, count: int, runs: int) -> FanOut:
     """One `bluegreen deploy` of `count` services (`--max-parallel count`) against the same
-    release of one, all-at-once with the 5-minute termination wait at time scale 60, under the
-    sandbox's realistic token buckets (AWS's published ECS and CloudWatch rates, a documented
-    guess for CodeDeploy), counted through one proxy."""
-    sb.time_scale(END_SCALE)
+    release of one, all-at-once with the group's 5-minute termination wait at time scale 1 (a
+    release on the wall clock: AWS's token buckets refill in wall time, so only a release of
+    real length compares), under the sandbox's realistic token buckets (AWS's published ECS
+    and CloudWatch rates, a documented guess for CodeDeploy), counted through one proxy."""
+    sb.time_scale(END_SCALE)  # the stacks' services start their tasks fast
     began = time.perf_counter()
-    stacks = [sb.stack(f"fan{i:03d}") for i in range(count)]
+    stacks = []
+    for i in range(count):
+        stacks.append(sb.stack(f"fan{i:03d}"))
+        if (i + 1) % 20 == 0:
+            _progress(f"fan-out: {i + 1}/{count} stacks")
     setup = time.perf_counter() - began
+    sb.time_scale(FAN_SCALE)
     sb.control("/_sandbox/faults", {"kind": "throttle", "realistic": True})
     result = FanOut(count, setup, {"one": [], "many": []}, {"one": [], "many": []}, {}, {}, 0)
     with proxies(sb.url, 1) as (proxy,):
@@ -573,7 +581,8 @@ def fan_out(sb: Sandbox, count: int, runs: int) -> FanOut:
                 ]
                 parallel = ["--max-parallel", str(len(chosen))] if len(chosen) > 1 else []
                 argv = [str(BLUEGREEN), "-o", "json", "deploy", *configs, *parallel]
-                argv += ["--var", f"log_level=fan-{run}", "--deployment-config", "all-at-once"]
+                argv += ["--var", f"log_level=fan-{run}", "--deployment-config", FAN_CONFIG]
+                _progress(f"fan-out run {run + 1}/{runs}: {len(chosen)} service(s)")
                 start = time.time()
                 done = subprocess.run(
                     argv, env=env, cwd=sb.work, capture_output=True, text=True, check=False
@@ -590,7 +599,190 @@ def fan_out(sb: Sandbox, count: int, runs: int) -> FanOut:
                 result.per_minute[kind].append(sum(calls.values()) / ((end - start) / 60.0))
                 result.by_op.setdefault(kind, Counter()).update(calls)
                 result.throttled.setdefault(kind, Counter()).update(proxy.throttled(start, end))
+                _progress(f"fan-out of {len(chosen)}: {end - start:.1f} s")
     return result
+
+
+# --- ECS-native -------------------------------------------------------------------------------
+NATIVE_BAKE_CONFIG = "linear:10%/1m"
+NATIVE_END_CONFIGS = ("all-at-once", "canary:10%/5m", "linear:10%/1m")
+NATIVE_ACTIVE = ("PENDING", "IN_PROGRESS", "STOP_REQUESTED", "ROLLBACK_REQUESTED",
+                 "ROLLBACK_IN_PROGRESS")  # fmt: skip
+
+
+def native_stack(sb: Sandbox, name: str) -> Any:
+    """An ECS-native demo stack (`sandbox stack --kind ecs-native`: BLUE_GREEN, a 5-minute
+    bake time, alarms with rollback) named `name`."""
+    from bench.sandbox_bench import sandbox_env
+    from bluegreen.sandbox import StackKind
+    from bluegreen.sandbox.stack import create_stack
+
+    with sandbox_env(sb.url):
+        from bluegreen.aws.session import Aws
+
+        aws = Aws(region="us-east-1", max_attempts=20)
+        return create_stack(aws, sb.work / name, name, kind=StackKind.ecs_native)
+
+
+def _native(sb: Sandbox, arn: str) -> dict[str, Any]:
+    (found,) = (
+        sb.aws()
+        .ecs()
+        .describe_service_deployments(serviceDeploymentArns=[arn])["serviceDeployments"]
+    )
+    return dict(found)
+
+
+def _native_settle(sb: Sandbox, stack: Any) -> None:
+    """No service deployment in flight on the native stack (time scale 60 while it drains)."""
+    sb.time_scale(END_SCALE)
+    ecs = sb.aws().ecs()
+
+    def idle() -> bool:
+        return not ecs.list_service_deployments(
+            cluster=stack.cluster, service=stack.service, status=list(NATIVE_ACTIVE)
+        )["serviceDeployments"]
+
+    _wait_for("the native stack to settle", idle, 180)
+
+
+def _native_start_bake(sb: Sandbox, stack: Any, tag: str) -> str:
+    """A `linear:10%/1m` service deployment whose production shift has begun (green has its
+    first 10 %), the clock then at 1: each step's minute is a bake."""
+    _native_settle(sb, stack)
+    image = push_tag(sb.aws(), stack, tag)
+    done = subprocess.run(
+        [
+            *(str(BLUEGREEN), "-o", "json", "deploy", "--image", f"web={image}", "--no-wait"),
+            *("--deployment-config", NATIVE_BAKE_CONFIG),
+        ],
+        env=sb.env,
+        cwd=stack.directory,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    if done.returncode != 0 or not result.get("deploymentId"):
+        raise RuntimeError(f"deploy --no-wait exited {done.returncode}: {done.stderr[-2000:]}")
+    arn = str(result["deploymentId"])
+
+    def shifting() -> bool:
+        d = _native(sb, arn)
+        weight = (d.get("targetServiceRevision") or {}).get("requestedProductionTrafficWeight")
+        return d.get("status") == "IN_PROGRESS" and float(weight or 0) > 0
+
+    _wait_for("the production shift", shifting, 120)
+    sb.time_scale(1.0)
+    return arn
+
+
+@dataclass
+class NativeBudget:
+    window: float
+    per_minute: float
+    by_op: Counter[str]
+    stops: list[float]
+    ends: dict[str, list[float]]
+
+
+def _native_ended_line(arn: str) -> Callable[[dict[str, Any]], bool]:
+    def match(obj: dict[str, Any]) -> bool:
+        return (
+            obj.get("event") == "status"
+            and obj.get("deploymentId") == arn
+            and obj.get("status") not in ("PENDING", "IN_PROGRESS", "SUCCESSFUL")
+        )
+
+    return match
+
+
+def native_bake_count(
+    sb: Sandbox, stack: Any, window: float, warmup: float = 8.0
+) -> tuple[float, Counter[str]]:
+    """`bluegreen watch` of a native `linear:10%/1m` deployment at time scale 1: the calls a
+    minute it sends through its counting proxy over `window` seconds."""
+    arn = _native_start_bake(sb, stack, "native-bake-count")
+    with proxies(sb.url, 1) as (proxy,):
+        env = {**sb.env, "AWS_ENDPOINT_URL": proxy.url}
+        child = Child.start(["watch", arn, "--on-cancel", "detach"], env, stack.directory)
+        try:
+            start = time.time() + warmup
+            time.sleep(warmup + window)
+            counts = proxy.between(start, time.time())
+        finally:
+            if child.process.poll() is None:
+                child.process.send_signal(signal.SIGTERM)
+            child.finish(30)
+    sb.aws().ecs().stop_service_deployment(serviceDeploymentArn=arn, stopType="ROLLBACK")
+    _native_settle(sb, stack)
+    return sum(counts.values()) / (window / 60.0), counts
+
+
+def native_stop_notice(sb: Sandbox, stack: Any, samples: int, seed: int = 15) -> list[float]:
+    """Seconds from StopServiceDeployment's answer (asked from outside, during a bake) to
+    `bluegreen watch` printing the deployment's new status."""
+    rng = random.Random(seed)
+    lags: list[float] = []
+    for i in range(samples):
+        arn = _native_start_bake(sb, stack, f"native-stop-{i}")
+        child = Child.start(["watch", arn, "--on-cancel", "detach"], sb.env, stack.directory)
+        try:
+            time.sleep(6.0 + rng.uniform(0.0, 15.0))
+            sb.aws().ecs().stop_service_deployment(serviceDeploymentArn=arn, stopType="ROLLBACK")
+            stopped = time.time()
+            seen = child.first(_native_ended_line(arn), 60)
+            lags.append((seen or float("inf")) - stopped)
+        finally:
+            if child.process.poll() is None:
+                child.process.send_signal(signal.SIGTERM)
+            child.finish(30)
+        _native_settle(sb, stack)
+        _progress(f"native stop {i + 1}/{samples}: noticed in {lags[-1]:.2f} s")
+    return lags
+
+
+def native_end_lags(sb: Sandbox, stack: Any, runs: int) -> dict[str, list[float]]:
+    """Per config: the service deployment's `finishedAt` → `bluegreen deploy`'s exit, for
+    `runs` releases at time scale 60 (the stack's 5-minute bake time)."""
+    out: dict[str, list[float]] = {}
+    for config in NATIVE_END_CONFIGS:
+        lags: list[float] = []
+        for run in range(runs):
+            _native_settle(sb, stack)
+            image = push_tag(sb.aws(), stack, f"native-end-{config.split(':')[0]}-{run}")
+            child = Child.start(
+                ["deploy", "--image", f"web={image}", "--deployment-config", config],
+                sb.env,
+                stack.directory,
+            )
+            code = child.finish(300)
+            if code != 0:
+                raise RuntimeError(
+                    f"native deploy {config} exited {code}: {''.join(child.stderr)[-2000:]}"
+                )
+            assert child.exited is not None
+            arn = next(
+                str(o["deploymentId"]) for _, o in child.lines if o.get("event") == "created"
+            )
+            finished = _native(sb, arn)["finishedAt"].timestamp()
+            lags.append(child.exited - finished)
+        out[config] = lags
+        _progress(f"native end → exit {config}: {', '.join(f'{x:.2f}' for x in lags)} s")
+    return out
+
+
+def native_budget(sb: Sandbox, window: float, stops: int, runs: int) -> NativeBudget:
+    stack = native_stack(sb, "nat")
+    rate, ops = native_bake_count(sb, stack, window)
+    _progress(f"native bake: {rate:.1f} calls/min")
+    stop = native_stop_notice(sb, stack, stops)
+    ends = native_end_lags(sb, stack, runs)
+    return NativeBudget(window, rate, ops, stop, ends)
+
+
+def _progress(message: str) -> None:
+    print(f"[api budget {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 # --- the report -----------------------------------------------------------------------------
@@ -614,8 +806,12 @@ def section(
     with sandbox(END_SCALE) as sb:
         stack = sb.stack("web")
         bake = bake_count(sb, stack, window)
+        _progress(f"CodeDeploy bake: {bake.per_minute[0]:.1f} calls/min")
         stop = stop_notice(sb, stack, stops)
+        _progress("CodeDeploy stops: " + ", ".join(f"{x:.2f}" for x in stop[0]) + " s")
         ends = end_lags(sb, stack, runs)
+        _progress("CodeDeploy end → exit measured")
+        native = native_budget(sb, window, stops, runs)
         fan = fan_out(sb, services, fan_runs) if services > 1 else None
     took = time.perf_counter() - began
     ours = bake.per_minute[0]
@@ -681,6 +877,37 @@ def section(
         f"({', '.join(headline_exit)}).",
         "",
     ]
+    native_stop: Stats = stats(native.stops)
+    native_exit = {c: statistics.median(lags) for c, lags in native.ends.items()}
+    native_exit_ok = all(m <= GOAL_EXIT for m in native_exit.values())
+    native_exit_text = ", ".join(f"{c} {m:.2f} s" for c, m in native_exit.items())
+    lines += [
+        "### ECS-native: the same three measures",
+        "",
+        "An ECS-native demo stack (`sandbox stack --kind ecs-native`: the ECS controller, two "
+        "target groups behind production and test listener rules, the stack's alarms with "
+        "rollback, a 5-minute bake time); the sandbox runs its service deployments. "
+        "`--deployment-config` sets the release's strategy (all-at-once is BLUE_GREEN).",
+        "",
+        "| measure | bluegreen | runs | goal |",
+        "|---|---|---|---|",
+        f"| calls a minute during a bake (`bluegreen watch`, `{NATIVE_BAKE_CONFIG}`, time "
+        f"scale 1, {window:g} s of step bakes) | {native.per_minute:.1f} "
+        f"({_ops(native.by_op, native.window / 60)}) | 1 | ≤ {GOAL_CALLS:g}: "
+        f"{_verdict(native.per_minute <= GOAL_CALLS)} |",
+        f"| unscheduled stop: StopServiceDeployment (ROLLBACK, from outside, at a random "
+        f"moment of a bake) → `bluegreen watch` prints the new status, median / max | "
+        f"{native_stop.median:.2f} s / {native_stop.maximum:.2f} s | {len(native.stops)} | "
+        f"≤ {GOAL_STOP:g} s: {_verdict(native_stop.maximum <= GOAL_STOP)} |",
+        *(
+            f"| end → exit, `bluegreen deploy --deployment-config {config}` (time scale "
+            f"{END_SCALE:g}; the deployment's `finishedAt` → the process's exit), median "
+            f"(min–max) | {stats(lags).median:.2f} s ({min(lags):.2f}–{max(lags):.2f} s) | "
+            f"{len(lags)} | ≤ {GOAL_EXIT:g} s: {_verdict(native_exit[config] <= GOAL_EXIT)} |"
+            for config, lags in native.ends.items()
+        ),
+        "",
+    ]
     fan_headline = ""
     if fan is not None:
         one, many = stats(fan.wall["one"]), stats(fan.wall["many"])
@@ -691,9 +918,16 @@ def section(
             "",
             f"{services} demo stacks (created in {fan.setup:.0f} s, not timed), one `bluegreen "
             f"deploy` with {services} `--config` and `--max-parallel {services}` against one "
-            f"`--config`, all-at-once with the 5-minute termination wait at time scale "
-            f"{END_SCALE:g}, the sandbox's realistic token buckets on (`sandbox fault throttle "
-            "--realistic`), all calls through one counting proxy.",
+            f"`--config`, `{FAN_CONFIG}` with the demo group's 5-minute termination wait at "
+            f"time scale {FAN_SCALE:g}, the sandbox's realistic token buckets on (`sandbox "
+            "fault throttle --realistic`), all calls through one counting proxy. The releases "
+            "run on the wall clock because AWS's token buckets refill in wall time: a release "
+            "compressed into seconds (time scale 60) can never absorb the minute or more that "
+            "100 registrations take at RegisterTaskDefinition's rate (a bucket of 20, refilled "
+            "1 a second), whereas a real release lasts minutes. All-at-once is the shortest "
+            "release of minutes the demo group has (the traffic switch, then the termination "
+            "wait), so the 100 deployments overlap wholly; a canary would add its bake to both "
+            "sides and make the run twice as long.",
             "",
             "| what | median | min | max | runs |",
             "|---|---|---|---|---|",
@@ -729,6 +963,12 @@ def section(
         f"{stop_ours.maximum:.2f} s max (goal ≤ {GOAL_STOP:g} s: "
         f"{_verdict(stop_ours.maximum <= GOAL_STOP)}); end → exit medians "
         f"{', '.join(headline_exit)} (goal ≤ {GOAL_EXIT:g} s: {_verdict(met_exit)})" + fan_headline,
+        f"ECS-native: bluegreen watch {native.per_minute:.1f} calls/min during a "
+        f"`{NATIVE_BAKE_CONFIG}` bake (goal ≤ {GOAL_CALLS:g}: "
+        f"{_verdict(native.per_minute <= GOAL_CALLS)}); unscheduled stop noticed in "
+        f"{native_stop.median:.2f} s median, {native_stop.maximum:.2f} s max (goal ≤ "
+        f"{GOAL_STOP:g} s: {_verdict(native_stop.maximum <= GOAL_STOP)}); end → exit medians "
+        f"{native_exit_text} (goal ≤ {GOAL_EXIT:g} s: {_verdict(native_exit_ok)})",
     )
     return Section("\n".join(lines), headlines)
 
@@ -741,11 +981,13 @@ def main() -> None:
     parser.add_argument("--services", type=int, default=100, help="fan-out size")
     parser.add_argument("--fan-runs", type=int, default=3, help="fan-out releases of each")
     parser.add_argument(
-        "--only", default="bake,stop,end,fanout", help="parts: bake, stop, end, fanout"
+        "--only",
+        default="bake,stop,end,native,fanout",
+        help="parts: bake, stop, end, native, fanout",
     )
     args = parser.parse_args()
     parts = set(args.only.split(","))
-    if parts == {"bake", "stop", "end", "fanout"}:
+    if parts == {"bake", "stop", "end", "native", "fanout"}:
         print(section(args.runs, args.window, args.stops, args.services, args.fan_runs).markdown)
         return
     with sandbox(END_SCALE) as sb:
@@ -761,6 +1003,12 @@ def main() -> None:
             for config, lags in end_lags(sb, stack, args.runs).items():
                 for name, lag in zip(NAMES, lags, strict=True):
                     print(f"end → exit {config} {name}: {', '.join(f'{x:.2f}' for x in lag)} s")
+        if "native" in parts:
+            native = native_budget(sb, args.window, args.stops, args.runs)
+            print(f"native: {native.per_minute:.1f} calls/min ({_ops(native.by_op, 1.0)})")
+            print(f"native stop noticed: {', '.join(f'{x:.2f}' for x in native.stops)} s")
+            for config, ends in native.ends.items():
+                print(f"native end → exit {config}: {', '.join(f'{x:.2f}' for x in ends)} s")
         if "fanout" in parts:
             fan = fan_out(sb, args.services, args.fan_runs)
             print(f"fan-out setup {fan.setup:.0f} s; surfaced throttling in {fan.surfaced} runs")
