@@ -45,7 +45,7 @@ HEADLINE_STARTS = {
     "fanout": ("Fan-out:",),
     "release": ("Canary 10%/5m", "Control-plane calls per deployment-minute"),
     "memory": ("`watch` RSS", "Control-plane calls while `watch`"),
-    "budget": ("API budget", "Unscheduled stop"),
+    "budget": ("API budget", "Unscheduled stop", "ECS-native:"),
 }
 MIN_RUNS = 5
 
