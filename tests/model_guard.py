@@ -62,6 +62,8 @@ def check_answer(
 def _after_call(http_response: Any, model: OperationModel, **_: Any) -> None:
     if http_response is None or not _from_sandbox(str(getattr(http_response, "url", ""))):
         return
+    if model.has_streaming_output:
+        return  # reading the body here would leave the caller's stream (S3 GetObject) empty
     name = f"{model.service_model.service_name}.{model.name}"
     CHECKED[name] = CHECKED.get(name, 0) + 1
     headers = {k.lower(): v for k, v in http_response.headers.items()}

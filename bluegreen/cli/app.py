@@ -100,13 +100,17 @@ _register()
 
 
 def _report(exc: BluegreenError, verbose: int) -> None:
+    from bluegreen.render.known_secrets import redact_known
+
     if verbose:
         import traceback
 
-        traceback.print_exception(exc, file=sys.stderr)
-    print(f"error: {exc.render()}", file=sys.stderr, flush=True)
+        trace = "".join(traceback.format_exception(exc))
+        print(redact_known(trace), end="", file=sys.stderr)
+    message = redact_known(exc.render())
+    print(f"error: {message}", file=sys.stderr, flush=True)
     if _in_github_actions():
-        print(f"::error title=bluegreen::{annotation(exc.render())}", file=sys.stderr, flush=True)
+        print(f"::error title=bluegreen::{annotation(message)}", file=sys.stderr, flush=True)
 
 
 def annotation(text: str) -> str:
@@ -245,7 +249,9 @@ def _print_result(
     line["reason"] = verb_reason if keep else reason
     for key, value in extra.items():
         line.setdefault(key, value)
-    print(json.dumps(line, default=str), file=sys.stdout, flush=True)
+    from bluegreen.render.known_secrets import redact_known_doc
+
+    print(json.dumps(redact_known_doc(line), default=str), file=sys.stdout, flush=True)
 
 
 def _json_in_argv(args: list[str]) -> bool:

@@ -13,6 +13,8 @@ from typing import IO, TYPE_CHECKING, Any
 
 import typer
 
+from bluegreen.render.known_secrets import redact_known, redact_known_doc
+
 if TYPE_CHECKING:
     from bluegreen.aws.session import Aws
 
@@ -66,10 +68,10 @@ class Out:
     def text(self, line: str = "") -> None:
         """Human output (stdout in text mode, stderr in JSON mode)."""
         stream = self.stderr if self.json_mode else self.stdout
-        print(line, file=stream, flush=True)
+        print(redact_known(line), file=stream, flush=True)
 
     def warn(self, line: str) -> None:
-        print(f"warning: {line}", file=self.stderr, flush=True)
+        print(f"warning: {redact_known(line)}", file=self.stderr, flush=True)
 
     def json(self, obj: dict[str, Any]) -> None:
         """One JSON object on one line of stdout (JSON mode only).
@@ -78,6 +80,7 @@ class Out:
         (`RESULT`): the entry point prints it last, once, with the exit code it decides."""
         if not self.json_mode:
             return
+        obj = redact_known_doc(obj)  # secrets template lookups resolved, wherever they landed
         if obj.get("event") == "result" and RESULT.hold(obj):
             return
         print(json.dumps(obj, default=str, sort_keys=False), file=self.stdout, flush=True)

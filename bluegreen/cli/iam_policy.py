@@ -88,6 +88,8 @@ def iam_policy(
         image_overrides=pairs(image, "--image"),
         var_overrides=pairs(var, "--var"),
         live=live,
+        aws=aws if account is None else None,  # lookups read AWS as the rest does
+        no_aws="iam-policy --account reads no AWS",
     )
     region = opts.region or spec.region or aws.region_name
     if not region:
@@ -141,6 +143,7 @@ def iam_policy(
         infrastructure_roles=passed,
         migrate=migrate,
         run=run,
+        lookups=rendered.lookups,
     )
     for note in result.notes:
         out.warn(note)

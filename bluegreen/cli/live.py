@@ -50,7 +50,10 @@ class Reporter:
             if self.out.json_mode:
                 self.out.json(e.json())
             elif self._live is not None:
-                self._live.console.print(self._stamp(e.text), highlight=False, markup=False)
+                from bluegreen.render.known_secrets import redact_known
+
+                text = redact_known(self._stamp(e.text))
+                self._live.console.print(text, highlight=False, markup=False)
             else:
                 self.out.text(self._stamp(e.text))
         if self._live is not None:
@@ -181,8 +184,10 @@ def write_step_summary(verb: str, outcome: Outcome, seconds: float) -> None:
         f"| detail | {cell(outcome.reason)} |",
         "",
     ]
+    from bluegreen.render.known_secrets import redact_known
+
     with contextlib.suppress(OSError), open(path, "a", encoding="utf-8") as fh:
-        fh.write("\n".join(lines) + "\n")
+        fh.write(redact_known("\n".join(lines)) + "\n")
 
 
 def cell(text: str) -> str:

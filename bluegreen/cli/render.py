@@ -94,6 +94,7 @@ def render_spec(
             image_overrides=flags.images,
             var_overrides=flags.variables,
             vars_files=tuple(vars_files or ()),
+            no_aws="--offline reads no AWS",
         )
     from bluegreen.aws.ecr import EcrResolver
     from bluegreen.aws.ecs import describe_service
@@ -107,6 +108,7 @@ def render_spec(
         vars_files=tuple(vars_files or ()),
         resolver=EcrResolver(aws),
         live=live,
+        aws=aws,
     )
 
 

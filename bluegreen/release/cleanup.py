@@ -119,7 +119,7 @@ def run_cleanup(aws: Aws, spec: Spec, *, keep: int, dry_run: bool, delete: bool)
     if keep < 1:  # before any AWS call
         plan_cleanup("", active=[], inactive=[], keep=keep, in_use={}, current=None, delete=False)
     live = describe_service(aws, spec.cluster, spec.service)
-    family = str(render_release(spec, live=live).task_definition["family"])
+    family = str(render_release(spec, live=live, aws=aws).task_definition["family"])
     active = gw.family_revisions(aws, family, "ACTIVE")
     inactive = gw.family_revisions(aws, family, "INACTIVE") if delete else []
     in_use: dict[str, list[str]] = {

@@ -222,7 +222,7 @@ def run_doctor(aws: Aws, spec: Spec) -> list[Finding]:
     findings += _half_migrated(aws, spec, svc)
     findings += _alarms(aws, spec, findings)
     findings += image_pinning(spec.images, spec.pin_digests)
-    rendered_td = _rendered(spec, findings)
+    rendered_td = _rendered(aws, spec, findings)
     if rendered_td is not None:
         size = fargate_size(rendered_td, "the rendered task definition")
         if size:
@@ -265,11 +265,11 @@ def _half_migrated(aws: Aws, spec: Spec, svc: Mapping[str, Any]) -> list[Finding
     return [Finding(ERROR, "migration", f"half-migrated: {found}{what}", fix)]
 
 
-def _rendered(spec: Spec, findings: list[Finding]) -> dict[str, Any] | None:
+def _rendered(aws: Aws, spec: Spec, findings: list[Finding]) -> dict[str, Any] | None:
     from bluegreen.render.release import render_release
 
     try:
-        return render_release(spec).task_definition
+        return render_release(spec, aws=aws).task_definition
     except BluegreenError as exc:
         # Fargate sizes and the rest of the template checks are reported by rendering itself
         findings.append(Finding(ERROR, "templates", exc.render(), "bluegreen validate"))

@@ -33,6 +33,7 @@ CLEANUP = "cleanup"
 DOCTOR = "doctor"
 ACCOUNT = "account"  # account lookup when --account is not given
 MIGRATE = "migrate"  # `migrate --to ecs` (iam-policy --migrate)
+LOOKUPS = "lookups"  # template lookups: ssm(), cfn_output(), tfstate() of s3://
 RUN = "run"  # one-off tasks: `run` (iam-policy --run)
 
 FEATURES = (
@@ -51,6 +52,7 @@ FEATURES = (
     ACCOUNT,
     MIGRATE,
     RUN,
+    LOOKUPS,
 )
 
 # --- resources -----------------------------------------------------------------------------
@@ -70,6 +72,9 @@ SERVICE_DEPLOYMENTS = "ecs-service-deployments"
 SERVICE_REVISIONS = "ecs-service-revisions"
 INFRASTRUCTURE_ROLES = "ecs-infrastructure-roles"
 MIGRATION_ROLE = "migration-infrastructure-role"  # the role `migrate` creates
+SSM_PARAMETERS = "ssm-parameters"  # the parameters ssm() reads
+STACKS = "cloudformation-stacks"  # the stacks cfn_output() reads
+S3_OBJECTS = "s3-objects"  # the state files tfstate('s3://...') reads
 CONFIG_PREFIX = "bluegreen."  # bluegreen.engines.codedeploy.configs.PREFIX
 
 
@@ -166,6 +171,10 @@ ACTIONS: dict[str, Action] = {
     "codedeploy:ListDeploymentGroups": Action(MIGRATE, APPLICATION, "the application's groups"),
     "codedeploy:DeleteDeploymentGroup": Action(MIGRATE, GROUP, "--delete-codedeploy"),
     "codedeploy:DeleteApplication": Action(MIGRATE, APPLICATION, "--delete-codedeploy"),
+    # template lookups, scoped to what the templates read
+    "ssm:GetParameter": Action(LOOKUPS, SSM_PARAMETERS, "ssm() in templates"),
+    "cloudformation:DescribeStacks": Action(LOOKUPS, STACKS, "cfn_output() in templates"),
+    "s3:GetObject": Action(LOOKUPS, S3_OBJECTS, "tfstate('s3://...') in templates"),
     # run: a one-off task of the family in the spec's cluster (DescribeTasks, a core read,
     # follows it; iam:PassRole on the task's roles comes with them, see ROLE_USE)
     "ecs:RunTask": Action(RUN, FAMILY, "run: start the one-off task"),
@@ -186,6 +195,9 @@ _SERVICE_PREFIX = {
     "cloudwatch": "cloudwatch",
     "iam": "iam",
     "sts": "sts",
+    "ssm": "ssm",
+    "cloudformation": "cloudformation",
+    "s3": "s3",
 }
 
 
@@ -212,6 +224,8 @@ class PolicyInputs:
     # ECS-native: the infrastructure (and hook) roles UpdateService passes to ECS; empty: any
     infrastructure_roles: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default=())
+    # what template lookups read: ("ssm", name), ("cfn", stack), ("s3", bucket, key)
+    lookups: tuple[tuple[str, ...], ...] = ()
 
 
 def partition_for(region: str) -> str:
@@ -232,6 +246,7 @@ def features_for(
     custom_config: bool,
     account_lookup: bool,
     migrate: bool = False,
+    lookups: bool = False,
     run: bool = False,
 ) -> frozenset[str]:
     out = {CORE, CLEANUP, DOCTOR}
@@ -252,6 +267,8 @@ def features_for(
         out.add(CUSTOM_CONFIG)
     if account_lookup:
         out.add(ACCOUNT)
+    if lookups:
+        out.add(LOOKUPS)
     return frozenset(out)
 
 
@@ -260,6 +277,15 @@ def actions_for(features: Iterable[str]) -> list[str]:
     return sorted(
         name for name, a in ACTIONS.items() if a.feature in wanted or wanted.intersection(a.also)
     )
+
+
+def _parameter_arn(p: PolicyInputs, name: str) -> str:
+    """`/app/db` -> `arn:aws:ssm:REGION:ACCOUNT:parameter/app/db` (a version or label selector,
+    `name:3`, is not part of the ARN)."""
+    if name.startswith("arn:"):
+        return name
+    bare = name.split(":", 1)[0].lstrip("/")
+    return f"arn:{p.partition}:ssm:{p.region}:{p.account}:parameter/{bare}"
 
 
 def _role_arn(p: PolicyInputs, role: str) -> str:
@@ -304,6 +330,18 @@ def _resources(p: PolicyInputs, kind: str) -> list[str]:
         return [f"{ecs}:service-deployment/{p.cluster}/{p.service}/*"]
     if kind == SERVICE_REVISIONS:
         return [f"{ecs}:service-revision/{p.cluster}/{p.service}/*"]
+    if kind == SSM_PARAMETERS:
+        return [_parameter_arn(p, r[1]) for r in p.lookups if r[0] == "ssm"]
+    if kind == STACKS:
+        return [
+            r[1]
+            if r[1].startswith("arn:")
+            else f"arn:{p.partition}:cloudformation:{p.region}:{p.account}:stack/{r[1]}/*"
+            for r in p.lookups
+            if r[0] == "cfn"
+        ]
+    if kind == S3_OBJECTS:
+        return [f"arn:{p.partition}:s3:::{r[1]}/{r[2]}" for r in p.lookups if r[0] == "s3"]
     if kind == MIGRATION_ROLE:
         from bluegreen.release.migrate import role_name_for
 
@@ -334,6 +372,9 @@ _SIDS = {
     SERVICE_REVISIONS: "EcsServiceRevisions",
     INFRASTRUCTURE_ROLES: "PassInfrastructureRolesToEcs",
     MIGRATION_ROLE: "MigrationInfrastructureRole",
+    SSM_PARAMETERS: "TemplateLookupsSsmParameters",
+    STACKS: "TemplateLookupsStacks",
+    S3_OBJECTS: "TemplateLookupsStateFiles",
 }
 
 
@@ -422,6 +463,7 @@ def policy_for(
     account_lookup: bool = False,
     infrastructure_roles: Sequence[str] = (),
     migrate: bool = False,
+    lookups: Sequence[tuple[str, ...]] = (),
     run: bool = False,
 ) -> PolicyResult:
     """The policy for `spec`, whose task definition rendered to `task_definition` with
@@ -460,6 +502,7 @@ def policy_for(
         custom_config=custom,
         account_lookup=account_lookup,
         migrate=migrate,
+        lookups=bool(lookups),
         run=run,
     )
     family = str(task_definition.get("family") or "")
@@ -483,7 +526,13 @@ def policy_for(
         task_roles=roles,
         features=features,
         infrastructure_roles=tuple(dict.fromkeys(infrastructure_roles)),
+        lookups=tuple(dict.fromkeys(lookups)),
     )
+    if any(r[0] == "ssm" for r in lookups):
+        notes.append(
+            "ssm(): a SecureString parameter encrypted with a customer managed KMS key also "
+            "needs kms:Decrypt on that key (the AWS managed key aws/ssm needs nothing more)"
+        )
     if ECS_NATIVE in features and not infrastructure_roles:
         notes.append(
             "ECS-native: the infrastructure role is not known (no live service read), so "

@@ -150,7 +150,7 @@ def target_containers(aws: Aws, spec: Spec) -> list[str]:
     from bluegreen.render.release import render_release
 
     live = ecs.describe_service(aws, spec.cluster, spec.service)
-    rendered = render_release(spec, live=live)
+    rendered = render_release(spec, live=live, aws=aws)
     return [
         str(c.get("name"))
         for c in rendered.task_definition.get("containerDefinitions") or []

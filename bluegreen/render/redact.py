@@ -36,6 +36,8 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+from bluegreen.render.known_secrets import redact_known, redact_known_doc
+
 MASK = "***"
 
 # --- names --------------------------------------------------------------------------------------
@@ -230,7 +232,9 @@ _ARN = re.compile(r"arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:\d{0,12}:\S+")
 
 
 def redact_text(text: str) -> str:
-    """Credential-looking substrings of `text` replaced by ***."""
+    """Known secrets (`known_secrets`: what template lookups resolved from SecureString
+    parameters) and credential-looking substrings of `text` replaced by ***."""
+    text = redact_known(text)
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text
@@ -320,5 +324,5 @@ def redact_task_definition(td: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = copy.deepcopy(td)
     for path in secret_places(out):
         _mask_at(out, path)
-    redacted: dict[str, Any] = _redact_value(out)
+    redacted: dict[str, Any] = redact_known_doc(_redact_value(out))  # ARNs and numbers too
     return redacted

@@ -6,7 +6,7 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 from bluegreen.render.appspec import _appspec, without_load_balancer
 from bluegreen.render.checks import check_semantics
 from bluegreen.render.documents import _at, _environment_path, _parse_rendered
+from bluegreen.render.lookups import Secure
 from bluegreen.render.templates import Where, _Templates
 
 _VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -59,6 +60,8 @@ class Rendered:
     appspec: dict[str, Any]
     images: dict[str, str]
     notices: list[str] = field(default_factory=list)
+    # what template lookups read: ("ssm", name), ("cfn", stack), ("s3", bucket, key)
+    lookups: tuple[tuple[str, ...], ...] = ()
 
 
 def appspec_content(appspec: dict[str, Any]) -> tuple[str, str]:
@@ -77,9 +80,17 @@ def render_release(
     resolver: ImageResolver | None = None,
     live: LiveService | None = None,
     task_definition_arn: str | None = None,
+    aws: Aws | None = None,
+    no_aws: str | None = None,
 ) -> Rendered:
-    """Render, pin and validate the task definition and the AppSpec. Raises exit-2 errors."""
+    """Render, pin and validate the task definition and the AppSpec. Raises exit-2 errors.
+
+    Template lookups (`ssm()`, `cfn_output()`, `tfstate()` of S3) read AWS through `aws`; without
+    it they fail (exit 2) saying why (`no_aws`, e.g. "--offline reads no AWS")."""
+    from bluegreen.render.lookups import Lookups
+
     notices: list[str] = []
+    lookups = Lookups(aws, spec.folder) if no_aws is None else Lookups(aws, spec.folder, no_aws)
     given = _Given()
     variables = _variables(spec, vars_files, var_overrides or {}, given)
     region = spec.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
@@ -89,8 +100,10 @@ def render_release(
         "cluster": spec.cluster,
         "service": spec.service,
         "region": region,
+        **lookups.functions(),
     }
     templates = _Templates(spec, base)
+    lookups.files = templates.files  # the lookups name the template line that calls them
 
     # 1. images: spec entries (jinja allowed) then --image overrides (literal). Problems are
     #    collected so that one run reports all of them.
@@ -133,6 +146,8 @@ def render_release(
     def td_where(p: JsonPath) -> str:
         return locate(td_display, td_lines, p)
 
+    notices += _secure_in_environment(doc, lookups.secure, td_where)
+
     from bluegreen.resources import load_schema
 
     def td_conceal(path: JsonPath) -> bool | str:
@@ -163,7 +178,39 @@ def render_release(
     if not td_problems:
         problems += check_semantics(spec, doc, appspec, td_where, given=given.source)
     raise_problems(problems, subject=f"{spec.display} and its templates")
-    return Rendered(task_definition=doc, appspec=appspec, images=final_images, notices=notices)
+    return Rendered(
+        task_definition=doc,
+        appspec=appspec,
+        images=final_images,
+        notices=notices,
+        lookups=tuple(lookups.references),
+    )
+
+
+def _secure_in_environment(
+    doc: Mapping[str, Any], secure: Sequence[Secure], where: Callable[[JsonPath], str]
+) -> list[str]:
+    """A warning for each SecureString value rendered into a container's `environment`: there
+    it is stored in plain text in the task definition, where `secrets` would keep it out."""
+    found: list[str] = []
+    containers = doc.get("containerDefinitions")
+    for secret in secure:
+        for ci, container in enumerate(containers if isinstance(containers, list) else []):
+            environment = container.get("environment") if isinstance(container, dict) else None
+            for ei, entry in enumerate(environment if isinstance(environment, list) else []):
+                value = entry.get("value") if isinstance(entry, dict) else None
+                if not isinstance(value, str) or secret.value not in value:
+                    continue
+                # the line that puts it there (the ssm() call may be elsewhere: a {% set %})
+                at = where(("containerDefinitions", ci, "environment", ei, "value"))
+                found.append(
+                    f"{at}: {secret.what} is rendered into the environment of container "
+                    f"{container.get('name')!r} ({entry.get('name')}), where it is stored in plain "
+                    "text in the task definition; give it to the container through `secrets` "
+                    'instead: {"name": "' + str(entry.get("name")) + '", "valueFrom": '
+                    '"<the parameter\'s name or ARN>"} (ECS reads it when the task starts)'
+                )
+    return found
 
 
 def render_for_deploy(
@@ -187,6 +234,7 @@ def render_for_deploy(
         vars_files=vars_files,
         resolver=EcrResolver(aws),
         live=live,
+        aws=aws,
     )
 
 

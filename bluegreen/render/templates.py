@@ -20,9 +20,11 @@ from types import CodeType
 from typing import TYPE_CHECKING, Any
 
 from bluegreen.errors import (
+    AwsError,
     BluegreenError,
     TemplateError,
 )
+from bluegreen.render.lookups import LookupFailed
 from bluegreen.spec.model import Spec
 from bluegreen.spec.yaml import (
     display_path,
@@ -545,6 +547,8 @@ class _Templates:
                 )
         except _GitUnavailable as exc:
             raise self._git_error(exc, where()) from None
+        except LookupFailed as exc:
+            raise _lookup_error(exc, where()) from None
         except Exception as exc:
             raise TemplateError(_describe(exc), where=where()) from None
 
@@ -558,6 +562,9 @@ class _Templates:
             name = at[0] if at else display
             line = at[1] if at else _first_use(self.sources.get(name, ""), exc.name)
             raise self._git_error(exc, f"{name}:{line}" if line else name) from None
+        except LookupFailed as exc:
+            at = _template_line(exc, self.files, self.folder)
+            raise _lookup_error(exc, f"{at[0]}:{at[1]}" if at else display) from None
         except BluegreenError:
             raise
         except Exception as exc:
@@ -596,8 +603,17 @@ def _undefined_hint(exc: BaseException, context: Mapping[str, Any]) -> str:
     defined = ", ".join(f"vars.{n}" for n in names) or "no vars"
     return (
         f"{head}defined: {defined} (spec `vars`, --vars-file, --var K=V); also "
-        "images.<container>, env, cluster, service, region, git_sha, git_branch"
+        "images.<container>, env, cluster, service, region, git_sha, git_branch; lookups "
+        "ssm(), cfn_output(), tfstate(), env_var()"
     )
+
+
+def _lookup_error(exc: LookupFailed, where: str) -> BluegreenError:
+    """A lookup that failed, at the template line that called it: exit 2, or exit 4 for an AWS
+    failure other than not-found / access denied."""
+    if exc.aws_error:
+        return AwsError(exc.message, where=where, hint=exc.hint)
+    return TemplateError(exc.message, where=where, hint=exc.hint)
 
 
 def _describe(exc: BaseException) -> str:

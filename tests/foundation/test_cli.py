@@ -250,7 +250,8 @@ def test_validate_one_problem_is_reported_alone(
     assert err == (
         "error: inc.j2:2: undefined template variable: 'dict object' has no attribute 'nope'\n"
         f"  hint: defined: {DEFINED} (spec `vars`, --vars-file, --var K=V); also "
-        "images.<container>, env, cluster, service, region, git_sha, git_branch\n"
+        "images.<container>, env, cluster, service, region, git_sha, git_branch; lookups "
+        "ssm(), cfn_output(), tfstate(), env_var()\n"
     )
 
 

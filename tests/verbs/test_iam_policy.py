@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "web" / "bluegreen.yaml"
 ACCOUNT = "210987654321"
 
-_SERVICES = "ecs|ecr|codedeploy|elbv2|cloudwatch|iam|sts"
+_SERVICES = "ecs|ecr|codedeploy|elbv2|cloudwatch|iam|sts|ssm|cloudformation|s3"
 _DIRECT = re.compile(rf"\.({_SERVICES})\(\)\.([a-z_]+)\(")
 _ASSIGN = re.compile(rf"^\s*(\w+)\s*(?::[^=]+)?=\s*[\w.()\[\], ]*\.({_SERVICES})\(\)\s*$", re.M)
 _PAGINATOR = re.compile(rf"\.({_SERVICES})\(\)\.get_paginator\(\s*[\"'](\w+)[\"']")

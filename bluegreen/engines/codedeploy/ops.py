@@ -396,7 +396,7 @@ def redeploy_previous(
     if source:
         appspec = appspec_of(codedeploy.get_deployment(aws, source))
     if not appspec:
-        appspec = render_release(spec, live=live, task_definition_arn=previous).appspec
+        appspec = render_release(spec, live=live, task_definition_arn=previous, aws=aws).appspec
     content, sha = appspec_content(with_task_definition(appspec, previous))
     caller = who(aws)
     release_id = str(uuid.uuid4())  # recognises this deployment after a lost answer
