@@ -78,8 +78,6 @@ class Aws:
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     # values template lookups read (ssm, cfn_output, tfstate): one AWS call per lookup a run
     lookup_cache: dict[tuple[str, ...], Any] = field(default_factory=dict, init=False, repr=False)
-    # values template lookups read (ssm, cfn_output, tfstate): one AWS call per lookup a run
-    lookup_cache: dict[tuple[str, ...], Any] = field(default_factory=dict, init=False, repr=False)
 
     def session(self) -> boto3.Session:
         with self._lock:
@@ -222,16 +220,6 @@ class Aws:
     def ec2(self) -> EC2Client:
         c: EC2Client = self.client("ec2")
         return c
-
-    # Template lookups (no typed stubs installed for these three services)
-    def ssm(self) -> Any:
-        return self.client("ssm")
-
-    def cloudformation(self) -> Any:
-        return self.client("cloudformation")
-
-    def s3(self) -> Any:
-        return self.client("s3")
 
     # Template lookups (no typed stubs installed for these three services)
     def ssm(self) -> Any:
