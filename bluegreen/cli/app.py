@@ -61,7 +61,10 @@ def root(
             "--output", "-o", help="text, or json: one object per line, the last line the result."
         ),
     ] = OutputFormat.text,
-    no_color: Annotated[bool, typer.Option("--no-color", help="No colours or live view.")] = False,
+    no_color: Annotated[
+        bool,
+        typer.Option("--no-color", help="No colours or live view (NO_COLOR: no colours only)."),
+    ] = False,
     verbose: Annotated[
         int,
         typer.Option(
@@ -85,6 +88,7 @@ def root(
     opts.region = region
     opts.output = output
     opts.color = not no_color and color_default()
+    opts.live = not no_color
     opts.verbose = verbose
     ctx.obj = opts
 
@@ -347,6 +351,7 @@ def _set_global(ctx: click.Context, param: click.Parameter, value: Any) -> None:
         opts.output = OutputFormat(value)
     elif name == "no_color":
         opts.color = opts.color and not value
+        opts.live = opts.live and not value
     elif name == "verbose":
         opts.verbose += int(value)
     else:

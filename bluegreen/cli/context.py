@@ -33,6 +33,7 @@ class Options:
     region: str | None = None
     output: OutputFormat = OutputFormat.text
     color: bool = True
+    live: bool = True  # the live view on a terminal (--no-color turns it off, NO_COLOR does not)
     verbose: int = 0
     _aws: Aws | None = field(default=None, init=False, repr=False)
 
@@ -132,4 +133,6 @@ def options(ctx: typer.Context) -> Options:
 
 
 def color_default() -> bool:
-    return "NO_COLOR" not in os.environ and sys.stdout.isatty()
+    """Colours on a terminal, unless NO_COLOR is set to a non-empty value (https://no-color.org):
+    it turns colours off and leaves the live view on (--no-color turns off both)."""
+    return not os.environ.get("NO_COLOR") and sys.stdout.isatty()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -108,6 +109,7 @@ def _print_rows(
     """History rows as JSON objects, or as text: `none` when there are none, else per row a head
     line (id, or `no_id` without one; status; creation time; who) and its `lines`, indented."""
     out = opts.out()
+    rows = [with_times(row) for row in rows]
     if opts.json:
         for row in rows:
             out.json({"event": "deployment", **row})
@@ -116,12 +118,60 @@ def _print_rows(
         out.text(none)
         return
     for row in rows:
-        head = (
-            f"{row['deploymentId'] or no_id}  {row['status'] or '?':<10} {row['created'] or '':<32}"
-        )
-        out.text(f"{head} {row['who'] or ''}")
-        for line in lines(row):
+        created = moment(row.get("created"))
+        when = local_time(created) if created is not None else ""
+        took = row.get("durationSeconds")
+        span = f" (took {duration(took)})" if took is not None else ""
+        head = f"{row['deploymentId'] or no_id}  {row['status'] or '?':<10} {when}{span}"
+        out.text(f"{head}  {row['who'] or ''}".rstrip())
+        config = row.get("deploymentConfig") or row.get("strategy")
+        for line in ([f"config {config}"] if config else []) + lines(row):
             out.text(f"    {line}")
+
+
+def moment(value: Any) -> dt.datetime | None:
+    """A time as history rows carry it (a datetime, an ISO string, epoch seconds) as an aware
+    datetime (a naive one is UTC); None when there is none."""
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return dt.datetime.fromtimestamp(float(value), dt.UTC)
+    if isinstance(value, str) and value:
+        try:
+            found = dt.datetime.fromisoformat(value)
+        except ValueError:
+            return None
+        return found if found.tzinfo is not None else found.replace(tzinfo=dt.UTC)
+    return None
+
+
+def with_times(row: dict[str, Any]) -> dict[str, Any]:
+    """The row with `created` and `completed` as UTC ISO timestamps and `durationSeconds`
+    (None while it runs or when a time is unknown)."""
+    created, completed = moment(row.get("created")), moment(row.get("completed"))
+    row = dict(row)
+    for key, value in (("created", created), ("completed", completed)):
+        if value is not None:
+            row[key] = value.astimezone(dt.UTC).isoformat()
+    took = (completed - created).total_seconds() if created and completed else None
+    row["durationSeconds"] = round(took, 3) if took is not None else None
+    return row
+
+
+def local_time(value: dt.datetime) -> str:
+    """`2026-12-01 14:05:03 +01:00`: the time in the user's local zone."""
+    local = value.astimezone()
+    offset = local.strftime("%z")
+    return f"{local:%Y-%m-%d %H:%M:%S} {offset[:3]}:{offset[3:]}"
+
+
+def duration(seconds: float) -> str:
+    s = max(0, round(seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s // 3600}h{s % 3600 // 60:02d}m"
 
 
 def register(app: typer.Typer) -> None:

@@ -19,10 +19,8 @@ if TYPE_CHECKING:
     from bluegreen.engines.codedeploy.apply import FollowSettings
     from bluegreen.engines.codedeploy.follow import CancelFlag
     from bluegreen.engines.codedeploy.machine import State
-    from bluegreen.engines.model import Event, Outcome
+    from bluegreen.engines.model import Event, Outcome, Output
     from bluegreen.journal import Journal
-
-BAR = 30
 
 
 class Reporter:
@@ -32,20 +30,23 @@ class Reporter:
         self.out: Out = opts.out()
         self.verb = verb
         self.started = time.monotonic()
+        from bluegreen.cli.view import Panel
+
+        # NO_COLOR drops the colours only; --no-color (opts.live False) the live view too
         self.live_view = (
-            not opts.json and opts.color and sys.stdout.isatty() and "CI" not in os.environ
+            not opts.json and opts.live and sys.stdout.isatty() and "CI" not in os.environ
         )
+        self.color = opts.color
+        self.console: Any = None  # the rich Console of the live view (default: stdout's)
+        self.panel = Panel(verb, self.started)
         self._live: Any = None
-        self._state: State | None = None
-        self._log: list[str] = []
 
     # --- events ---------------------------------------------------------------------------
     def notify(self, event: Event) -> None:
         self.sink([event], None)
 
     def sink(self, events: Sequence[Event], state: State | None) -> None:
-        if state is not None:
-            self._state = state
+        self.panel.feed(events, state, time.monotonic())
         for e in events:
             if self.out.json_mode:
                 self.out.json(e.json())
@@ -59,6 +60,20 @@ class Reporter:
         if self._live is not None:
             self._live.refresh()
 
+    def verify_line(self, line: str) -> None:
+        """One line of the verify command's output as it comes: in the live view's panel, or
+        a plain line (text mode; JSON mode carries the verdict only)."""
+        self.panel.verify_line(line)
+        if self._live is not None:
+            self._live.refresh()
+        elif not self.out.json_mode:
+            self.out.text(self._stamp(f"  verify │ {line}"))
+
+    def output(self, out: Output) -> Output:
+        """`out` for an engine that prints to the output port (ECS-native, rolling): what it
+        emits also feeds the live view, and its lines print above the view while it shows."""
+        return PanelOutput(self, out)
+
     def _stamp(self, text: str) -> str:
         return f"[{time.monotonic() - self.started:6.1f}s] {text}"
 
@@ -66,10 +81,14 @@ class Reporter:
     def start_live(self) -> None:
         if not self.live_view or self._live is not None:
             return
+        from rich.console import Console
         from rich.live import Live
 
+        console = self.console or Console(no_color=not self.color)
         # get_renderable: every refresh redraws from the latest state (elapsed time ticks)
-        self._live = Live(get_renderable=self._render, refresh_per_second=4, transient=False)
+        self._live = Live(
+            get_renderable=self._render, console=console, refresh_per_second=4, transient=False
+        )
         self._live.start()
 
     def stop_live(self) -> None:
@@ -81,54 +100,30 @@ class Reporter:
         """Follow the deployment to its end, with the live view shown while it runs."""
         from bluegreen.engines.codedeploy.apply import follow
 
+        self.panel.checks.update({check.name: "ok" for check in settings.checks})
+        if settings.verify:
+            self.panel.verify_command = " ".join(settings.verify)
+            settings.on_verify_output = self.verify_line
         self.start_live()
         try:
-            return follow(aws, settings, self.sink, journal)
+            outcome = follow(aws, settings, self.sink, journal)
+            self.panel.outcome = outcome  # the last frame shows the release's outcome
+            return outcome
         finally:
             self.stop_live()
 
     def _render(self) -> Any:
-        from rich.table import Table
-        from rich.text import Text
+        from bluegreen.cli.view import Now, render
 
-        from bluegreen.engines.codedeploy.machine import expected_remaining
-
-        table = Table.grid(padding=(0, 2))
-        state = self._state
-        elapsed = time.monotonic() - self.started
-        if state is None:
-            table.add_row(Text(f"preparing… {elapsed:.0f}s"))
-            return table
-        head = f"{state.observing}  {state.status or '…'}  elapsed {elapsed:.0f}s"
-        remaining = expected_remaining(state, time.monotonic())
-        if remaining and state.status not in ("Succeeded", "Failed", "Stopped"):
-            head += f"  next step in ≈{remaining:.0f}s"
-        table.add_row(Text(head, style="bold"))
-        colors = {"Succeeded": "green", "InProgress": "yellow", "Failed": "red", "Skipped": "dim"}
-        for name, status in state.lifecycle.items():
-            table.add_row(Text(f"  {name:<24}{status}", style=colors.get(status, "")))
-        weights = dict(state.weights or ())
-        if weights:
-            green = weights.get("Green", 0.0)
-            filled = round(BAR * green / 100)
-            bar = Text("  blue ")
-            bar.append("█" * (BAR - filled), style="blue")
-            bar.append("█" * filled, style="green")
-            bar.append(f" green  {100 - green:g}% / {green:g}%")
-            table.add_row(bar)
-        for label, status, desired, running, pending in state.counts or ():
-            table.add_row(
-                Text(f"  {label:<6}{status:<9} running {running}/{desired} pending {pending}")
-            )
-        for name, alarm in sorted(state.alarms.items()):
-            style = "red" if alarm == "ALARM" else "green" if alarm == "OK" else "dim"
-            table.add_row(Text(f"  alarm {name}: {alarm}", style=style))
-        return table
+        height = self._live.console.height if self._live is not None else None
+        # one line less than the terminal: the cursor's line after the frame
+        return render(self.panel, Now(time.monotonic(), time.time()), (height or 25) - 1)
 
     # --- the end --------------------------------------------------------------------------
     def finish(self, outcome: Outcome) -> None:
         """Print the result (the pinned last JSON line), write the CI summary, and raise the
         error that gives the exit code when it is not 0."""
+        self.panel.outcome = outcome  # the live view's last frame: the release's outcome
         self.stop_live()
         result = outcome.result()
         text = f"{self.verb}: {outcome.deployment_id} {outcome.status}" + (
@@ -146,6 +141,39 @@ class Reporter:
 
         gc.freeze()
         raise_for(outcome)
+
+
+class PanelOutput:
+    """The output port of an engine, feeding the reporter's live view on the way."""
+
+    def __init__(self, reporter: Reporter, out: Output) -> None:
+        self.reporter = reporter
+        self.out = out
+        self.json_mode = bool(getattr(out, "json_mode", False))
+
+    def _line(self, line: str) -> bool:
+        live = self.reporter._live
+        if live is None:
+            return False
+        live.console.print(line, highlight=False, markup=False)
+        return True
+
+    def text(self, line: str = "") -> None:
+        if self.json_mode or not self._line(line):
+            self.out.text(line)
+
+    def json(self, obj: dict[str, Any]) -> None:
+        self.out.json(obj)
+
+    def emit(self, obj: dict[str, Any], text: str | None) -> None:
+        from bluegreen.engines.model import Event
+
+        kind = str(obj.get("event", ""))
+        self.reporter.panel.feed([Event(kind, obj, text or "")], None, time.monotonic())
+        if self.json_mode or text is None or not self._line(text):
+            self.out.emit(obj, text)
+        if self.reporter._live is not None:
+            self.reporter._live.refresh()
 
 
 def raise_for(outcome: Outcome) -> None:

@@ -155,7 +155,11 @@ def release(
         reporter = Reporter(opts, verb="deploy")
         with cancel_on_signals(cancel):
             runner = prepare_release(spec, aws, request, loop=loop, cancel=cancel, live=live)
-            outcome = runner(out)
+            reporter.start_live()
+            try:
+                outcome = runner(reporter.output(out))
+            finally:
+                reporter.stop_live()
         reporter.finish(outcome)
         return
     result = _fan_out(opts, specs, request, max_parallel, cache)
@@ -180,6 +184,10 @@ def _codedeploy(
     reporter = Reporter(opts, verb="deploy")
     out = opts.out()
     plan = plan_release(aws, spec, request.deploy_options(), live=live)
+    if plan.previous_task_definition_arn:  # the live view labels the task sets with these
+        from bluegreen.engines.model import revision
+
+        reporter.panel.revisions["Blue"] = revision(plan.previous_task_definition_arn)
     if request.wait_until is not None:
         from bluegreen.engines.codedeploy.machine import wait_until_problem
         from bluegreen.errors import UsageError

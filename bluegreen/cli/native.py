@@ -87,17 +87,21 @@ def watch(
     aws, spec = _found(opts)
     cancel, loop = _loop()
     reporter = Reporter(opts, verb="watch")
-    with cancel_on_signals(cancel):
-        outcome = ops.watch(
-            aws,
-            spec,
-            Journal(journal_path(spec.path)),
-            Stamped(opts.out()),
-            deployment_id=deployment_id,
-            timeout=parse_duration(timeout, "--timeout") if timeout else None,
-            loop=loop,
-            on_cancel=resolve_on_cancel(on_cancel) if on_cancel else "detach",
-        )
+    reporter.start_live()
+    try:
+        with cancel_on_signals(cancel):
+            outcome = ops.watch(
+                aws,
+                spec,
+                Journal(journal_path(spec.path)),
+                reporter.output(Stamped(opts.out())),
+                deployment_id=deployment_id,
+                timeout=parse_duration(timeout, "--timeout") if timeout else None,
+                loop=loop,
+                on_cancel=resolve_on_cancel(on_cancel) if on_cancel else "detach",
+            )
+    finally:
+        reporter.stop_live()
     reporter.finish(outcome)
 
 
@@ -123,11 +127,12 @@ def rollback(opts: Options, timeout: str | None) -> None:
 
 
 def status(opts: Options) -> None:
+    from bluegreen.cli.status import show
     from bluegreen.engines.ecs_native import ops
 
     aws, spec = _found(opts)
     data = ops.status(aws, spec)
-    opts.out().emit({"event": "status", **data}, "\n".join(ops.status_lines(data)))
+    show(opts, data, ops.status_lines(data))
 
 
 def history(opts: Options, limit: int) -> list[dict[str, object]]:

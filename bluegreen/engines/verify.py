@@ -38,11 +38,15 @@ class VerifyRun:
     env: Mapping[str, str]
     timeout: float
     clock: Callable[[], float] = time.monotonic
+    # each line of the command's output as it comes (redacted), for a live view
+    on_output: Callable[[str], None] | None = None
     _proc: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
     _out: IO[bytes] | None = field(default=None, init=False, repr=False)
     _started: float = field(default=0.0, init=False)
     _result: tuple[bool, str] | None = field(default=None, init=False)
     _reported: bool = field(default=False, init=False)
+    _read_at: int = field(default=0, init=False)
+    _partial: bytes = field(default=b"", init=False)
 
     def start(self) -> None:
         env = {**os.environ, **self.env}
@@ -67,6 +71,7 @@ class VerifyRun:
             return None
         if self._result is None and self._proc is not None:
             code = self._proc.poll()
+            self._stream(final=code is not None)
             if code is None and self.clock() - self._started >= self.timeout:
                 self._proc.kill()
                 self._proc.wait()
@@ -85,6 +90,20 @@ class VerifyRun:
             self._reported = True
             return self._result
         return None
+
+    def _stream(self, *, final: bool) -> None:
+        """Hand the output's new complete lines to `on_output` (the rest on the `final` call).
+        pread: the command writes through the same open file, whose offset must not move."""
+        if self.on_output is None or self._out is None:
+            return
+        while chunk := os.pread(self._out.fileno(), 65536, self._read_at):
+            self._read_at += len(chunk)
+            self._partial += chunk
+        *lines, self._partial = self._partial.split(b"\n")
+        if final and self._partial:
+            lines, self._partial = [*lines, self._partial], b""
+        for line in lines:
+            self.on_output(redact_text(line.decode("utf-8", "replace").rstrip("\r")))
 
     def kill(self) -> None:
         if self._proc is not None and self._proc.poll() is None:

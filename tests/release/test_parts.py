@@ -175,7 +175,7 @@ def test_live_view_renders_the_state() -> None:
         ),
     )
     reporter = Reporter(Options(), verb="deploy")
-    reporter._state = state
+    reporter.sink([], state)
     console = Console(file=io.StringIO(), width=100, color_system=None)
     console.print(reporter._render())
     text = console.file.getvalue()  # type: ignore[attr-defined]

@@ -301,6 +301,7 @@ class FollowSettings:
     requested_stop: tuple[bool, str] | None = None  # (rollback, reason) asked before following
     shared: SharedReads | None = None  # a fan-out's batched reads and common poll grid
     wait_until: str | None = None  # --wait-until: a lifecycle event, or "paused"
+    on_verify_output: Callable[[str], None] | None = None  # each verify output line
 
     @classmethod
     def for_release(
@@ -349,7 +350,11 @@ def follow(aws: Aws, settings: FollowSettings, sink: Sink, journal: J.Journal | 
 
         def verify_factory(deployment_id: str) -> VerifyRun:
             return VerifyRun(
-                argv, verify_env(aws, group, deployment_id, settings), timeout, clock=clock
+                argv,
+                verify_env(aws, group, deployment_id, settings),
+                timeout,
+                clock=clock,
+                on_output=settings.on_verify_output,
             )
 
     config = MonitorConfig(

@@ -13,6 +13,8 @@ from bluegreen.engines.codedeploy.probe import view
 from bluegreen.errors import PreflightError, ResourceNotFound, UsageError
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from bluegreen.aws.codedeploy import DeploymentGroup
     from bluegreen.aws.session import Aws
     from bluegreen.engines.codedeploy.apply import FollowSettings
@@ -334,8 +336,22 @@ def status(aws: Aws, spec: Spec, target: Target) -> dict[str, Any]:
         "deploymentController": live.deployment_controller,
         "taskDefinitionArn": live.task_definition_arn,
         "taskSets": sets,
+        "productionListenerWeights": _listener_weights(aws, target.group.prod_listeners),
         "deployment": current,
     }
+
+
+def _listener_weights(aws: Aws, arns: Sequence[str]) -> dict[str, dict[str, int]]:
+    """Production listener ARN -> target group ARN -> weight of its default forward action."""
+    from bluegreen.aws import elbv2
+    from bluegreen.aws.ecs_native import forward_weights
+
+    weights: dict[str, dict[str, int]] = {}
+    for arn in arns:
+        record = elbv2.listener_record(aws, arn)
+        if record is not None:
+            weights[arn] = forward_weights({"Actions": record.get("DefaultActions") or []})
+    return weights
 
 
 def follow_settings(
