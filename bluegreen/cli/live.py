@@ -63,6 +63,9 @@ class Reporter:
     def verify_line(self, line: str) -> None:
         """One line of the verify command's output as it comes: in the live view's panel, or
         a plain line (text mode; JSON mode carries the verdict only)."""
+        from bluegreen.render.known_secrets import redact_known
+
+        line = redact_known(line)
         self.panel.verify_line(line)
         if self._live is not None:
             self._live.refresh()
@@ -155,7 +158,9 @@ class PanelOutput:
         live = self.reporter._live
         if live is None:
             return False
-        live.console.print(line, highlight=False, markup=False)
+        from bluegreen.render.known_secrets import redact_known
+
+        live.console.print(redact_known(line), highlight=False, markup=False)
         return True
 
     def text(self, line: str = "") -> None:
