@@ -263,7 +263,7 @@ def assume_role_error(exc: BaseException, role_arn: str, *, external: bool) -> E
         checks += " with this ExternalId (spec `external_id`)" if external else ""
         return AccessDenied(
             f"cannot assume role {role_arn}: {error.message}",
-            where=role_arn,
+            where="sts:AssumeRole",
             hint=f"check that {checks}, and that the calling identity may call sts:AssumeRole "
             "on the role (`aws sts get-caller-identity` shows who calls)",
         )

@@ -37,7 +37,9 @@ def cleanup(
     if keep < 1:  # bad input: exit 2 before reading anything
         plan_cleanup("", active=[], inactive=[], keep=keep, in_use={}, current=None, delete=False)
     spec = load_spec(opts.config, opts.env)
-    result = run_cleanup(opts.aws(spec.region), spec, keep=keep, dry_run=dry_run, delete=delete)
+    result = run_cleanup(
+        opts.aws(spec.region, spec), spec, keep=keep, dry_run=dry_run, delete=delete
+    )
     plan = result.plan
     would = "would " if dry_run else ""
     out.text(

@@ -17,6 +17,7 @@ from bluegreen.render.known_secrets import redact_known, redact_known_doc
 
 if TYPE_CHECKING:
     from bluegreen.aws.session import Aws
+    from bluegreen.spec.model import Spec
 
 
 class OutputFormat(StrEnum):
@@ -35,19 +36,35 @@ class Options:
     color: bool = True
     live: bool = True  # the live view on a terminal (--no-color turns it off, NO_COLOR does not)
     verbose: int = 0
+    assume_role: str | None = None  # --assume-role: overrides the spec's role_arn
     _aws: Aws | None = field(default=None, init=False, repr=False)
 
     @property
     def json(self) -> bool:
         return self.output is OutputFormat.json
 
-    def aws(self, region: str | None = None) -> Aws:
-        """The AWS session for this run; the spec's region applies when --region is absent."""
+    def aws(self, region: str | None = None, spec: Spec | None = None) -> Aws:
+        """The AWS session for this run; the spec's region applies when --region is absent, and
+        its role (role_arn, external_id) when --assume-role is."""
         if self._aws is None:
-            from bluegreen.aws.session import Aws
-
-            self._aws = Aws(profile=self.profile, region=self.region or region)
+            self._aws = self.new_aws(region, spec)
         return self._aws
+
+    def new_aws(self, region: str | None, spec: Spec | None) -> Aws:
+        """A session of this run's profile, in `region` (unless --region), as the role that
+        --assume-role or the spec names."""
+        from bluegreen.aws.session import Aws
+
+        return Aws(
+            profile=self.profile,
+            region=self.region or region,
+            role_arn=self.role_for(spec),
+            external_id=spec.external_id if spec is not None else None,
+        )
+
+    def role_for(self, spec: Spec | None) -> str | None:
+        """The role to assume: --assume-role, else the spec's role_arn (else none)."""
+        return self.assume_role or (spec.role_arn if spec is not None else None)
 
     def out(self) -> Out:
         return Out(json_mode=self.json, color=self.color)

@@ -58,7 +58,7 @@ def diff(
     spec = load_spec(opts.config, opts.env)
     images = pairs(image, "--image")
     variables = pairs(var, "--var")
-    aws = opts.aws(spec.region)
+    aws = opts.aws(spec.region, spec)
     result = diff_release(
         aws,
         spec,

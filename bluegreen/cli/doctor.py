@@ -26,7 +26,7 @@ def doctor(ctx: typer.Context) -> None:
     opts = options(ctx)
     out = opts.out()
     spec = load_spec(opts.config, opts.env)
-    findings = run_doctor(opts.aws(spec.region), spec)
+    findings = run_doctor(opts.aws(spec.region, spec), spec)
     for f in findings:
         text = f"{f.level:<5} {f.check}: {f.message}"
         if f.fix and f.level != OK:

@@ -73,7 +73,7 @@ def iam_policy(
             f"--account {account!r} is not a 12-digit AWS account id", where="--account"
         )
     spec = load_spec(opts.config, opts.env)
-    aws = opts.aws(spec.region)
+    aws = opts.aws(spec.region, spec)
     live = None
     if account is None:  # online: the live service gives the AppSpec's defaults
         from bluegreen.aws.ecs import describe_service
@@ -144,6 +144,7 @@ def iam_policy(
         migrate=migrate,
         run=run,
         lookups=rendered.lookups,
+        assume_role=opts.role_for(spec),
     )
     for note in result.notes:
         out.warn(note)

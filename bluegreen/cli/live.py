@@ -8,7 +8,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -40,6 +40,8 @@ class Reporter:
         self.console: Any = None  # the rich Console of the live view (default: stdout's)
         self.panel = Panel(verb, self.started)
         self._live: Any = None
+        # told of every event (its JSON object and line), e.g. release notifications
+        self.observers: list[Callable[[dict[str, Any], str | None], None]] = []
 
     # --- events ---------------------------------------------------------------------------
     def notify(self, event: Event) -> None:
@@ -48,6 +50,8 @@ class Reporter:
     def sink(self, events: Sequence[Event], state: State | None) -> None:
         self.panel.feed(events, state, time.monotonic())
         for e in events:
+            for observe in self.observers:
+                observe(e.json(), e.text)
             if self.out.json_mode:
                 self.out.json(e.json())
             elif self._live is not None:

@@ -11,8 +11,8 @@ from bluegreen.cli.context import options
 from bluegreen.cli.options import ConfigsOpt
 
 if TYPE_CHECKING:
-    from bluegreen.aws.session import Aws
     from bluegreen.cli.context import Options
+    from bluegreen.cli.multi import Sessions
     from bluegreen.release.migrate import MigrateRequest
 
 
@@ -78,7 +78,7 @@ def migrate(
     )
     if not config:
         spec = load_spec(opts.config, opts.env)
-        run_migrate(spec, opts.aws(spec.region), opts.out(), request)
+        run_migrate(spec, opts.aws(spec.region, spec), opts.out(), request)
         return
     _several(opts, config, request)
 
@@ -100,7 +100,7 @@ def _several(opts: Options, paths: list[Path], request: MigrateRequest) -> None:
             where="--role-arn",
             hint="migrate the services one at a time with --role-arn, or drop it",
         )
-    cache: dict[str | None, Aws] = {}
+    cache: Sessions = {}
     problems: list[BluegreenError] = []
     for spec in specs:
         try:

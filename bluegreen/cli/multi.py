@@ -16,6 +16,9 @@ if TYPE_CHECKING:
     from bluegreen.release.fanout import FanOutResult, ReleaseRequest
     from bluegreen.spec.model import Spec
 
+    # AWS sessions of a run by (region, role, external id)
+    Sessions = dict[tuple[str | None, str | None, str | None], Aws]
+
 
 class Stamped:
     """The release's output with the live view's time stamps on event lines (text mode)."""
@@ -40,14 +43,15 @@ class Stamped:
         self.out.emit(obj, text)
 
 
-def aws_for(opts: Options, spec: Spec, cache: dict[str | None, Aws]) -> Aws:
-    """One AWS session per region (the specs of a fan-out may live in different regions)."""
-    from bluegreen.aws.session import Aws
-
+def aws_for(opts: Options, spec: Spec, cache: Sessions) -> Aws:
+    """One AWS session per region and role (the specs of a fan-out may live in different
+    regions and accounts)."""
     region = opts.region or spec.region
-    if region not in cache:
-        cache[region] = Aws(profile=opts.profile, region=region)
-    return cache[region]
+    role = opts.role_for(spec)
+    key = (region, role, spec.external_id if role else None)
+    if key not in cache:
+        cache[key] = opts.new_aws(region, spec)
+    return cache[key]
 
 
 def request_from_flags(
@@ -127,6 +131,7 @@ def release(
         gate_window,
         prepare_release,
     )
+    from bluegreen.release.notify import Notifier
 
     paths = list(configs or [opts.config])
     specs = collect_specs(paths, opts.env)
@@ -136,7 +141,7 @@ def release(
             _window_notice(spec, out)
         else:
             gate_window(spec, out, wait=wait_for_window)
-    cache: dict[str | None, Aws] = {}
+    cache: Sessions = {}
     if len(specs) == 1:
         spec = specs[0]
         aws = aws_for(opts, spec, cache)
@@ -155,6 +160,9 @@ def release(
         reporter = Reporter(opts, verb="deploy")
         with cancel_on_signals(cancel):
             runner = prepare_release(spec, aws, request, loop=loop, cancel=cancel, live=live)
+            runner = Notifier.for_spec(spec, dry_run=request.dry_run).runner(
+                runner, previous=live.task_definition_arn
+            )
             reporter.start_live()
             try:
                 outcome = runner(reporter.output(out))
@@ -180,6 +188,7 @@ def _codedeploy(
     from bluegreen.engines.codedeploy.plan import plan_release
     from bluegreen.engines.model import Outcome
     from bluegreen.journal import Journal, journal_path
+    from bluegreen.release.notify import Notifier
 
     reporter = Reporter(opts, verb="deploy")
     out = opts.out()
@@ -231,7 +240,9 @@ def _codedeploy(
         return
     started_at = time.monotonic()
     cancel = CancelFlag()
-    with cancel_on_signals(cancel):
+    notifier = Notifier.for_spec(spec, dry_run=request.dry_run)  # the spec's notify: webhooks
+    reporter.observers.append(notifier.observe)
+    with notifier.release(previous=running), cancel_on_signals(cancel):
         started = apply(
             aws,
             plan,
@@ -245,7 +256,9 @@ def _codedeploy(
         if not request.wait:
             if plan.verify:
                 out.warn("--no-wait: the verify command does not run (nobody watches the shift)")
-            reporter.finish(Outcome.started(started.deployment_id, started.task_definition_arn))
+            detached = Outcome.started(started.deployment_id, started.task_definition_arn)
+            notifier.end(detached)
+            reporter.finish(detached)
             return
         settings = FollowSettings.for_release(
             plan,
@@ -258,6 +271,7 @@ def _codedeploy(
         )
         settings.wait_until = request.wait_until
         outcome = reporter.follow(aws, settings, journal)
+        notifier.end(outcome)
     reporter.finish(outcome)
 
 
@@ -266,7 +280,7 @@ def _fan_out(
     specs: list[Spec],
     request: ReleaseRequest,
     max_parallel: int,
-    cache: dict[str | None, Aws],
+    cache: Sessions,
 ) -> FanOutResult:
     import threading
 
@@ -274,6 +288,7 @@ def _fan_out(
     from bluegreen.engines.codedeploy.follow import CancelFlag, SharedReads
     from bluegreen.engines.rolling import rollout as rolling
     from bluegreen.release.fanout import Runner, fan_out, prepare_release
+    from bluegreen.release.notify import Notifier
 
     cancel = CancelFlag()
     loop = rolling.Loop(sleep=cancel.sleep, cancelled=lambda: cancel.is_set)
@@ -286,7 +301,8 @@ def _fan_out(
         with lock:
             aws = aws_for(opts, spec, cache)
             reads = shared.setdefault(id(aws), SharedReads(aws))
-        return prepare_release(spec, aws, request, loop=loop, cancel=cancel, shared=reads)
+        runner = prepare_release(spec, aws, request, loop=loop, cancel=cancel, shared=reads)
+        return Notifier.for_spec(spec, dry_run=request.dry_run).runner(runner)
 
     with cancel_on_signals(cancel):
         return fan_out(specs, prepare, Stamped(opts.out()), max_parallel=max_parallel)

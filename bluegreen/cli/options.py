@@ -37,6 +37,22 @@ def no_symlink_loop(value: P) -> P:
     return value
 
 
+def role_arn_option(value: str | None) -> str | None:
+    """--assume-role's ARN, refused (exit 2) unless it names an IAM role."""
+    import re
+
+    from bluegreen.aws.session import ROLE_ARN_PATTERN
+    from bluegreen.errors import UsageError
+
+    if value is not None and not re.match(ROLE_ARN_PATTERN, value):
+        raise UsageError(
+            f"{value!r} is not an IAM role ARN",
+            where="--assume-role",
+            hint="write arn:aws:iam::ACCOUNT:role/NAME (the role to assume for this release)",
+        )
+    return value
+
+
 ImageOpt = Annotated[
     list[str] | None,
     typer.Option("--image", metavar="CONTAINER=REF", help="Image for one container (repeatable)."),

@@ -11,7 +11,7 @@ from bluegreen.cli.context import options
 from bluegreen.cli.options import DryRunOpt, NoWaitOpt, RollbackOpt, WaitForWindowOpt
 
 if TYPE_CHECKING:
-    from bluegreen.aws.session import Aws
+    from bluegreen.cli.multi import Sessions
 
 
 def promote(
@@ -53,7 +53,7 @@ def promote(
     out = Stamped(opts.out())
     if not dry_run:
         gate_window(target_spec, out, wait=wait_for_window)
-    sessions: dict[str | None, Aws] = {}  # one AWS session per region
+    sessions: Sessions = {}  # one AWS session per region and role
     source_aws = aws_for(opts, source_spec, sessions)
     target_aws = aws_for(opts, target_spec, sessions)
     reporter = Reporter(opts, verb="promote")

@@ -41,7 +41,7 @@ def redeploy(
         wait=not no_wait,
         timeout=parse_duration(timeout, "--timeout") if timeout else None,
     )
-    aws = opts.aws(spec.region)
+    aws = opts.aws(spec.region, spec)
     reporter = Reporter(opts, verb="redeploy")
     cancel = CancelFlag()
     loop = Loop(sleep=cancel.sleep, cancelled=lambda: cancel.is_set)

@@ -29,7 +29,7 @@ def load_target(
     spec: Spec | None = None
     if opts.config_given or opts.config.exists() or deployment_id is None:
         spec = load_spec(opts.config, opts.env)
-    aws = opts.aws(spec.region if spec else None)
+    aws = opts.aws(spec.region if spec else None, spec)
     if spec is not None:
         target = target_from_spec(aws, spec)
         if deployment_id is not None:
@@ -60,7 +60,7 @@ def load_engine(opts: Options) -> Found | None:
     found: Found | None = None
     if opts.config_given or opts.config.exists():
         spec = load_spec(opts.config, opts.env)
-        aws = opts.aws(spec.region)
+        aws = opts.aws(spec.region, spec)
         found = (aws, spec, engine_of(aws, spec))
     _last = (opts, found)
     return found

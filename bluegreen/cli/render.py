@@ -99,7 +99,7 @@ def render_spec(
     from bluegreen.aws.ecr import EcrResolver
     from bluegreen.aws.ecs import describe_service
 
-    aws = aws or opts.aws(spec.region)
+    aws = aws or opts.aws(spec.region, spec)
     live = describe_service(aws, spec.cluster, spec.service)
     return render_release(
         spec,

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from bluegreen.cli.context import options
+
+if TYPE_CHECKING:
+    from bluegreen.spec.model import Spec
 
 
 def tag(
@@ -44,6 +47,7 @@ def tag(
         else:
             from_spec.append(name.strip())
     region: str | None = None
+    spec: Spec | None = None  # its role_arn applies when it is read
     if from_spec:
         from bluegreen.render.release import render_release
         from bluegreen.spec.load import load_spec
@@ -63,7 +67,7 @@ def tag(
     for name, ref in parsed.items():  # check them all before the first write
         if not ref.is_ecr:
             raise UsageError(f"{ref} is not in a private ECR registry", where=f"--image {name}")
-    aws = opts.aws(region)
+    aws = opts.aws(region, spec)
     from bluegreen.engines.tagging import check_tags
 
     # every image found and free to take the tag (or --force) before the first write

@@ -11,8 +11,8 @@ from bluegreen.cli.context import options
 from bluegreen.cli.options import ConfigsOpt, ImageOpt, OfflineOpt, VarOpt, VarsFileOpt
 
 if TYPE_CHECKING:
-    from bluegreen.aws.session import Aws
     from bluegreen.cli.context import Options
+    from bluegreen.cli.multi import Sessions
     from bluegreen.cli.render import Flags
     from bluegreen.errors import BluegreenError
     from bluegreen.render.release import Rendered
@@ -60,7 +60,7 @@ def _checked(
     flags: Flags,
     vars_file: list[Path] | None,
     offline: bool,
-    sessions: dict[str | None, Aws] | None = None,
+    sessions: Sessions | None = None,
 ) -> tuple[Spec | None, Rendered | None, list[BluegreenError]]:
     """(spec, rendered, problems) for one spec file: every problem found, none raised. With
     `sessions`, AWS is read through one session per region (specs may live in several)."""
@@ -117,7 +117,7 @@ def _validate_many(
     raise_problems(flags.problems, subject="--image/--var")  # the same for every spec: once
     problems: list[BluegreenError] = []
     notices: list[str] = []  # a notice a spec (offline tags, say) is noise when listed 1,000 times
-    sessions: dict[str | None, Aws] = {}
+    sessions: Sessions = {}
     invalid = 0
     for path in files:
         spec, rendered, found = _checked(opts, path, flags, vars_file, offline, sessions)

@@ -463,11 +463,14 @@ def policy_for(
     account_lookup: bool = False,
     infrastructure_roles: Sequence[str] = (),
     migrate: bool = False,
+    assume_role: str | None = None,
     lookups: Sequence[tuple[str, ...]] = (),
     run: bool = False,
 ) -> PolicyResult:
     """The policy for `spec`, whose task definition rendered to `task_definition` with
-    `images` (container -> reference)."""
+    `images` (container -> reference). `assume_role`: the role the release runs as (spec
+    `role_arn` or --assume-role): the policy is that role's, and a note says what the
+    identity that assumes it needs."""
     from bluegreen.engines.codedeploy.configs import parse_config
     from bluegreen.spec.images import parse_image
 
@@ -538,7 +541,22 @@ def policy_for(
             "ECS-native: the infrastructure role is not known (no live service read), so "
             "iam:PassRole to ecs.amazonaws.com is granted on every role of the account"
         )
+    if assume_role is not None:
+        notes.append(assume_role_note(assume_role))
     return PolicyResult(build_policy(inputs), features, tuple(notes))
+
+
+def assume_role_note(role_arn: str) -> str:
+    """What the identity that runs bluegreen (a CI role) needs when the release assumes
+    `role_arn`: sts:AssumeRole on it, and a place in its trust policy."""
+    import json
+
+    grant = {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": role_arn}
+    return (
+        f"every AWS call runs as {role_arn}: attach this policy to that role; the identity that "
+        f"runs bluegreen (e.g. the CI role) needs only {json.dumps(grant)}, and the role's "
+        "trust policy must let that identity assume it (with the spec's external_id, if any)"
+    )
 
 
 def _name(name_or_arn: str) -> str:

@@ -219,7 +219,7 @@ def test_validate_lists_every_problem(example: Path, capsys: pytest.CaptureFixtu
         "  - bluegreen.yaml:6: servce: unknown key 'servce' (did you mean 'service'?)\n"
         "      hint: allowed keys here: version, region, cluster, service, task_definition, "
         "appspec, images, pin_digests, load_balancer, codedeploy, rollback, verify, timeout, "
-        "vars, windows, environments\n"
+        "vars, windows, role_arn, external_id, notify, environments\n"
         "  - bluegreen.yaml:25: rollback.metrics[0].stat: 'Total' is not valid here: "
         "Statistic (default Average): Average, Sum, Minimum, Maximum, SampleCount or pNN.\n"
         "  - bluegreen.yaml:33: timeout: invalid duration 'soon'\n"
