@@ -130,6 +130,18 @@ class ResourceNotFound(AwsError):
     kind = "not-found"
 
 
+class ServiceNotFound(ResourceNotFound):
+    """The spec's ECS cluster or service does not exist (where the command looked). The CLI adds
+    where the names and the region came from (cli/origins.py)."""
+
+    def __init__(
+        self, message: str, *, cluster: str, service: str, where: str, hint: str | None = None
+    ):
+        super().__init__(message, where=where, hint=hint)
+        self.cluster = cluster
+        self.service = service
+
+
 # --- exit 130 ---------------------------------------------------------------------------------
 class Cancelled(BluegreenError):
     exit_code = ExitCode.CANCELLED

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from bluegreen.aws.errors import aws_errors
 from bluegreen.aws.model import ContainerRun, LiveService, TaskRun
-from bluegreen.errors import AwsError, ResourceNotFound
+from bluegreen.errors import AwsError, ResourceNotFound, ServiceNotFound
 
 if TYPE_CHECKING:
     from bluegreen.aws.session import Aws
@@ -25,22 +25,96 @@ def _plain(value: Any) -> Any:
 
 
 def describe_service(aws: Aws, cluster: str, service: str) -> LiveService:
-    """The live service; ResourceNotFound (exit 4) naming it when missing or inactive."""
-    where = f"{cluster}/{service}"
-    with aws_errors(resource=where):
-        resp = aws.ecs().describe_services(cluster=cluster, services=[service])
+    """The live service; ServiceNotFound (exit 4) naming it, and what exists, when the cluster
+    or the service is missing or the service inactive."""
+    resp = _describe_one(aws, cluster, service)
     services = [s for s in resp.get("services", []) if s.get("status") != "INACTIVE"]
     if not services:
-        reasons = {f.get("reason", "MISSING") for f in resp.get("failures", [])}
-        state = "inactive (deleted)" if resp.get("services") else "not found"
-        raise ResourceNotFound(
-            f"ECS service {service!r} is {state} in cluster {cluster!r}"
-            + (f" ({', '.join(sorted(reasons))})" if reasons else ""),
-            where=where,
-            hint="check `cluster`/`service` in the spec (and --env, --region)",
-        )
+        raise missing_service(aws, cluster, service, inactive=bool(resp.get("services")))
     svc: dict[str, Any] = _plain(services[0])
     return live_service(svc, cluster=cluster, service=service)
+
+
+def _describe_one(aws: Aws, cluster: str, service: str) -> dict[str, Any]:
+    """DescribeServices of one service; a missing cluster (ClusterNotFoundException) is the
+    ServiceNotFound of `missing_service`."""
+    with aws_errors(resource=f"{cluster}/{service}"):  # lets our own errors through
+        try:
+            resp: Any = aws.ecs().describe_services(cluster=cluster, services=[service])
+        except Exception as exc:
+            code = (getattr(exc, "response", None) or {}).get("Error", {}).get("Code")
+            if code == "ClusterNotFoundException":
+                raise missing_service(aws, cluster, service) from None
+            raise
+    return dict(resp)
+
+
+# --- what exists, when the spec names something that does not ---------------------------------
+SHOWN_NAMES = 8  # names listed in a not-found message (the rest counted)
+_LISTED_AT_MOST = 200  # clusters or services read to list them and find the closest
+
+
+def _names(aws: Aws, operation: str, key: str, **params: Any) -> list[str] | None:
+    """Names from a List* call (the ARNs' last part), at most _LISTED_AT_MOST; None when they
+    cannot be listed (no permission, throttled, ...): the message then says less."""
+    names: list[str] = []
+    ecs: Any = aws.ecs()
+    try:
+        for page in ecs.get_paginator(operation).paginate(**params):
+            names += [str(arn).rsplit("/", 1)[-1] for arn in page.get(key) or []]
+            if len(names) >= _LISTED_AT_MOST:
+                break
+    except Exception:  # a hint is best effort: the not-found error is what is reported
+        return None
+    return sorted(names)
+
+
+def _listing(names: list[str], wanted: str, what: str, place: str) -> str:
+    """`did you mean 'web'? services in cluster 'x': a, b, c (and 4 more)`."""
+    import difflib
+
+    if not names:
+        return f"there are no {what}s {place}"
+    close = difflib.get_close_matches(wanted, names, n=1, cutoff=0.6)
+    shown = ", ".join(names[:SHOWN_NAMES])
+    more = len(names) - SHOWN_NAMES
+    listed = f"{what}s {place}: {shown}" + (f" (and {more} more)" if more > 0 else "")
+    return (f"did you mean {close[0]!r}? " if close else "") + listed
+
+
+def missing_service(
+    aws: Aws, cluster: str, service: str, *, inactive: bool = False
+) -> ServiceNotFound:
+    """The error for a spec whose cluster or service does not exist: which one is missing, in
+    which region, and what exists there (ListClusters, ListServices), with a did-you-mean."""
+    try:
+        region = aws.region_name or "(no region)"
+    except Exception:  # the session could not be built: the message still names the resource
+        region = "(no region)"
+    where = f"{cluster}/{service}"
+    cluster_name = cluster.rsplit("/", 1)[-1]
+    clusters = _names(aws, "list_clusters", "clusterArns")
+    if clusters is not None and cluster_name not in clusters:
+        return ServiceNotFound(
+            f"ECS cluster {cluster_name!r} not found in region {region}",
+            cluster=cluster,
+            service=service,
+            where=where,
+            hint=_listing(clusters, cluster_name, "cluster", f"in region {region}"),
+        )
+    state = "inactive (deleted)" if inactive else "not found"
+    services = _names(aws, "list_services", "serviceArns", cluster=cluster)
+    return ServiceNotFound(
+        f"ECS service {service!r} is {state} in cluster {cluster_name!r} (region {region})",
+        cluster=cluster,
+        service=service,
+        where=where,
+        hint=(
+            _listing(services, service, "service", f"in cluster {cluster_name!r}")
+            if services is not None
+            else "check `cluster`/`service` in the spec (and --env, --region)"
+        ),
+    )
 
 
 def live_service(svc: dict[str, Any], *, cluster: str, service: str) -> LiveService:
@@ -83,16 +157,10 @@ def register_task_definition(aws: Aws, task_definition: dict[str, Any]) -> str:
 # --- rolling updates (ECS deployment controller) ------------------------------------------------
 def describe_service_raw(aws: Aws, cluster: str, service: str) -> dict[str, Any]:
     """DescribeServices' record of one service (deployments, events, deploymentConfiguration)."""
-    where = f"{cluster}/{service}"
-    with aws_errors(resource=where):
-        resp = aws.ecs().describe_services(cluster=cluster, services=[service])
+    resp = _describe_one(aws, cluster, service)
     services = [s for s in resp.get("services", []) if s.get("status") != "INACTIVE"]
     if not services:
-        raise ResourceNotFound(
-            f"ECS service {service!r} not found in cluster {cluster!r}",
-            where=where,
-            hint="check `cluster`/`service` in the spec (and --env, --region)",
-        )
+        raise missing_service(aws, cluster, service, inactive=bool(resp.get("services")))
     svc: dict[str, Any] = _plain(services[0])
     return svc
 

@@ -1,6 +1,8 @@
 """One session factory for every AWS client the tool creates.
 
-- honours `--profile` and `--region` (else the standard chain: env, config files);
+- honours `--profile` and `--region` (else the standard chain: `AWS_REGION`, which the other
+  AWS SDKs and the AWS CLI v2 read but botocore does not, then `AWS_DEFAULT_REGION` and the
+  profile's config);
 - endpoints come from the standard chain too (`AWS_ENDPOINT_URL`,
   `AWS_ENDPOINT_URL_<SERVICE>`), which boto3 reads when a client is created, so the
   sandbox and any AWS-compatible endpoint work with no special flag;
@@ -90,7 +92,8 @@ class Aws:
             from bluegreen.aws.errors import translate
 
             try:
-                base = boto3.Session(profile_name=self.profile, region_name=self.region)
+                region = self.region or os.environ.get("AWS_REGION") or None
+                base = boto3.Session(profile_name=self.profile, region_name=region)
             except Exception as exc:  # ProfileNotFound and friends
                 raise translate(exc) from exc
             self._session = base if self.role_arn is None else self._assumed(base, self.role_arn)

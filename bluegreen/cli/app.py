@@ -15,7 +15,7 @@ import typer
 
 from bluegreen import __version__
 from bluegreen.cli.context import RESULT, Options, OutputFormat, color_default
-from bluegreen.cli.options import no_symlink_loop, role_arn_option
+from bluegreen.cli.options import no_symlink_loop
 from bluegreen.errors import BluegreenError, ExitCode
 
 app = typer.Typer(
@@ -55,15 +55,6 @@ def root(
     ] = None,
     profile: Annotated[str | None, typer.Option(help="AWS profile.")] = None,
     region: Annotated[str | None, typer.Option(help="AWS region (overrides the spec).")] = None,
-    assume_role: Annotated[
-        str | None,
-        typer.Option(
-            "--assume-role",
-            metavar="ARN",
-            help="IAM role to assume for every AWS call (overrides the spec's role_arn).",
-            callback=role_arn_option,
-        ),
-    ] = None,
     output: Annotated[
         OutputFormat,
         typer.Option(
@@ -95,7 +86,6 @@ def root(
     opts.env = env
     opts.profile = profile
     opts.region = region
-    opts.assume_role = assume_role
     opts.output = output
     opts.color = not no_color and color_default()
     opts.live = not no_color
@@ -203,6 +193,9 @@ def _invoke(args: list[str], opts: Options, verbose: int) -> tuple[int, str, dic
                 args=args, prog_name="bluegreen", standalone_mode=False, obj=opts
             )
     except BluegreenError as exc:
+        from bluegreen.cli.origins import with_origins
+
+        exc = with_origins(exc, opts)  # a missing cluster/service: where its name came from
         _report(exc, verbose)
         return exc.exit_code, _head(exc), _error_fields(exc)
     except click.exceptions.Exit as exc:
@@ -309,7 +302,6 @@ _GLOBALS: tuple[tuple[tuple[str, ...], str, str], ...] = (
     (("--env", "-e"), "env", "text"),
     (("--profile",), "profile", "text"),
     (("--region",), "region", "text"),
-    (("--assume-role",), "assume_role", "text"),
     (("--output", "-o"), "output", "output"),
     (("--no-color",), "no_color", "flag"),
     (("--verbose", "-v"), "verbose", "count"),
@@ -365,8 +357,6 @@ def _set_global(ctx: click.Context, param: click.Parameter, value: Any) -> None:
         opts.live = opts.live and not value
     elif name == "verbose":
         opts.verbose += int(value)
-    elif name == "assume_role":
-        opts.assume_role = role_arn_option(value)
     else:
         setattr(opts, name, value)
 

@@ -109,6 +109,7 @@ def render_release(
     #    collected so that one run reports all of them.
     problems: list[BluegreenError] = []
     wanted: dict[str, tuple[str, Where]] = {}  # container -> (reference, where)
+    unrendered: set[str] = set()  # reported once: not also as an invalid reference
     for name, text in spec.images.items():
         if name in (image_overrides or {}):
             continue
@@ -118,10 +119,14 @@ def render_release(
         except UsageError as exc:
             problems += flatten(exc)
             wanted[name] = (text, where)
+            unrendered.add(name)
     for name, text in (image_overrides or {}).items():
         wanted[name] = (text, _fixed_place(f"--image {name}"))
     pinned: dict[str, str] = {}
     for name, (text, where) in wanted.items():
+        if name in unrendered:
+            pinned[name] = text
+            continue
         try:
             pinned[name] = _pin(
                 _parse_image(text, where), text, name, where, spec, resolver, notices

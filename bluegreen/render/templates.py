@@ -50,11 +50,17 @@ class _GitUnavailable(Exception):
 
 
 class _Git:
-    """git_sha / git_branch, computed once and only when a template uses them."""
+    """git_sha / git_branch, computed once and only when a template uses them; a variable of
+    the same name (`--var git_sha=...`, --vars-file, the spec's `vars`) gives the value instead,
+    for a build outside a git checkout."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, given: Mapping[str, Any] | None = None) -> None:
         self.folder = folder
-        self._cache: dict[str, str] = {}
+        self._cache: dict[str, str] = {
+            name: str(value)
+            for name, value in (given or {}).items()
+            if name in ("git_sha", "git_branch") and isinstance(value, str | int) and str(value)
+        }
 
     def get(self, name: str) -> str:
         if name not in self._cache:
@@ -473,7 +479,8 @@ class _Templates:
 
     def __init__(self, spec: Spec, context: dict[str, Any]) -> None:
         self.folder = spec.folder
-        self.git = _Git(self.folder)
+        variables = context.get("vars")
+        self.git = _Git(self.folder, variables if isinstance(variables, Mapping) else None)
         self.env = COMPILED.environment(self.folder)
         self.context = context
         self.files: dict[str, str] = {}  # absolute filename -> display name
@@ -583,7 +590,8 @@ class _Templates:
         return TemplateError(
             f"{exc.name} is used but cannot be computed: {exc.reason}",
             where=where,
-            hint="run from a git checkout, or pass the value with --var / --image instead",
+            hint=f"run from a git checkout with a commit, or give the value: --var "
+            f"{exc.name}=VALUE (or --image CONTAINER=REF for a spec image that uses it)",
         )
 
 
