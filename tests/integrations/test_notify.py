@@ -272,3 +272,36 @@ def test_a_webhook_that_does_not_answer_delays_the_release_at_most_the_time_limi
         assert time.monotonic() - began < 3.0
     assert len(warned) == 2
     assert all("no answer within 0.5s" in w for w in warned)
+
+
+@pytest.fixture(scope="module")
+def rolling_stack(module_stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Stack:
+    """A rolling-update (ECS-controller) demo stack beside the module's CodeDeploy one."""
+    from bluegreen.aws.session import Aws
+    from bluegreen.sandbox import StackKind
+    from bluegreen.sandbox.stack import create_stack
+
+    directory = tmp_path_factory.mktemp("rolling") / "app"
+    result = create_stack(Aws(region="us-east-1"), directory, "notes", kind=StackKind.rolling)
+    return Stack(result, directory, directory / "bluegreen.yaml", module_stack.sandbox)
+
+
+def test_a_rolling_release_posts_through_the_output_port(
+    rolling_stack: Stack,
+    cli: Callable[..., Ran],
+    webhook: Webhook,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Any,
+) -> None:
+    s = rolling_stack
+    monkeypatch.chdir(s.dir)
+    monkeypatch.setenv("BLUEGREEN_JOURNAL", str(tmp_path / "journal.jsonl"))
+    add_notify(s, f'notify: {{webhook: "{webhook.url}", events: [end]}}\n')
+    ran = deploy(cli, s, "notify-r1")
+    assert ran.code == 0, ran.stderr
+    assert webhook.events() == ["end"]  # start left out by `events`
+    end = webhook.body("end")["bluegreen"]
+    assert end["outcome"] == "succeeded"
+    assert end["deploymentId"] == ran.result["deploymentId"]
+    assert end["taskDefinitionArn"] == s.live_task_definition()
+    no_secrets(webhook)
