@@ -33,6 +33,7 @@ from bluegreen.errors import AwsError, Throttled
 THROTTLE_BACKOFF = 2.0  # wall seconds after a read throttled beyond botocore's own retries
 MAX_BACKOFF = 30.0  # the backoff doubles on each throttled read in a row, up to this
 MAX_READ_FAILURES = 5  # consecutive failed reads (not throttling) before giving up
+ALARM_EVERY = 60.0  # endpoint seconds between reads of alarms AWS acts on itself (their period)
 VERIFY_POLL = 0.25  # wall seconds between looks at a running verify command during a sleep
 
 S = TypeVar("S")  # the engine's state
@@ -121,8 +122,8 @@ class Tracker(Protocol[S, R]):
         alarms afresh for the next observation."""
         ...
 
-    def finish(self, state: S, raw: R, outcome: Outcome) -> None:
-        """The outcome is decided (record it)."""
+    def finish(self, state: S, raw: R, decision: Any) -> None:
+        """The step decided the outcome (record it)."""
         ...
 
     def warn(self, state: S, message: str) -> None: ...
@@ -272,7 +273,7 @@ class Follow(Generic[S, R]):
                 if events:
                     tracker.report(state, events)
                 if decision.outcome is not None:
-                    tracker.finish(state, raw, decision.outcome)
+                    tracker.finish(state, raw, decision)
                     return decision.outcome  # type: ignore[no-any-return]
                 for action in decision.actions:
                     run = tracker.verify_for(action)

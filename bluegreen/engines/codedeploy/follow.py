@@ -14,14 +14,13 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from bluegreen import journal as J
 from bluegreen.engines import cadence
 from bluegreen.engines.codedeploy.machine import (
-    VERIFY_POLL,
     Approve,
     Decision,
     MetricValue,
@@ -42,19 +41,16 @@ from bluegreen.engines.codedeploy.probe import (
     server_watched_alarms,
     view,
 )
+from bluegreen.engines.follow import ALARM_EVERY, Follow, Pace, Signals
 from bluegreen.engines.model import Event, Outcome
 from bluegreen.engines.verify import VerifyRun
-from bluegreen.errors import AwsError, Throttled
+from bluegreen.errors import AwsError
 
 if TYPE_CHECKING:
     from bluegreen.aws.codedeploy import DeploymentGroup
     from bluegreen.aws.session import Aws
 
-THROTTLE_BACKOFF = 2.0  # wall seconds after a read throttled beyond botocore's own retries
-MAX_BACKOFF = 30.0  # the backoff doubles on each throttled read in a row, up to this
-ALARM_EVERY = 60.0  # endpoint seconds between alarm reads (CloudWatch's standard period)
 STATUS_EVERY = 60.0  # endpoint seconds: while the target stands in, the deployment at least
-MAX_READ_FAILURES = 5  # consecutive failed reads (not throttling) before giving up
 POLL_GRID = 0.2  # seconds: shared monitors wake on multiples of this (monitor.END_POLL)
 GATHER = 0.005  # seconds a batch leader waits for the other monitors woken on the same tick
 ELBV2_BATCH = 20  # names or ARNs per DescribeTargetGroups / DescribeListeners call
@@ -292,7 +288,6 @@ class Probe:
     shared: SharedReads | None = None  # a fan-out's batched reads
     scale: float = 1.0  # endpoint seconds per wall second (a sandbox's fast clock)
     _dims: dict[str, dict[str, str]] = field(default_factory=dict, init=False)
-    _last_metrics: tuple[float, tuple[MetricValue, ...]] | None = field(default=None, init=False)
     _alarms_read: dict[str, str] | None = field(default=None, init=False)
 
     def deployment(
@@ -362,23 +357,17 @@ class Probe:
             self._dims[tg_name] = target_group_dimensions(self.aws, tg_name)
         return self._dims[tg_name]
 
-    def metrics(self, now: float, dep: DeploymentView) -> tuple[MetricValue, ...]:
-        """The metric checks' values, read once per the shortest check's period (a metric
-        gets one new datapoint a period) on the endpoint's clock."""
+    def read_metrics(self, dep: DeploymentView) -> tuple[MetricValue, ...]:
+        """The metric checks' values, green against blue (the follow loop reads them once per
+        the shortest check's period: a metric gets one new datapoint a period)."""
         if not self.checks:
             return ()
-        every = min((float(c.period) for c in self.checks), default=60.0)
-        last = None if self._last_metrics is None else self._last_metrics[0]
-        if self._last_metrics is not None and not cadence.due(last, every, now, self.scale):
-            return self._last_metrics[1]
-        result = read_checks(
+        return read_checks(
             self.aws,
             self.checks,
             green=self._dimensions(dep.green_target_group),
             blue=self._dimensions(dep.blue_target_group),
         )
-        self._last_metrics = (now, result)
-        return result
 
     def stop(self, deployment_id: str, rollback: bool) -> None:
         from bluegreen.aws import codedeploy
@@ -416,6 +405,9 @@ Sink = Callable[[Sequence[Event], State], None]
 
 @dataclass
 class Loop:
+    """A CodeDeploy follow: the deployment's tracker run by the one follow loop
+    (engines/follow), with the clock, sleep and cancel flag injected."""
+
     probe: Probe
     config: MonitorConfig
     sink: Sink
@@ -427,98 +419,150 @@ class Loop:
     ask: Callable[[], str] | None = None  # interactive cancel: returns rollback|detach|continue
     on_end: Callable[[DeploymentView], None] | None = None
     requested_stop: tuple[bool, str] | None = None
-    verify_run: VerifyRun | None = field(default=None, init=False)
-    state: State | None = field(default=None, init=False)
-    _detail_until: float = field(default=0.0, init=False)
-    _target: dict[str, Any] | None = field(default=None, init=False)
-    _info: dict[str, Any] | None = field(default=None, init=False)  # the last deployment record
-    _status_at: float | None = field(default=None, init=False)  # when it was read
-    _alarms: dict[str, str] = field(default_factory=dict, init=False)
-    _alarms_at: float | None = field(default=None, init=False)
-    _target_reads: bool = field(default=False, init=False)
-    _status_only: bool = field(default=False, init=False)  # the last read skipped the target
-    _verify_result: tuple[bool, str] | None = field(default=None, init=False)
+    tracker: CodeDeployTracker | None = field(default=None, init=False)
 
-    def _sleep(self, seconds: float) -> None:
-        (self.sleep or self.cancel.sleep)(seconds)
+    def _follow(self) -> Follow[State, DeploymentView]:
+        self.probe.scale = self.config.time_scale
+        self.tracker = CodeDeployTracker(
+            self.probe,
+            self.config,
+            self.sink,
+            self.journal,
+            self.verify_factory,
+            self.on_end,
+            self.requested_stop,
+        )
+        pace = Pace(
+            clock=self.clock,
+            sleep=self.sleep or self.cancel.sleep,
+            cancelled=lambda: self.cancel.is_set,
+            clear=self.cancel.clear,
+            ask=self.ask,
+            scale=self.config.time_scale,
+        )
+        every = min((float(c.period) for c in self.probe.checks), default=60.0)
+        return Follow(self.tracker, pace, every if self.probe.checks else None)
 
     def _wait(self, seconds: float) -> None:
-        """Sleep `seconds` before the next observation; while a verify command runs, look at
-        it (no AWS call) every VERIFY_POLL and end the wait as soon as it has finished."""
-        if self.verify_run is None or self._verify_result is not None:
-            self._sleep(seconds)
-            return
-        end = self.clock() + seconds
-        while True:
-            left = end - self.clock()
-            if left <= VERIFY_POLL:
-                self._sleep(left)
-                return
-            self._sleep(VERIFY_POLL)
-            if self.cancel.is_set:
-                return
-            self._verify_result = self.verify_run.poll()
-            if self._verify_result is not None:
-                return
+        self._follow()._wait(seconds)
 
     def run(self) -> Outcome:
+        return self._follow().run()
+
+
+@dataclass
+class CodeDeployTracker:
+    """The CodeDeploy engine's side of the follow: reads as cheap as what is due allows
+    (GetDeploymentTarget standing in for GetDeployment while a deployment runs), the pure
+    monitor step, StopDeployment and ContinueDeployment (journaled)."""
+
+    probe: Probe
+    config: MonitorConfig
+    sink: Sink
+    journal: J.Journal | None = None
+    verify_factory: Callable[[str], VerifyRun] | None = None
+    on_end: Callable[[DeploymentView], None] | None = None
+    requested_stop: tuple[bool, str] | None = None
+    _observing: str = ""
+    _now: float = 0.0
+    _detail_until: float = 0.0
+    _target: dict[str, Any] | None = None
+    _info: dict[str, Any] | None = None  # the last deployment record
+    _status_at: float | None = None  # when it was read
+    _target_reads: bool = False
+    _status_only: bool = False  # the last read skipped the target
+    _dep: DeploymentView | None = None
+
+    def begin(self) -> State:
         state = initial_state(self.config)
         if self.requested_stop is not None:
             state = stop_requested(state, *self.requested_stop)
-        self.state = state
-        self.probe.scale = self.config.time_scale
-        observing = self.config.deployment_id
-        failures = 0
-        throttled = 0
-        try:
-            while True:
-                try:
-                    obs, dep, state = self._observe(state, observing)
-                except Throttled:
-                    # botocore's adaptive mode already retried and slowed down: back off
-                    # further, doubling while the throttling lasts, rather than add a storm
-                    self._sleep(min(MAX_BACKOFF, THROTTLE_BACKOFF * 2**throttled))
-                    throttled += 1
-                    continue
-                except AwsError as exc:
-                    # A dropped connection or a 5xx must not end the watch of a release that
-                    # is still running; a few in a row do (the user can `bluegreen watch`).
-                    if type(exc) is not AwsError or failures >= MAX_READ_FAILURES:
-                        raise
-                    failures += 1
-                    self.sink(
-                        [Event("warning", {"message": exc.message}, f"warning: {exc.message}")],
-                        state,
-                    )
-                    self._sleep(THROTTLE_BACKOFF)
-                    continue
-                failures = throttled = 0
-                state, events, decision = step(state, obs)
-                self.state = state
-                if events:
-                    self.sink(events, state)
-                if decision.outcome is not None:
-                    if self.on_end is not None:
-                        self.on_end(dep)
-                    if self.journal is not None and not decision.detach:
-                        self.journal.append(J.RESULT, **_result_record(decision.outcome))
-                    return decision.outcome
-                self._act(decision)
-                if decision.observe and decision.observe != observing:
-                    self._detail_until = 0.0  # a new deployment: read everything
-                    self._target = self._info = None
-                observing = decision.observe or observing
-                self._target_reads = decision.target_reads and not decision.actions
-                if decision.actions:
-                    self._detail_until = 0.0
-                elif decision.detail_every > 0 and self._detail_until <= obs.now:
-                    self._detail_until = obs.now + decision.detail_every
-                elif decision.detail_every <= 0:
-                    self._detail_until = 0.0
-                self._wait(decision.wait)
-        finally:
-            if self.verify_run is not None:
-                self.verify_run.kill()
+        self._observing = self.config.deployment_id
+        return state
+
+    def read(self, state: State, now: float, alarms: Sequence[str]) -> DeploymentView:
+        self._dep = self._read(self._observing, now, alarms)
+        return self._dep
+
+    def _ended(self) -> bool:
+        return self._dep is not None and self._dep.status in ("Succeeded", "Failed")
+
+    def alarm_plan(self, state: State) -> tuple[Sequence[str], float]:
+        # alarms from the second read on: the first tells which ones CodeDeploy acts on itself
+        if state.phase is not Phase.WATCHING or self._info is None:
+            return (), ALARM_EVERY
+        return self._client_alarms(), ALARM_EVERY
+
+    def alarm_states(self, names: Sequence[str]) -> Mapping[str, str]:
+        return {} if self._ended() else self.probe.alarm_states(names)
+
+    def _watching(self, state: State) -> bool:
+        return state.phase is Phase.WATCHING and not self._ended()
+
+    def metrics_due(self, state: State, raw: DeploymentView) -> bool:
+        return self._watching(state) and bool(raw.task_sets)
+
+    def read_metrics(self, raw: DeploymentView) -> tuple[Any, ...] | None:
+        return self.probe.read_metrics(raw)
+
+    def askable(self, state: State) -> bool:
+        return state.phase is Phase.WATCHING
+
+    def choose(self, state: State, choice: str) -> State:
+        self.config = replace(self.config, on_cancel=choice)
+        return replace(state, config=self.config)
+
+    def step(
+        self, state: State, raw: DeploymentView, now: float, signals: Signals
+    ) -> tuple[State, Sequence[Event], Decision]:
+        watching = self._watching(state)
+        self._now = now
+        obs = Observation(
+            now=now,
+            deployment_id=raw.deployment_id or self._observing,
+            status=raw.status,
+            error=raw.error,
+            rollback_deployment_id=raw.rollback_deployment_id,
+            lifecycle=raw.lifecycle,
+            task_sets=raw.task_sets,
+            alarms=dict(signals.alarms) if watching else {},
+            metrics=signals.metrics if watching and raw.task_sets else (),
+            verify_result=signals.verify,
+            cancel=signals.cancel,
+            wall=time.time(),
+        )
+        return step(state, obs)
+
+    def report(self, state: State, events: Sequence[Event]) -> None:
+        self.sink(events, state)
+
+    def warn(self, state: State, message: str) -> None:
+        self.sink([Event("warning", {"message": message}, f"warning: {message}")], state)
+
+    def verify_for(self, action: Any) -> VerifyRun | None:
+        if isinstance(action, RunVerify) and self.verify_factory is not None:
+            return self.verify_factory(action.deployment_id)
+        return None
+
+    def after(self, state: State, raw: DeploymentView, decision: Decision) -> bool:
+        if decision.observe and decision.observe != self._observing:
+            self._detail_until = 0.0  # a new deployment: read everything
+            self._target = self._info = None
+        self._observing = decision.observe or self._observing
+        self._target_reads = decision.target_reads and not decision.actions
+        if decision.actions:
+            self._detail_until = 0.0
+        elif decision.detail_every > 0 and self._detail_until <= self._now:
+            self._detail_until = self._now + decision.detail_every
+        elif decision.detail_every <= 0:
+            self._detail_until = 0.0
+        return False
+
+    def finish(self, state: State, raw: DeploymentView, decision: Decision) -> None:
+        if self.on_end is not None:
+            self.on_end(raw)
+        if self.journal is not None and not decision.detach and decision.outcome is not None:
+            self.journal.append(J.RESULT, **_result_record(decision.outcome))
 
     def _read(self, observing: str, now: float, alarms: Sequence[str]) -> DeploymentView:
         """One read of the deployment, as cheap as what is due allows: the target alone while
@@ -549,54 +593,6 @@ class Loop:
         self._target, self._info, self._status_at = target, dep.info, now
         return dep
 
-    def _observe(self, state: State, observing: str) -> tuple[Observation, DeploymentView, State]:
-        now = self.clock()
-        watching = state.phase is Phase.WATCHING
-        # alarms from the second read on: the first tells which ones CodeDeploy acts on itself
-        alarm_due = (
-            watching
-            and self._info is not None
-            and cadence.due(self._alarms_at, ALARM_EVERY, now, self.probe.scale)
-        )
-        wanted = self._client_alarms() if alarm_due else []
-        dep = self._read(observing, now, wanted)
-        watching = watching and dep.status not in ("Succeeded", "Failed")
-        if watching and alarm_due:
-            self._alarms = self.probe.alarm_states(wanted) if wanted else {}
-            self._alarms_at = now
-        alarms = self._alarms if watching else {}
-        metrics = self.probe.metrics(now, dep) if watching and dep.task_sets else ()
-        verify = self._verify_result
-        if verify is not None:
-            self._verify_result = None
-        elif self.verify_run is not None:
-            verify = self.verify_run.poll()
-        cancel = self.cancel.is_set
-        if cancel and self.ask is not None and state.phase is Phase.WATCHING:
-            choice = self.ask()
-            self.cancel.clear()
-            if choice == "continue":
-                cancel = False
-            else:
-                self.config = replace(self.config, on_cancel=choice)
-                state = replace(state, config=self.config)
-                self.state = state
-        obs = Observation(
-            now=now,
-            deployment_id=dep.deployment_id or observing,
-            status=dep.status,
-            error=dep.error,
-            rollback_deployment_id=dep.rollback_deployment_id,
-            lifecycle=dep.lifecycle,
-            task_sets=dep.task_sets,
-            alarms=alarms,
-            metrics=metrics,
-            verify_result=verify,
-            cancel=cancel,
-            wall=time.time(),
-        )
-        return obs, dep, state
-
     def _client_alarms(self) -> list[str]:
         """The alarms this monitor reads itself: those CodeDeploy does not already stop and
         roll back on for this deployment (known once its record was read)."""
@@ -609,44 +605,37 @@ class Loop:
         )
         return [n for n in names if n not in watched]
 
-    def _act(self, decision: Decision) -> None:
-        for action in decision.actions:
-            if isinstance(action, Stop):
+    def act(self, state: State, action: Any) -> None:
+        if isinstance(action, Stop):
+            if self.journal:
+                self.journal.append(
+                    J.STOP,
+                    deploymentId=action.deployment_id,
+                    rollback=action.rollback,
+                    reason=action.reason,
+                )
+            try:
+                self.probe.stop(action.deployment_id, action.rollback)
                 if self.journal:
                     self.journal.append(
-                        J.STOP,
-                        deploymentId=action.deployment_id,
-                        rollback=action.rollback,
-                        reason=action.reason,
+                        J.DONE, action="StopDeployment", deploymentId=action.deployment_id
                     )
-                try:
-                    self.probe.stop(action.deployment_id, action.rollback)
-                    if self.journal:
-                        self.journal.append(
-                            J.DONE, action="StopDeployment", deploymentId=action.deployment_id
-                        )
-                except AwsError as exc:
-                    # It may have ended in the meantime; the next observation tells.
-                    self.sink(
-                        [Event("warning", {"message": exc.message}, f"warning: {exc.message}")],
-                        self.state or initial_state(self.config),
-                    )
-            elif isinstance(action, Approve):
-                if self.journal:
-                    self.journal.append(
-                        J.INTENT,
-                        action="ContinueDeployment",
-                        deploymentId=action.deployment_id,
-                        waitType="READY_WAIT",
-                    )
-                self.probe.approve(action.deployment_id)
-                if self.journal:
-                    self.journal.append(
-                        J.APPROVE, deploymentId=action.deployment_id, waitType="READY_WAIT"
-                    )
-            elif isinstance(action, RunVerify) and self.verify_factory is not None:
-                self.verify_run = self.verify_factory(action.deployment_id)
-                self.verify_run.start()
+            except AwsError as exc:
+                # It may have ended in the meantime; the next observation tells.
+                self.warn(state, exc.message)
+        elif isinstance(action, Approve):
+            if self.journal:
+                self.journal.append(
+                    J.INTENT,
+                    action="ContinueDeployment",
+                    deploymentId=action.deployment_id,
+                    waitType="READY_WAIT",
+                )
+            self.probe.approve(action.deployment_id)
+            if self.journal:
+                self.journal.append(
+                    J.APPROVE, deploymentId=action.deployment_id, waitType="READY_WAIT"
+                )
 
 
 def _result_record(outcome: Outcome) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from bluegreen.engines.ecs_native.machine import (
@@ -22,7 +22,7 @@ from bluegreen.engines.ecs_native.machine import (
     step,
 )
 from bluegreen.engines.ecs_native.plan import NativePlan, NativeRequest
-from bluegreen.engines.follow import Signals
+from bluegreen.engines.follow import ALARM_EVERY, Signals
 from bluegreen.engines.model import Event, Outcome, Output, revision
 from bluegreen.engines.revision import emit_plan, nothing_to_deploy, ready_revision
 from bluegreen.engines.verify import VerifyRun
@@ -35,7 +35,6 @@ if TYPE_CHECKING:
 
 FAST_POLL = 1.0
 ALARM_POLL = 5.0  # endpoint seconds between reads of alarms only bluegreen acts on
-ALARM_EVERY = 60.0  # endpoint seconds between reads of alarms ECS rolls back on itself
 STRATEGY = "ecs-native"
 
 
@@ -265,6 +264,9 @@ def follow(
     from bluegreen.aws import endpoint
     from bluegreen.engines.follow import Follow, Pace
 
+    scale = endpoint.time_scale(aws, "ecs")
+    if config.time_scale is None:  # the step's schedule runs on the endpoint's clock
+        config = replace(config, time_scale=scale)
     tracker = NativeTracker(aws, out, config, verify, metrics)
     pace = Pace(
         clock=loop.clock,
@@ -272,7 +274,7 @@ def follow(
         rest=loop.rest,
         cancelled=loop.cancelled,
         poll=loop.poll,
-        scale=endpoint.time_scale(aws, "ecs"),
+        scale=scale,
     )
     return Follow(tracker, pace, metrics.every if metrics is not None else None).run()
 
@@ -371,7 +373,7 @@ class NativeTracker:
     def after(self, state: NativeState, raw: Mapping[str, Any] | None, decision: Any) -> bool:
         return False
 
-    def finish(self, state: NativeState, raw: Mapping[str, Any] | None, outcome: Outcome) -> None:
+    def finish(self, state: NativeState, raw: Mapping[str, Any] | None, decision: Any) -> None:
         return None
 
     def warn(self, state: NativeState, message: str) -> None:

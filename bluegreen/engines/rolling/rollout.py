@@ -27,7 +27,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bluegreen.engines.follow import Signals
+from bluegreen.engines.follow import ALARM_EVERY, Signals
 from bluegreen.engines.model import Event, Outcome, Output, revision
 from bluegreen.engines.revision import emit_plan, nothing_to_deploy, ready_revision
 from bluegreen.errors import ExitCode, PreflightError
@@ -778,9 +778,8 @@ class RollingRequest:
 
 DEFAULT_TIMEOUT = 1800.0
 ALARM_POLL = 5.0  # endpoint seconds between reads of alarms only bluegreen acts on
-# endpoint seconds between reads of alarms ECS itself rolls the deployment back on (the
-# service's deployment alarms, which the release sets): CloudWatch's standard period
-ALARM_EVERY = 60.0
+# (alarms ECS itself rolls the deployment back on, the service's deployment alarms that the
+# release sets, are read every follow.ALARM_EVERY: CloudWatch's standard period)
 
 
 def ecs_watched_alarms(service: Mapping[str, Any]) -> frozenset[str]:
@@ -1315,7 +1314,7 @@ class RollingTracker:
     def after(self, state: RollingState, raw: Mapping[str, Any], decision: Any) -> bool:
         return bool(decision.read_alarms)
 
-    def finish(self, state: RollingState, raw: Mapping[str, Any], outcome: Outcome) -> None:
+    def finish(self, state: RollingState, raw: Mapping[str, Any], decision: Any) -> None:
         return None
 
     def warn(self, state: RollingState, message: str) -> None:
