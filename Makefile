@@ -21,8 +21,10 @@ $(JS_SDK): tests/js/package.json tests/js/package-lock.json
 
 install: $(BIN)/bluegreen $(JS_SDK)
 
+# PORT: where the demo's sandbox listens (0, the default: any free port)
+PORT ?= 0
 demo: install
-	$(BIN)/python examples/demo.py
+	$(BIN)/python examples/demo.py --port $(PORT)
 
 lint: install
 	$(BIN)/ruff check bluegreen tests bench examples

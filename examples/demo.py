@@ -11,7 +11,8 @@
    fires: CodeDeploy stops the deployment and rolls production back to blue (exit 1).
 5. `bluegreen history` shows both releases.
 
-Run it with `make demo`, or `.venv/bin/python examples/demo.py [--keep DIR]`.
+Run it with `make demo [PORT=4599]`, or `.venv/bin/python examples/demo.py [--keep DIR]
+[--port P]`.
 """
 
 from __future__ import annotations
@@ -48,9 +49,9 @@ def free_port() -> int:
         return port
 
 
-def start_sandbox(workdir: Path) -> tuple[subprocess.Popen[bytes], dict[str, str]]:
+def start_sandbox(workdir: Path, port: int = 0) -> tuple[subprocess.Popen[bytes], dict[str, str]]:
     env_file = workdir / "sandbox.env"
-    port = free_port()
+    port = port or free_port()
     cmd = [*BLUEGREEN, "sandbox", "up", "--port", str(port), "--time-scale", str(TIME_SCALE)]
     print("$ bluegreen " + " ".join(cmd[3:]) + f" --env-file {env_file}", flush=True)
     proc = subprocess.Popen(
@@ -134,13 +135,18 @@ def fire_alarm_during_canary(env: dict[str, str], listener: str, alarm: str) -> 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keep", type=Path, help="write the stack's files here and keep them")
+    parser.add_argument(
+        "--port", type=int, default=0, help="where the sandbox listens (0, default: a free port)"
+    )
     args = parser.parse_args()
+    if not 0 <= args.port <= 65535:
+        parser.error(f"--port {args.port}: a port is 0..65535")
     workdir = args.keep or Path(tempfile.mkdtemp(prefix="bluegreen-demo-"))
     workdir.mkdir(parents=True, exist_ok=True)
     stack_dir = workdir / "stack"
 
     banner("1. Start the sandbox (an offline AWS on 127.0.0.1, 1 simulated minute = 1 second)")
-    sandbox, env = start_sandbox(workdir)
+    sandbox, env = start_sandbox(workdir, args.port)
     failures: list[str] = []
     try:
         banner("2. Create a CodeDeploy blue/green stack and its bluegreen.yaml")

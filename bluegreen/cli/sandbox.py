@@ -12,6 +12,7 @@ import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -104,18 +105,54 @@ def up(
             "--allow-non-loopback", help="Allow a non-loopback --host (no authentication!)."
         ),
     ] = False,
+    background: Annotated[
+        bool,
+        typer.Option(
+            "--background",
+            help="Start the sandbox as a background process and return once it answers "
+            "(the exports printed and the --env-file written by then); stop it with `kill PID`.",
+        ),
+    ] = False,
+    log_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--log-file", help="With --background: where its log goes (default: a temp file)."
+        ),
+    ] = None,
 ) -> None:
-    """Run the sandbox in the foreground and print the exports a shell needs to use it."""
+    """Run the sandbox in the foreground and print the exports a shell needs to use it (the
+    --env-file is written before they are printed). With --background it runs as a background
+    process, and the command returns once the sandbox answers requests."""
     opts = options(ctx)
     out = opts.out()
     if not time_scale > 0 or time_scale == float("inf"):
         raise UsageError(
             f"the time scale must be a positive number, got {time_scale}", where="--time-scale"
         )
+    if log_file is not None and not background:
+        raise UsageError("--log-file goes with --background", where="--log-file")
     from bluegreen.sandbox.server import SandboxServer, check_bind
 
     check_bind(host, allow_non_loopback)
     _check_port(host, port)
+    if background:
+        child = [
+            *(["--region", opts.region] if opts.region else []),
+            "sandbox",
+            "up",
+            "--host",
+            host,
+            "--port",
+            str(port),
+            "--time-scale",
+            repr(time_scale),
+            "--hooks",
+            hooks.value,
+            *(["--allow-non-loopback"] if allow_non_loopback else []),
+        ]
+        started = _start_in_background(child, log_file)
+        _announce(out, started.url, opts.region, env_file, time_scale, hooks, started)
+        return
     server = SandboxServer(
         host,
         port,
@@ -144,23 +181,119 @@ def _announce(
     env_file: Path | None,
     time_scale: float,
     hooks: HookMode,
+    background: Background | None = None,
 ) -> None:
-    """Print (and write) the exports, then say where the sandbox listens."""
+    """Write the env file, then print the exports and say where the sandbox listens (a shell
+    that waits for the output can source the file at once)."""
     region = region_option or DEFAULT_REGION
     env, unset = env_exports(url, region)
     lines = export_lines(env, unset)
     if env_file is not None:
         _write_env_file(env_file, lines)
     if out.json_mode:
-        out.json({"endpoint": url, "region": region, "env": env, "unset": unset})
+        extra = {"pid": background.pid, "log": str(background.log)} if background else {}
+        out.json({"endpoint": url, "region": region, "env": env, "unset": unset, **extra})
     else:
         for line in lines:
             out.text(line)
-    typer.echo(
-        f"bluegreen sandbox listening on {url} (time scale {time_scale:g}, hooks "
-        f"{hooks.value}); Ctrl-C to stop",
-        err=True,
-    )
+    settings = f"time scale {time_scale:g}, hooks {hooks.value}"
+    if background is None:
+        typer.echo(f"bluegreen sandbox listening on {url} ({settings}); Ctrl-C to stop", err=True)
+    else:
+        typer.echo(
+            f"bluegreen sandbox listening on {url} ({settings}) in the background: pid "
+            f"{background.pid}, log {background.log}; stop it with `kill {background.pid}`",
+            err=True,
+        )
+
+
+@dataclass(frozen=True)
+class Background:
+    pid: int
+    url: str
+    log: Path
+
+
+READY_TIMEOUT = 60.0  # seconds a background sandbox may take to answer
+
+
+def _start_in_background(args: list[str], log_file: Path | None) -> Background:
+    """Start `bluegreen ARGS` (a foreground `sandbox up`) as a detached process (its own
+    session: the shell's Ctrl-C and exit do not stop it); return once its control endpoint
+    answers. The child says where it listens through a private env file (port 0 picks one)."""
+    import subprocess
+    import sys
+    import tempfile
+    import time
+
+    folder = Path(tempfile.mkdtemp(prefix="bluegreen-sandbox-"))
+    private = folder / "sandbox.env"
+    log = log_file or folder / "sandbox.log"
+    try:  # never through a symlink
+        fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
+    except OSError as exc:
+        raise UsageError(f"cannot write the log: {exc.strerror or exc}", where=str(log)) from exc
+    with os.fdopen(fd, "ab") as handle:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bluegreen", *args, "--env-file", str(private)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=handle,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + READY_TIMEOUT
+    url: str | None = None
+    while True:
+        if url is None and private.exists():
+            url = _endpoint_of(private)
+        if url is not None and _answers(url):
+            private.unlink(missing_ok=True)
+            return Background(proc.pid, url, log)
+        code = proc.poll()
+        if code is not None or time.monotonic() > deadline:
+            if code is None:
+                proc.kill()
+                proc.wait()
+            tail = _tail(log)
+            raise UsageError(
+                "the background sandbox "
+                + (f"exited with {code}" if code is not None else "did not answer in time")
+                + (f": {tail}" if tail else ""),
+                where=str(log),
+                hint="run `bluegreen sandbox up` in the foreground to see why",
+            )
+        time.sleep(0.05)
+
+
+def _endpoint_of(env_file: Path) -> str | None:
+    """AWS_ENDPOINT_URL from an env file `sandbox up` wrote (None while it is not complete)."""
+    import shlex
+
+    for line in env_file.read_text(encoding="utf-8").splitlines():
+        name, _, value = line.removeprefix("export ").partition("=")
+        if line.startswith("export ") and name == "AWS_ENDPOINT_URL":
+            return shlex.split(value)[0]
+    return None
+
+
+def _answers(url: str) -> bool:
+    """Whether the sandbox's control endpoint answers (GET /_sandbox/info)."""
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{url}/_sandbox/info", timeout=2) as resp:  # noqa: S310
+            return int(resp.status) == 200
+    except OSError:
+        return False
+
+
+def _tail(log: Path) -> str:
+    """The last lines of the child's log, for the error."""
+    try:
+        lines = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return " / ".join(lines[-3:])
 
 
 def _cannot_listen(host: str, port: int, exc: BaseException) -> UsageError:
@@ -190,9 +323,14 @@ def _check_port(host: str, port: int) -> None:
 
 
 def _write_env_file(path: Path, lines: list[str]) -> None:
+    """Write the env file whole or not at all (a shell sourcing it never reads half of it): a
+    temporary file next to it, renamed over it (a symlink there is replaced, not followed)."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        path.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+        temporary.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+        os.replace(temporary, path)
     except OSError as exc:
+        temporary.unlink(missing_ok=True)
         raise UsageError(
             f"cannot write the env file: {exc.strerror or exc}", where=str(path)
         ) from exc
