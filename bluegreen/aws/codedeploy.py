@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from bluegreen.aws.errors import aws_errors, is_aws_exception, translate
-from bluegreen.errors import DeploymentActive, ResourceNotFound
+from bluegreen.errors import DeploymentActive, PreflightError, ResourceNotFound
 
 if TYPE_CHECKING:
     from bluegreen.aws.session import Aws
@@ -323,20 +323,57 @@ def get_deployment_target(aws: Aws, deployment_id: str, target_id: str) -> dict[
     return dict(target) if target else None
 
 
+# CodeDeploy's refusals of a stop or a continue at the wrong phase: nothing was changed, so
+# they are exit 2 with what to do, not AWS errors.
+_ENDED = ("DeploymentAlreadyCompletedException", "InvalidDeploymentStatusException")
+_NOT_WAITING = ("DeploymentIsNotInReadyStateException", "InvalidDeploymentWaitTypeException")
+
+
+def _refused(exc: Exception) -> tuple[str, str] | None:
+    """(code, message) of a CodeDeploy ClientError, None for anything else."""
+    error = (getattr(exc, "response", None) or {}).get("Error") or {}
+    code = error.get("Code")
+    return (str(code), str(error.get("Message") or code)) if code else None
+
+
 def stop_deployment(aws: Aws, deployment_id: str, rollback: bool) -> str:
     with aws_errors(resource=f"deployment {deployment_id}"):
-        resp = aws.codedeploy().stop_deployment(
-            deploymentId=deployment_id, autoRollbackEnabled=rollback
-        )
+        try:
+            resp = aws.codedeploy().stop_deployment(
+                deploymentId=deployment_id, autoRollbackEnabled=rollback
+            )
+        except Exception as exc:
+            refused = _refused(exc)
+            if refused and refused[0] in _ENDED:
+                raise PreflightError(
+                    f"deployment {deployment_id} has already ended; nothing to stop ({refused[1]})",
+                    where=f"deployment {deployment_id}",
+                    hint="`bluegreen rollback` returns production to the previous revision",
+                ) from None
+            raise
     return str(resp.get("status", ""))
 
 
 def continue_deployment(aws: Aws, deployment_id: str, wait_type: str) -> None:
     with aws_errors(resource=f"deployment {deployment_id}"):
-        aws.codedeploy().continue_deployment(
-            deploymentId=deployment_id,
-            deploymentWaitType=wait_type,  # type: ignore[arg-type]
-        )
+        try:
+            aws.codedeploy().continue_deployment(
+                deploymentId=deployment_id,
+                deploymentWaitType=wait_type,  # type: ignore[arg-type]
+            )
+        except Exception as exc:
+            refused = _refused(exc)
+            if refused and refused[0] in _ENDED + _NOT_WAITING:
+                wait = "termination wait" if wait_type == "TERMINATION_WAIT" else "ready wait"
+                raise PreflightError(
+                    f"deployment {deployment_id} is not in its {wait}: nothing to approve "
+                    f"({refused[1]})",
+                    where=f"deployment {deployment_id}",
+                    hint="follow it with `bluegreen watch` until it waits; `approve` ends the "
+                    "ready wait (Ready), `approve --terminate-now` the termination wait after "
+                    "production has moved",
+                ) from None
+            raise
 
 
 def observe(

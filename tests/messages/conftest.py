@@ -3,6 +3,7 @@ the release tests' demo CodeDeploy stack, and the parity tests' rolling and ECS-
 
 from __future__ import annotations
 
+from tests.engines.ecs_native.conftest import native
 from tests.release.conftest import cli, module_stack, stack
 
-__all__ = ["cli", "module_stack", "stack"]
+__all__ = ["cli", "module_stack", "native", "stack"]

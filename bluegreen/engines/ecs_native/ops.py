@@ -161,11 +161,17 @@ def approve(aws: Aws, spec: Spec, journal: Journal, deployment_id: str | None) -
         for h in dep.get("lifecycleHookDetails") or []
         if h.get("targetType") == "PAUSE" and h.get("status") == "AWAITING_ACTION"
     ]
+    if not _active(dep):
+        raise UsageError(
+            f"service deployment {arn} has ended ({dep.get('status')}); nothing to approve",
+            hint=hint + ", or see `bluegreen history`",
+        )
     if not hooks or dep.get("status") != "IN_PROGRESS":
         raise UsageError(
             f"service deployment {arn} ({dep.get('status')}, {dep.get('lifecycleStage')}) has "
             "no pause hook awaiting action",
-            hint=hint,
+            hint="an ECS-native deployment waits for approval only at a PAUSE lifecycle hook; "
+            "follow it with `bluegreen watch` (it shows when one waits)",
         )
     for hook in hooks:
         journal.append(APPROVE, strategy=STRATEGY, deploymentId=arn, hookId=hook)
