@@ -180,7 +180,9 @@ def run_doctor(aws: Aws, spec: Spec) -> list[Finding]:
                 ERROR,
                 "service",
                 exc.message,
-                "create the service, or fix `cluster`/`service` in the spec",
+                # what exists there (a did-you-mean), when the gateway could list it
+                (f"{exc.hint}; " if exc.hint else "")
+                + "create the service, or fix `cluster`/`service` in the spec",
             )
         ]
     from bluegreen.aws.ecs import live_service

@@ -61,7 +61,7 @@ def test_deploy_env_is_not_mistaken_for_var(stack: Stack, cli: Callable[..., Ran
     text = stack.spec.read_text()
     stack.spec.write_text(text + "environments:\n  staging: {cluster: nope-cluster}\n")
     ran = cli("deploy", "--env", "staging", "--dry-run", "--output", "json")
-    assert "did you mean" not in ran.stderr
+    assert "Did you mean --" not in ran.stderr  # click's guess at a mistyped option
     assert "No such option" not in ran.stderr
     assert ran.code in (2, 4), ran.stderr
     assert "nope-cluster" in ran.result["reason"]  # the environment's cluster was looked up

@@ -137,8 +137,10 @@ def test_missing_service_is_exit_2(
     assert run(["-c", str(spec), "doctor"]) == 2
     out = capsys.readouterr().out
     assert out == (
-        "error service: ECS service 'nope' not found in cluster 'web-cluster'\n"
-        "      fix: create the service, or fix `cluster`/`service` in the spec\n"
+        "error service: ECS service 'nope' is not found in cluster 'web-cluster' (region "
+        "us-east-1)\n"
+        "      fix: services in cluster 'web-cluster': web; create the service, or fix "
+        "`cluster`/`service` in the spec\n"
     )
 
 
