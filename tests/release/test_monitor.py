@@ -179,6 +179,18 @@ def test_codedeploy_own_failure_is_followed_and_never_exit_zero() -> None:
     assert (d.outcome.status, d.outcome.rolled_back, d.outcome.exit_code) == ("Failed", True, 1)
 
 
+def test_a_rollback_codedeploy_started_names_its_cause() -> None:
+    """The result names what CodeDeploy stopped on (its error names the alarm), not only
+    "deployment failed; rolled back"."""
+    error = "ALARM_ACTIVE: One or more alarms have been activated ... Activated alarms: <web-5xx>"
+    state = initial_state(cfg())
+    state, _, d = step(state, obs(1, "Stopped", error=error, rollback_deployment_id=RB))
+    state, _, d = step(state, obs(2, "Succeeded", dep=RB))
+    assert d.outcome is not None
+    assert "web-5xx" in d.outcome.reason
+    assert "rolled back" in d.outcome.reason
+
+
 def test_failed_rollback_is_reported() -> None:
     state = initial_state(cfg())
     state, _, _ = step(state, obs(1, "Failed", rollback_deployment_id=RB))

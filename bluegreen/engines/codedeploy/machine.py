@@ -689,6 +689,8 @@ def _step_terminal(
             lifecycle={},
             weights=None,
             counts=None,
+            # CodeDeploy's own reason (which alarm, which hook) names the cause in the result
+            stop_reason=state.stop_reason or obs.error,
         )
         events.append(
             Event(
