@@ -154,6 +154,7 @@ COVERED_VERBS = (
     "promote",
     "rollback",
     "migrate",
+    "run",
 )
 
 
@@ -190,6 +191,8 @@ def test_no_verb_prints_a_planted_secret(
     runs.both("validate", *inputs)
     runs.both("diff", *inputs)
     runs.both("deploy", "--dry-run", *inputs)
+    # a one-off task of the same rendering, with a secret handed in as an override
+    runs.both("run", *inputs, "--env-override", f"DB_TOKEN={VAR_SECRET}", "--timeout", "5m")
 
     # a real release of the planted task definition, then everything that reads it back
     _, released = runs.both("deploy", "--force", *inputs)  # a real release, live or not
