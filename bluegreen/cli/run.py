@@ -95,7 +95,7 @@ def run(
         timeout=parse_duration(timeout, "--timeout") if timeout else None,
     )
     spec = load_spec(opts.config, opts.env)
-    aws = opts.aws(spec.region)
+    aws = opts.aws(spec.region, spec)
     out = opts.out()
     cancel = CancelFlag()
     with cancel_on_signals(cancel):
