@@ -8,8 +8,6 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from bluegreen.aws.session import Aws
     from bluegreen.cli.context import Options
-    from bluegreen.engines.codedeploy.follow import CancelFlag
-    from bluegreen.engines.ecs_native.apply import Loop
     from bluegreen.spec.model import Spec
 
 
@@ -19,14 +17,6 @@ def _found(opts: Options) -> tuple[Aws, Spec]:
     found = load_native(opts)
     assert found is not None  # the verb picked this way for an ECS-native service
     return found
-
-
-def _loop() -> tuple[CancelFlag, Loop]:
-    from bluegreen.engines.codedeploy.follow import CancelFlag
-    from bluegreen.engines.ecs_native.apply import Loop
-
-    cancel = CancelFlag()
-    return cancel, Loop(sleep=cancel.sleep, cancelled=lambda: cancel.is_set)
 
 
 def _timeout(spec: Spec, given: str | None) -> float:
@@ -39,26 +29,24 @@ def _timeout(spec: Spec, given: str | None) -> float:
 
 
 def stop(opts: Options, deployment_id: str | None, rollback: bool) -> None:
-    from bluegreen.cli.live import Reporter, cancel_on_signals
-    from bluegreen.cli.multi import Stamped
+    from bluegreen.cli.following import following
     from bluegreen.engines.ecs_native import ops
+    from bluegreen.engines.ecs_native.apply import Loop
     from bluegreen.journal import Journal, journal_path
 
     aws, spec = _found(opts)
-    cancel, loop = _loop()
-    reporter = Reporter(opts, verb="stop")
-    with cancel_on_signals(cancel):
+    with following(opts, "stop") as f:
         outcome = ops.stop(
             aws,
             spec,
             Journal(journal_path(spec.path)),
-            Stamped(opts.out()),
+            f.out,
             deployment_id=deployment_id,
             rollback_too=rollback,
             timeout=_timeout(spec, None),
-            loop=loop,
+            loop=f.loop(Loop),
         )
-    reporter.finish(outcome)
+    f.finish(outcome)
 
 
 def approve(opts: Options, deployment_id: str | None) -> None:
@@ -78,52 +66,45 @@ def approve(opts: Options, deployment_id: str | None) -> None:
 def watch(
     opts: Options, deployment_id: str | None, on_cancel: str | None, timeout: str | None
 ) -> None:
-    from bluegreen.cli.live import Reporter, cancel_on_signals, resolve_on_cancel
-    from bluegreen.cli.multi import Stamped
+    from bluegreen.cli.following import following
+    from bluegreen.cli.live import resolve_on_cancel
     from bluegreen.engines.ecs_native import ops
+    from bluegreen.engines.ecs_native.apply import Loop
     from bluegreen.journal import Journal, journal_path
     from bluegreen.spec.load import parse_duration
 
     aws, spec = _found(opts)
-    cancel, loop = _loop()
-    reporter = Reporter(opts, verb="watch")
-    reporter.start_live()
-    try:
-        with cancel_on_signals(cancel):
-            outcome = ops.watch(
-                aws,
-                spec,
-                Journal(journal_path(spec.path)),
-                reporter.output(Stamped(opts.out())),
-                deployment_id=deployment_id,
-                timeout=parse_duration(timeout, "--timeout") if timeout else None,
-                loop=loop,
-                on_cancel=resolve_on_cancel(on_cancel) if on_cancel else "detach",
-            )
-    finally:
-        reporter.stop_live()
-    reporter.finish(outcome)
+    with following(opts, "watch", live=True) as f:
+        outcome = ops.watch(
+            aws,
+            spec,
+            Journal(journal_path(spec.path)),
+            f.out,
+            deployment_id=deployment_id,
+            timeout=parse_duration(timeout, "--timeout") if timeout else None,
+            loop=f.loop(Loop),
+            on_cancel=resolve_on_cancel(on_cancel) if on_cancel else "detach",
+        )
+    f.finish(outcome)
 
 
 def rollback(opts: Options, timeout: str | None) -> None:
-    from bluegreen.cli.live import Reporter, cancel_on_signals
-    from bluegreen.cli.multi import Stamped
+    from bluegreen.cli.following import following
     from bluegreen.engines.ecs_native import ops
+    from bluegreen.engines.ecs_native.apply import Loop
     from bluegreen.journal import Journal, journal_path
 
     aws, spec = _found(opts)
-    cancel, loop = _loop()
-    reporter = Reporter(opts, verb="rollback")
-    with cancel_on_signals(cancel):
+    with following(opts, "rollback") as f:
         outcome = ops.rollback(
             aws,
             spec,
             Journal(journal_path(spec.path)),
-            Stamped(opts.out()),
+            f.out,
             timeout=_timeout(spec, timeout),
-            loop=loop,
+            loop=f.loop(Loop),
         )
-    reporter.finish(outcome)
+    f.finish(outcome)
 
 
 def status(opts: Options) -> None:

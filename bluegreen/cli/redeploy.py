@@ -26,9 +26,7 @@ def redeploy(
     services get a rolling deployment; CODE_DEPLOY services a blue/green deployment of the same
     revision. Exit 0 succeeded, 1 failed or rolled back, 2 bad input, 3 timed out.
     """
-    from bluegreen.cli.live import Reporter, cancel_on_signals
-    from bluegreen.cli.multi import Stamped
-    from bluegreen.engines.codedeploy.follow import CancelFlag
+    from bluegreen.cli.following import following
     from bluegreen.engines.rolling.rollout import Loop
     from bluegreen.release.redeploy import RedeployRequest
     from bluegreen.release.redeploy import redeploy as run_redeploy
@@ -42,12 +40,9 @@ def redeploy(
         timeout=parse_duration(timeout, "--timeout") if timeout else None,
     )
     aws = opts.aws(spec.region, spec)
-    reporter = Reporter(opts, verb="redeploy")
-    cancel = CancelFlag()
-    loop = Loop(sleep=cancel.sleep, cancelled=lambda: cancel.is_set)
-    with cancel_on_signals(cancel):
-        outcome = run_redeploy(spec, aws, Stamped(opts.out()), request, loop=loop, cancel=cancel)
-    reporter.finish(outcome)
+    with following(opts, "redeploy") as f:
+        outcome = run_redeploy(spec, aws, f.out, request, loop=f.loop(Loop), cancel=f.cancel)
+    f.finish(outcome)
 
 
 def register(app: typer.Typer) -> None:

@@ -83,9 +83,7 @@ def rollback(
 
 
 def _rolling_rollback(opts: Options, aws: Aws, spec: Spec, timeout: str | None) -> None:
-    from bluegreen.cli.live import Reporter, cancel_on_signals
-    from bluegreen.cli.multi import Stamped
-    from bluegreen.engines.codedeploy.follow import CancelFlag
+    from bluegreen.cli.following import following
     from bluegreen.engines.rolling import rollout as rolling
     from bluegreen.engines.rolling.ops import rollback as rolling_rollback
     from bluegreen.journal import Journal, journal_path
@@ -96,19 +94,16 @@ def _rolling_rollback(opts: Options, aws: Aws, spec: Spec, timeout: str | None) 
         if timeout
         else spec.timeout_seconds or rolling.DEFAULT_TIMEOUT
     )
-    cancel = CancelFlag()
-    loop = rolling.Loop(sleep=cancel.sleep, cancelled=lambda: cancel.is_set)
-    reporter = Reporter(opts, verb="rollback")
-    with cancel_on_signals(cancel):
+    with following(opts, "rollback") as f:
         outcome = rolling_rollback(
             aws,
             spec,
             Journal(journal_path(spec.path)),
-            Stamped(opts.out()),
+            f.out,
             timeout=limit,
-            loop=loop,
+            loop=f.loop(rolling.Loop),
         )
-    reporter.finish(outcome)
+    f.finish(outcome)
 
 
 def register(app: typer.Typer) -> None:

@@ -42,10 +42,8 @@ def stop(
 
 
 def _rolling(opts: Options, deployment_id: str | None, rollback: bool) -> None:
-    from bluegreen.cli.live import Reporter, cancel_on_signals
-    from bluegreen.cli.multi import Stamped
+    from bluegreen.cli.following import following
     from bluegreen.cli.release_common import load_rolling
-    from bluegreen.engines.codedeploy.follow import CancelFlag
     from bluegreen.engines.rolling import rollout as rolling
     from bluegreen.engines.rolling.ops import stop as rolling_stop
     from bluegreen.journal import Journal, journal_path
@@ -53,21 +51,18 @@ def _rolling(opts: Options, deployment_id: str | None, rollback: bool) -> None:
     found = load_rolling(opts)
     assert found is not None
     aws, spec = found
-    cancel = CancelFlag()
-    loop = rolling.Loop(sleep=cancel.sleep, cancelled=lambda: cancel.is_set)
-    reporter = Reporter(opts, verb="stop")
-    with cancel_on_signals(cancel):
+    with following(opts, "stop") as f:
         outcome = rolling_stop(
             aws,
             spec,
             Journal(journal_path(spec.path)),
-            Stamped(opts.out()),
+            f.out,
             deployment_id=deployment_id,
             rollback_too=rollback,
             timeout=spec.timeout_seconds or rolling.DEFAULT_TIMEOUT,
-            loop=loop,
+            loop=f.loop(rolling.Loop),
         )
-    reporter.finish(outcome)
+    f.finish(outcome)
 
 
 def _codedeploy(opts: Options, deployment_id: str | None, rollback: bool) -> None:

@@ -78,10 +78,9 @@ def watch(
 def _rolling(
     opts: Options, deployment_id: str | None, on_cancel: str | None, timeout: str | None
 ) -> None:
-    from bluegreen.cli.live import Reporter, cancel_on_signals, resolve_on_cancel
-    from bluegreen.cli.multi import Stamped
+    from bluegreen.cli.following import following
+    from bluegreen.cli.live import resolve_on_cancel
     from bluegreen.cli.release_common import load_rolling
-    from bluegreen.engines.codedeploy.follow import CancelFlag
     from bluegreen.engines.rolling import rollout as rolling
     from bluegreen.engines.rolling.ops import watch_in_flight
     from bluegreen.spec.load import parse_duration
@@ -89,20 +88,17 @@ def _rolling(
     found = load_rolling(opts)
     assert found is not None
     aws, spec = found
-    cancel = CancelFlag()
-    loop = rolling.Loop(sleep=cancel.sleep, cancelled=lambda: cancel.is_set)
-    reporter = Reporter(opts, verb="watch")
-    with cancel_on_signals(cancel):
+    with following(opts, "watch") as f:
         outcome = watch_in_flight(
             aws,
             spec,
-            Stamped(opts.out()),
+            f.out,
             deployment_id=deployment_id,
             timeout=parse_duration(timeout, "--timeout") if timeout else None,
-            loop=loop,
+            loop=f.loop(rolling.Loop),
             on_cancel=resolve_on_cancel(on_cancel) if on_cancel else "detach",
         )
-    reporter.finish(outcome)
+    f.finish(outcome)
 
 
 def register(app: typer.Typer) -> None:
