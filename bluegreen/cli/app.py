@@ -15,7 +15,7 @@ import typer
 
 from bluegreen import __version__
 from bluegreen.cli.context import RESULT, Options, OutputFormat, color_default
-from bluegreen.cli.options import no_symlink_loop
+from bluegreen.cli.options import no_symlink_loop, role_arn_option
 from bluegreen.errors import BluegreenError, ExitCode
 
 app = typer.Typer(
@@ -55,6 +55,15 @@ def root(
     ] = None,
     profile: Annotated[str | None, typer.Option(help="AWS profile.")] = None,
     region: Annotated[str | None, typer.Option(help="AWS region (overrides the spec).")] = None,
+    assume_role: Annotated[
+        str | None,
+        typer.Option(
+            "--assume-role",
+            metavar="ARN",
+            help="IAM role to assume for every AWS call (overrides the spec's role_arn).",
+            callback=role_arn_option,
+        ),
+    ] = None,
     output: Annotated[
         OutputFormat,
         typer.Option(
@@ -86,6 +95,7 @@ def root(
     opts.env = env
     opts.profile = profile
     opts.region = region
+    opts.assume_role = assume_role
     opts.output = output
     opts.color = not no_color and color_default()
     opts.live = not no_color
@@ -302,6 +312,7 @@ _GLOBALS: tuple[tuple[tuple[str, ...], str, str], ...] = (
     (("--env", "-e"), "env", "text"),
     (("--profile",), "profile", "text"),
     (("--region",), "region", "text"),
+    (("--assume-role",), "assume_role", "text"),
     (("--output", "-o"), "output", "output"),
     (("--no-color",), "no_color", "flag"),
     (("--verbose", "-v"), "verbose", "count"),
@@ -357,6 +368,8 @@ def _set_global(ctx: click.Context, param: click.Parameter, value: Any) -> None:
         opts.live = opts.live and not value
     elif name == "verbose":
         opts.verbose += int(value)
+    elif name == "assume_role":
+        opts.assume_role = role_arn_option(value)
     else:
         setattr(opts, name, value)
 
