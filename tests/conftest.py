@@ -14,6 +14,18 @@ import pytest
 
 from bluegreen.sandbox.server import SandboxServer
 
+# The shared fixtures plugin (tests/fixtures/): the sandbox stacks and runners every folder may
+# use. A folder's own conftest only narrows a name for that folder (e.g. `stack`).
+pytest_plugins = [
+    "tests.fixtures.codedeploy",
+    "tests.fixtures.native",
+    "tests.fixtures.rolling",
+    "tests.fixtures.verbs",
+    "tests.fixtures.world",
+    "tests.fixtures.project",
+    "tests.fixtures.migrate",
+]
+
 SANDBOX_TIME_SCALE = 600.0
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml  # type: ignore[import-untyped]
 
-from tests.release.conftest import Stack
+from tests.fixtures.codedeploy import Stack
 
 ROOT = Path(__file__).resolve().parents[2]
 ACTION: dict[str, Any] = yaml.safe_load((ROOT / "action.yml").read_text())
@@ -128,7 +128,7 @@ def test_inputs_and_outputs() -> None:
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Runner:
     """The install step, from a wheel of this checkout (no index: dependencies come from the
-    development environment, as in tests/foundation/test_wheel.py)."""
+    development environment, as in tests/packaging/test_wheel.py)."""
     tmp = tmp_path_factory.mktemp("action")
     dist = tmp / "dist"
     subprocess.run(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tests.release.conftest import Ran, Stack
+from tests.fixtures.codedeploy import Ran, Stack
 
 
 def deployments(stack: Stack) -> list[str]:

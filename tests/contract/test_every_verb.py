@@ -10,13 +10,15 @@ new verb cannot skip the contract."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.release.conftest import Ran, Stack, wait_idle
+from tests.fixtures.codedeploy import Ran, Stack, wait_idle
 from tests.security.test_secrets import registered_verbs
 
 # verb -> arguments that make a harmless run against the sandbox stack (no release started
@@ -111,16 +113,26 @@ def test_every_verb_without_its_spec_is_exit_2(
     assert (tmp_path / "bluegreen.yaml").is_file()
 
 
-def test_every_verb_with_aws_unreachable(
-    stack: Stack, cli: Callable[..., Ran], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_every_verb_with_aws_unreachable(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each verb in its own process, all at once (each waits out botocore's retries of a
+    refused connection)."""
     image = "web=public.ecr.aws/x/web:1"
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # discard port: refused
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    running = {}
     for verb in HARMLESS:
         if verb in OFFLINE_OK:
             continue
         args = tuple(image if a == "web=IMAGE" else a for a in HARMLESS[verb])
-        ran = cli("-o", "json", verb, *args)
+        running[verb] = subprocess.Popen(
+            [sys.executable, "-m", "bluegreen", "-o", "json", verb, *args],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    for verb, proc in running.items():
+        out, err = proc.communicate(timeout=120)
+        ran = Ran(proc.returncode, out, err)
         result = contract(ran, f"{verb} with AWS unreachable")
         assert ran.code in (2, 4), f"{verb}: {result}"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.release.conftest import Ran, Stack
+from tests.fixtures.codedeploy import Ran, Stack
 
 
 def write_spec(folder: Path, family: str = "s1") -> Path:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.release.conftest import Ran, Stack, active, wait_idle
+from tests.fixtures.codedeploy import Ran, Stack, active, wait_idle
 
 
 def only_json(ran: Ran) -> list[dict[str, Any]]:

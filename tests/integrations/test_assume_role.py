@@ -12,8 +12,8 @@ import pytest
 
 from bluegreen.aws.session import ROLE_ARN_PATTERN, Aws, role_session_name
 from tests.conftest import sandbox_call
+from tests.fixtures.codedeploy import Stack
 from tests.helpers import Ran
-from tests.release.conftest import Stack
 
 if TYPE_CHECKING:
     from bluegreen.cli.multi import Sessions

@@ -14,10 +14,8 @@ import pytest
 
 from bluegreen.render.lookups import parse_address
 from tests.conftest import sandbox_call
+from tests.fixtures.codedeploy import Stack
 from tests.helpers import Ran
-from tests.release.conftest import Stack, cli, module_stack, stack
-
-__all__ = ["cli", "module_stack", "stack"]
 
 SECRET = "Zq8-lookup-secret-4711"
 TEMPLATE = "taskdef.json.j2"

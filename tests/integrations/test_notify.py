@@ -16,8 +16,8 @@ import pytest
 
 from bluegreen.engines.model import Outcome
 from bluegreen.release.notify import Notifier, redact_url
+from tests.fixtures.codedeploy import Stack
 from tests.helpers import Ran
-from tests.release.conftest import Stack
 
 SECRET = "s3cr3t-env-value-9f2c"  # a task definition environment value (vars.log_level)
 HOOK_PATH = "/services/T0001/B0002/very-secret-token"

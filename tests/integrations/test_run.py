@@ -11,15 +11,8 @@ from collections.abc import Callable
 from typing import Any
 
 from tests.conftest import sandbox_call
+from tests.fixtures.codedeploy import Stack, result_of, spawn
 from tests.helpers import Ran
-from tests.release import conftest as release
-from tests.release.conftest import Stack, result_of, spawn
-
-# The demo CodeDeploy stack of tests/release, one per module (whatever this folder's conftest
-# offers too).
-cli = release.cli
-module_stack = release.module_stack
-stack = release.stack
 
 STARTED_BY = "bluegreen-run"
 

@@ -12,8 +12,8 @@ from collections.abc import Callable
 
 import pytest
 
+from tests.fixtures.codedeploy import Stack
 from tests.helpers import Ran
-from tests.release.conftest import Stack
 
 SHA = "0a1b2c3d4e5f60718293a4b5c6d7e8f901234567"
 

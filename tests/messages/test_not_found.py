@@ -9,8 +9,8 @@ from collections.abc import Callable
 
 import pytest
 
+from tests.fixtures.codedeploy import Stack
 from tests.helpers import Ran
-from tests.release.conftest import Stack
 
 
 def set_key(stack: Stack, key: str, value: str) -> int:

@@ -10,8 +10,8 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from tests.conftest import sandbox_call
+from tests.fixtures.codedeploy import Stack, wait_idle
 from tests.helpers import Ran
-from tests.release.conftest import Stack, wait_idle
 
 ACTIVE = ["Created", "Queued", "InProgress", "Baking", "Ready"]
 

@@ -13,7 +13,7 @@ from bluegreen.aws.session import Aws
 from bluegreen.sandbox import StackKind
 from bluegreen.sandbox.server import SandboxServer
 from bluegreen.sandbox.stack import StackResult, create_stack
-from tests.engines.ecs_native.conftest import Native, wait_for
+from tests.fixtures.native import Native, wait_for
 from tests.helpers import Ran, run_cli
 
 

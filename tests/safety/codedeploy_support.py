@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from tests.release.conftest import Stack
+from tests.fixtures.codedeploy import Stack
 
 LONG_CANARY = "canary:10%/60m"  # 6 s of real time at 600x: room to act mid-canary
 GROUP_SETTINGS = (

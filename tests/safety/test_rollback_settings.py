@@ -13,8 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bluegreen.spec.load import load_spec
+from tests.fixtures.codedeploy import Stack
 from tests.helpers import Ran
-from tests.release.conftest import Stack
 from tests.safety.codedeploy_support import (
     LONG_CANARY,
     canary_live,

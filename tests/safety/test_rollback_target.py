@@ -12,8 +12,8 @@ import time
 from collections.abc import Callable
 
 from tests.conftest import sandbox_call
+from tests.fixtures.codedeploy import Stack, wait_idle
 from tests.helpers import Ran
-from tests.release.conftest import Stack, wait_idle
 from tests.safety.codedeploy_support import (
     LONG_CANARY,
     canary_live,

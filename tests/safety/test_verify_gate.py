@@ -12,8 +12,8 @@ import sys
 import threading
 from collections.abc import Callable
 
+from tests.fixtures.codedeploy import Stack
 from tests.helpers import Ran
-from tests.release.conftest import Stack
 from tests.safety.codedeploy_support import (
     group_restored,
     primary_task_definition,

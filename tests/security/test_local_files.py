@@ -13,9 +13,9 @@ import pytest
 
 from bluegreen.errors import ExitCode, UsageError
 from bluegreen.journal import CREATED, INTENT, Journal, journal_path
+from tests.deploy.test_image_refusals import Writes, writes
+from tests.fixtures.codedeploy import Stack
 from tests.helpers import Ran
-from tests.release.conftest import Stack
-from tests.release.test_image_refusals import Writes, writes
 
 
 # --- the journal, directly ----------------------------------------------------------------------

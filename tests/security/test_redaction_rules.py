@@ -19,8 +19,8 @@ from bluegreen.render.redact import (
     redact_task_definition,
     redact_text,
 )
+from tests.fixtures.codedeploy import Stack
 from tests.helpers import Ran
-from tests.release.conftest import Stack
 
 # --- names ----------------------------------------------------------------------------------------
 SECRET_NAMES = [

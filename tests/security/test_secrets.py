@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.release.conftest import Ran, Stack, wait_idle
+from tests.fixtures.codedeploy import Ran, Stack, wait_idle
 from tests.safety.codedeploy_support import group_restored, wait_for_ready
 
 ENV_LITERAL = "lit-S3cret-c0ffee11"

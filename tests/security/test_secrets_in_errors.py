@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fuzz.conftest import SPEC, TASKDEF
+from tests.fixtures.project import SPEC, TASKDEF
 
 SECRET = "var-S3cret-5eed5eed"
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fuzz.conftest import SPEC, TASKDEF
+from tests.fixtures.project import SPEC, TASKDEF
 
 ATTRIBUTE_ESCAPES = [
     "{{ ''.__class__.__mro__ }}",

@@ -11,8 +11,8 @@ from collections.abc import Callable
 import pytest
 
 from bluegreen.cli.status import flags
+from tests.fixtures.codedeploy import Stack, wait_idle
 from tests.helpers import Ran
-from tests.release.conftest import Stack, wait_idle
 
 BAKING_CANARY = "canary:10%/600m"  # 60 s of wall time at 600x: status is read mid-bake
 

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from bluegreen.errors import ExitCode
-from tests.engines.ecs_native.conftest import Native, wait_for
+from tests.fixtures.native import Native, wait_for
 
 PAUSE_AT_TEST = {"targetType": "PAUSE", "lifecycleStages": ["POST_TEST_TRAFFIC_SHIFT"]}
 

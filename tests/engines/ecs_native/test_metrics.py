@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 
 from bluegreen.errors import ExitCode
-from tests.engines.ecs_native.conftest import Native, wait_for
+from tests.fixtures.native import Native, wait_for
 
 CHECK = (
     "rollback:\n  metrics:\n    - {name: green-5xx, metric: HTTPCode_Target_5XX_Count, "

@@ -10,7 +10,7 @@ import pytest
 
 from bluegreen.errors import DeploymentActive
 from bluegreen.release.promote import check_settled
-from tests.engines.ecs_native.conftest import Native, wait_for
+from tests.fixtures.native import Native, wait_for
 
 
 def test_redeploy_is_a_service_deployment_of_the_same_revision(native: Native) -> None:

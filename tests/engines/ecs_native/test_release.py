@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from bluegreen.errors import ExitCode
-from tests.engines.ecs_native.conftest import Native, dumps
+from tests.fixtures.native import Native, dumps
 
 
 def weights_seen(ran_lines: list[dict[str, Any]]) -> list[float]:
@@ -71,7 +71,7 @@ def test_alarm_rolls_production_back(native: Native) -> None:
     import threading
 
     def trip() -> None:
-        from tests.engines.ecs_native.conftest import wait_for
+        from tests.fixtures.native import wait_for
 
         known = set(native.deployments())
         wait_for(lambda: set(native.deployments()) - known, what="a deployment")

@@ -8,7 +8,7 @@ import threading
 from typing import Any
 
 from tests.conftest import sandbox_call
-from tests.engines.migrate.conftest import CodeDeployStack, wait_for
+from tests.fixtures.migrate import CodeDeployStack, wait_for
 from tests.helpers import records
 
 

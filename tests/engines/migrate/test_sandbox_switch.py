@@ -7,7 +7,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.conftest import sandbox_call
-from tests.engines.migrate.conftest import CodeDeployStack, wait_for
+from tests.fixtures.migrate import CodeDeployStack, wait_for
 from tests.helpers import run_cli
 
 

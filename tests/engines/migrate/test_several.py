@@ -9,7 +9,7 @@ from pathlib import Path
 from bluegreen.aws.session import Aws
 from bluegreen.sandbox import StackKind
 from bluegreen.sandbox.stack import create_stack
-from tests.engines.migrate.conftest import CodeDeployStack, wait_for
+from tests.fixtures.migrate import CodeDeployStack, wait_for
 from tests.helpers import run_cli
 
 

@@ -1,7 +1,0 @@
-"""The contract CI reads: the demo CodeDeploy stack of tests/release, shared per module."""
-
-from __future__ import annotations
-
-from tests.release.conftest import cli, module_stack, stack
-
-__all__ = ["cli", "module_stack", "stack"]
