@@ -44,7 +44,8 @@ def _describe_one(aws: Aws, cluster: str, service: str) -> dict[str, Any]:
         except Exception as exc:
             code = (getattr(exc, "response", None) or {}).get("Error", {}).get("Code")
             if code == "ClusterNotFoundException":
-                raise missing_service(aws, cluster, service) from None
+                said = (getattr(exc, "response", None) or {}).get("Error", {}).get("Message")
+                raise missing_service(aws, cluster, service, said=said) from None
             raise
     return dict(resp)
 
@@ -83,10 +84,19 @@ def _listing(names: list[str], wanted: str, what: str, place: str) -> str:
 
 
 def missing_service(
-    aws: Aws, cluster: str, service: str, *, inactive: bool = False
+    aws: Aws, cluster: str, service: str, *, inactive: bool = False, said: str | None = None
 ) -> ServiceNotFound:
     """The error for a spec whose cluster or service does not exist: which one is missing, in
-    which region, and what exists there (ListClusters, ListServices), with a did-you-mean."""
+    which region, and what exists there (ListClusters, ListServices), with a did-you-mean;
+    what the endpoint itself `said` about it follows (an endpoint may know more, e.g. that it
+    was emptied)."""
+    error = _missing(aws, cluster, service, inactive=inactive)
+    if said and said.strip():
+        error.hint = f"{error.hint}; the endpoint said: {said.strip()}"
+    return error
+
+
+def _missing(aws: Aws, cluster: str, service: str, *, inactive: bool) -> ServiceNotFound:
     try:
         region = aws.region_name or "(no region)"
     except Exception:  # the session could not be built: the message still names the resource
