@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from bluegreen.aws.errors import aws_errors, is_aws_exception, translate
-from bluegreen.errors import DeploymentActive, PreflightError, ResourceNotFound
+from bluegreen.errors import AwsError, DeploymentActive, PreflightError, ResourceNotFound
 
 if TYPE_CHECKING:
     from bluegreen.aws.session import Aws
@@ -54,9 +54,32 @@ class DeploymentGroup:
 
 
 def application_platform(aws: Aws, application: str) -> str:
-    with aws_errors(resource=f"CodeDeploy application {application}"):
-        resp = aws.codedeploy().get_application(applicationName=application)
-    return str(resp.get("application", {}).get("computePlatform", ""))
+    """The application's compute platform (read once a run per application)."""
+
+    def read() -> str:
+        with aws_errors(resource=f"CodeDeploy application {application}"):
+            resp = aws.codedeploy().get_application(applicationName=application)
+        return str(resp.get("application", {}).get("computePlatform", ""))
+
+    return aws.remembered(("codedeploy.application", application), read)
+
+
+def application_platforms(aws: Aws, names: Sequence[str]) -> dict[str, str]:
+    """Compute platforms of several applications (BatchGetApplications, 100 names a call).
+    A call that names a missing application fails as a whole (AWS's behaviour): its names are
+    left out, and whoever asked reads its own application (which says what is wrong)."""
+    found: dict[str, str] = {}
+    for i in range(0, len(names), 100):
+        try:
+            with aws_errors(resource="CodeDeploy applications"):
+                resp = aws.codedeploy().batch_get_applications(
+                    applicationNames=list(names[i : i + 100])
+                )
+        except AwsError:
+            continue
+        for info in resp.get("applicationsInfo", []):
+            found[str(info.get("applicationName"))] = str(info.get("computePlatform", ""))
+    return found
 
 
 def deployment_group(aws: Aws, application: str, group: str) -> DeploymentGroup:
@@ -109,7 +132,14 @@ def parse_group(application: str, group: str, info: dict[str, Any]) -> Deploymen
 
 def deployment_config(aws: Aws, name: str) -> dict[str, Any] | None:
     """The `trafficRoutingConfig` of an existing ECS config ({} when it has none), or None
-    when no config has that name."""
+    when no config has that name (an existing config is read once a run: configs cannot be
+    changed, only created and deleted)."""
+    return aws.remembered(
+        ("codedeploy.deployment_config", name), lambda: _deployment_config(aws, name)
+    )
+
+
+def _deployment_config(aws: Aws, name: str) -> dict[str, Any] | None:
     try:
         resp = aws.codedeploy().get_deployment_config(deploymentConfigName=name)
     except Exception as exc:

@@ -18,9 +18,9 @@ from __future__ import annotations
 import os
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from bluegreen import __version__
 
@@ -34,6 +34,8 @@ if TYPE_CHECKING:
     from mypy_boto3_elbv2 import ElasticLoadBalancingv2Client
     from mypy_boto3_iam import IAMClient
     from mypy_boto3_sts import STSClient
+
+T = TypeVar("T")
 
 DEFAULT_MAX_ATTEMPTS = 8
 ROLE_SESSION_SECONDS = 3600  # AssumeRole's default, and what every role allows
@@ -80,6 +82,27 @@ class Aws:
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     # values template lookups read (ssm, cfn_output, tfstate): one AWS call per lookup a run
     lookup_cache: dict[tuple[str, ...], Any] = field(default_factory=dict, init=False, repr=False)
+    # reads that do not change during a run (an application's platform, a deployment config),
+    # shared by the specs of a fan-out in this session: one call each, not one per spec
+    _memo: dict[tuple[str, ...], Any] = field(default_factory=dict, init=False, repr=False)
+    _memo_locks: dict[tuple[str, ...], threading.Lock] = field(
+        default_factory=dict, init=False, repr=False
+    )
+
+    def remembered(self, key: tuple[str, ...], read: Callable[[], T]) -> T:
+        """`read()` once per `key` in this session, even when the specs of a fan-out ask at
+        the same moment (the others wait for the first answer); None and errors are not
+        remembered (a config may be created meanwhile; an error may pass)."""
+        with self._lock:
+            lock = self._memo_locks.setdefault(key, threading.Lock())
+        with lock:
+            if key in self._memo:
+                found: T = self._memo[key]
+                return found
+            value = read()
+            if value is not None:
+                self._memo[key] = value
+            return value
 
     def session(self) -> boto3.Session:
         with self._lock:

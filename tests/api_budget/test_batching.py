@@ -295,3 +295,76 @@ def test_the_sandbox_engine_reads_the_alarms_of_all_deployments_in_one_call(
     assert wanted
     assert calls
     assert max(len(set(c)) for c in calls) == len(wanted), calls  # all of them in one call
+
+
+def test_applications_of_several_specs_are_read_in_one_batch(stacks: list[StackResult]) -> None:
+    """The preflights of a fan-out ask for their applications' platform through one
+    BatchGetApplications (100 names a call), not one GetApplication each; an application the
+    batch cannot read (AWS fails the whole batch for one missing name) is read alone, and its
+    error is the one a lone read gives."""
+    from bluegreen.errors import ResourceNotFound
+
+    requests = Requests()
+    aws = requests.attach(Aws(region="us-east-1"))
+    apps = [_spec(s).codedeploy.application for s in stacks]
+    assert len(set(apps)) == len(stacks)  # one application per stack
+    shared = SharedReads(aws, gather=0.3)  # long enough for all to join one batch
+    platforms: dict[str, Any] = {}
+
+    def check(app: str) -> None:
+        try:
+            platforms[app] = shared.application_platform(app)
+        except ResourceNotFound as exc:
+            platforms[app] = exc
+
+    def run(names: list[str]) -> None:
+        threads = [threading.Thread(target=check, args=(n,)) for n in names]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(10)
+
+    run(apps)
+    assert platforms == dict.fromkeys(apps, "ECS")
+    assert requests.counts["codedeploy:BatchGetApplications"] == 1
+    assert requests.counts["codedeploy:GetApplication"] == 0
+    assert sorted(requests.of("codedeploy:BatchGetApplications")[0]["applicationNames"]) == sorted(
+        apps
+    )
+
+    requests.counts.clear()
+    platforms.clear()
+    run([apps[0], "no-such-app"])
+    assert platforms[apps[0]] == "ECS"
+    assert isinstance(platforms["no-such-app"], ResourceNotFound)
+    assert "no-such-app" in platforms["no-such-app"].render()
+
+
+def test_a_deployment_config_is_read_once_a_session(stacks: list[StackResult]) -> None:
+    """Deployment configs cannot change (only be created or deleted): the specs of a fan-out
+    that use the same one read it once, even when they ask at the same moment; a config that
+    does not exist is not remembered (a release may create it)."""
+    from bluegreen.aws import codedeploy
+
+    requests = Requests()
+    aws = requests.attach(Aws(region="us-east-1"))
+    found: list[Any] = []
+    threads = [
+        threading.Thread(
+            target=lambda: found.append(
+                codedeploy.deployment_config(aws, "CodeDeployDefault.ECSAllAtOnce")
+            )
+        )
+        for _ in range(5)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert len(found) == 5
+    assert all(f == found[0] for f in found)
+    assert found[0] is not None
+    assert requests.counts["codedeploy:GetDeploymentConfig"] == 1
+    assert codedeploy.deployment_config(aws, "no-such-config") is None
+    assert codedeploy.deployment_config(aws, "no-such-config") is None
+    assert requests.counts["codedeploy:GetDeploymentConfig"] == 3

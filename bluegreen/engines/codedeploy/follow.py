@@ -168,6 +168,10 @@ class SharedReads:
         ids = [name for kind, name in keys if kind == "deployment"]
         names = [name for kind, name in keys if kind == "alarm"]
         found: dict[tuple[str, str], Any] = {}
+        apps = [name for kind, name in keys if kind == "application"]
+        if apps:
+            for app, platform in codedeploy.application_platforms(self.aws, apps).items():
+                found["application", app] = platform
         if ids:
             for info in codedeploy.batch_get_deployments(self.aws, ids):
                 found["deployment", str(info.get("deploymentId"))] = info
@@ -219,6 +223,17 @@ class SharedReads:
         if any(("listener", a) not in found for a in listeners):
             elbv2.listeners(self.aws, list(listeners))
         return [n for n in alarms if ("alarm", n) not in found]
+
+    def application_platform(self, application: str) -> str:
+        """The application's compute platform, read in one BatchGetApplications with the other
+        preflights' (an application the batch could not read is read alone: its error)."""
+        from bluegreen.aws import codedeploy
+
+        found = self.reads.get([("application", application)])
+        platform = found.get(("application", application))
+        if platform is None:
+            return codedeploy.application_platform(self.aws, application)
+        return str(platform)
 
     def read(
         self, deployment_id: str | None, alarms: Sequence[str] = ()

@@ -179,7 +179,11 @@ def _plan_codedeploy(
 
     cd = spec.codedeploy
     app_where = f"CodeDeploy application {cd.application}"
-    platform = codedeploy.application_platform(aws, cd.application)
+    platform = (
+        shared.application_platform(cd.application)
+        if shared is not None
+        else codedeploy.application_platform(aws, cd.application)
+    )
     if platform != "ECS":
         raise PreflightError(
             f"compute platform is {platform or 'unknown'}, not ECS",

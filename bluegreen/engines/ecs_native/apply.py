@@ -22,7 +22,7 @@ from bluegreen.engines.ecs_native.machine import (
     step,
 )
 from bluegreen.engines.ecs_native.plan import NativePlan, NativeRequest
-from bluegreen.engines.follow import ALARM_EVERY, Signals
+from bluegreen.engines.follow import Signals
 from bluegreen.engines.model import Event, Outcome, Output, revision
 from bluegreen.engines.revision import emit_plan, nothing_to_deploy, ready_revision
 from bluegreen.engines.verify import VerifyRun
@@ -315,11 +315,13 @@ class NativeTracker:
         return state.phase in (Phase.FOLLOWING, Phase.VERIFYING)
 
     def alarm_plan(self, state: NativeState) -> tuple[Sequence[str], float]:
+        """The alarms this follow reads itself: from the second read on, those ECS does not
+        watch for this deployment (it stops and rolls back on the ones it watches, and the
+        deployment's record names them: `alarms.triggeredAlarmNames`)."""
         names = self.config.alarm_names if self._guarding(state) else ()
-        # ECS rolls back on the alarms it watches itself: reading them at the alarm period
-        # is enough; alarms only bluegreen acts on are read often
-        every = ALARM_EVERY if ecs_watched(self._last, names) else ALARM_POLL
-        return names, every
+        if self._last is not None:
+            names = tuple(n for n in names if not ecs_watched(self._last, (n,)))
+        return names, ALARM_POLL
 
     def alarm_states(self, names: Sequence[str]) -> Mapping[str, str]:
         from bluegreen.aws import cloudwatch
