@@ -91,6 +91,9 @@ class Panel:
     verify_output: deque[str] = field(default_factory=lambda: deque(maxlen=VERIFY_LINES))
     paused_hooks: dict[str, str] = field(default_factory=dict)  # PAUSE hook id -> stage
     bake_ends: float | None = None  # ECS-native: epoch seconds the bake time ends
+    next_at: float | None = None  # ECS-native: epoch seconds of the next production step
+    next_weight: float | None = None  # ECS-native: green's production share after it
+    ends_at: float | None = None  # ECS-native: epoch seconds the release should end
     rolling_back: str | None = None  # the rollback deployment being followed
     outcome: Outcome | None = None
     # the CodeDeploy monitor's state and the moments (monotonic) the view saw things happen
@@ -164,6 +167,14 @@ class Panel:
         elif kind == "bake":
             ends = data.get("endsAt")
             self.bake_ends = dt.datetime.fromisoformat(str(ends)).timestamp() if ends else None
+        elif kind == "ahead":
+
+            def epoch(value: object) -> float | None:
+                return dt.datetime.fromisoformat(str(value)).timestamp() if value else None
+
+            self.next_at, self.ends_at = epoch(data.get("nextAt")), epoch(data.get("endsAt"))
+            weight = data.get("nextWeight")
+            self.next_weight = float(weight) if weight is not None else None
         elif kind == "weights":
             self.green = float(data.get("production") or 0.0)
             self.test_green = float(data.get("test") or 0.0)
@@ -286,6 +297,19 @@ class Panel:
             )
         if lines:
             return lines, None
+        remaining = max(0.0, self.ends_at - now.wall) if self.ends_at is not None else None
+        if (
+            self.next_at is not None
+            and self.next_weight is not None
+            and self.next_at > now.wall
+            and (self.green or 0.0) < self.next_weight
+        ):
+            left = self.next_at - now.wall
+            moment = dt.datetime.fromtimestamp(self.next_at, dt.UTC).astimezone(now.tz)
+            lines.append(
+                (f"→ green {self.next_weight:g} % at {moment:%H:%M:%S}, in {span(left)}", "bold")
+            )
+            return lines, remaining
         if self.bake_ends is not None:
             left = max(0.0, self.bake_ends - now.wall)
             moment = dt.datetime.fromtimestamp(self.bake_ends, dt.UTC).astimezone(now.tz)
@@ -295,7 +319,7 @@ class Panel:
             return lines, left
         if self.next_stage:
             lines.append((f"→ next stage {self.next_stage}", "bold"))
-        return lines, None
+        return lines, remaining
 
 
 # --- drawing ------------------------------------------------------------------------------------

@@ -9,10 +9,13 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from bluegreen.errors import UsageError
 from bluegreen.render.redact import redact_text
+
+if TYPE_CHECKING:
+    from bluegreen.engines.model import Output
 
 TAIL = 400  # characters of output kept for the report
 
@@ -109,3 +112,14 @@ class VerifyRun:
         if self._proc is not None and self._proc.poll() is None:
             self._proc.kill()
             self._proc.wait()
+
+
+def streamed(out: Output, deployment_id: str) -> Callable[[str], None]:
+    """`on_output` that hands each verify output line (redacted by VerifyRun) to the output
+    port as a `verifyOutput` event: the live panel shows it as it comes, JSON gets the event;
+    plain text leaves it out (the result names the last lines)."""
+
+    def line(text: str) -> None:
+        out.emit({"event": "verifyOutput", "deploymentId": deployment_id, "line": text}, None)
+
+    return line

@@ -306,3 +306,26 @@ def test_the_last_frame_shows_the_release_outcome_not_the_rollbacks_success(
     assert lines[0] == f"✘ deploy: {DEP} Stopped (rolled back)  after 2m11s"
     assert "alarm web-5xx in ALARM; rolled back" in lines[1]
     assert not any("Succeeded" in line for line in lines[:2])
+
+
+def test_ecs_native_linear_shows_the_next_step_when_and_the_release_remaining() -> None:
+    arn = "arn:aws:ecs:us-east-1:123456789012:service-deployment/web-cluster/web/lin"
+    panel = Panel("deploy", started=0.0)
+
+    def iso(offset: float) -> str:
+        return dt.datetime.fromtimestamp(WALL + offset, dt.UTC).isoformat()
+
+    ahead = {"deploymentId": arn, "nextWeight": 20.0, "nextAt": iso(60.0), "endsAt": iso(660.0)}
+    panel.feed(
+        [
+            Event("status", {"deploymentId": arn, "status": "IN_PROGRESS"}, ""),
+            Event("weights", {"deploymentId": arn, "production": 10.0, "test": 100.0}, ""),
+            Event("ahead", ahead, ""),
+        ],
+        None,
+        0.0,
+    )
+    lines = text(panel, at(10.0))
+    moment = dt.datetime.fromtimestamp(WALL + 60.0, dt.UTC).astimezone(at(10.0).tz)
+    assert f"→ green 20 % at {moment:%H:%M:%S}, in 50s" in lines
+    assert any("10m50s" in line for line in lines)  # the whole release's remaining time

@@ -72,7 +72,7 @@ def apply(
     arn = ready_revision(aws, p, journal, out)
     if arn is None:
         return nothing_to_deploy(p, "SUCCESSFUL")
-    verify = _verify_factory(aws, p, arn, loop) if p.verify is not None else None
+    verify = _verify_factory(aws, p, arn, loop, out) if p.verify is not None else None
     metrics = _metric_reader(aws, p) if p.metrics else None
     return update_and_follow(
         aws,
@@ -413,9 +413,12 @@ def _act(
         )
 
 
-def _verify_factory(aws: Aws, p: NativePlan, arn: str, loop: Loop) -> VerifyFactory:
-    """The verify command of an ECS-native release, with what it needs to find green."""
-    from bluegreen.engines.verify import VerifyRun
+def _verify_factory(
+    aws: Aws, p: NativePlan, arn: str, loop: Loop, out: Output | None = None
+) -> VerifyFactory:
+    """The verify command of an ECS-native release, with what it needs to find green (its
+    output streamed to `out`)."""
+    from bluegreen.engines.verify import VerifyRun, streamed
 
     assert p.verify is not None
     argv = list(p.verify)
@@ -431,7 +434,13 @@ def _verify_factory(aws: Aws, p: NativePlan, arn: str, loop: Loop) -> VerifyFact
         url = test_url(aws, p.cluster, p.service)
         if url:
             env["BLUEGREEN_TEST_URL"] = url
-        return VerifyRun(argv, env, p.verify_timeout, clock=loop.clock)
+        return VerifyRun(
+            argv,
+            env,
+            p.verify_timeout,
+            clock=loop.clock,
+            on_output=streamed(out, deployment_arn) if out is not None else None,
+        )
 
     return make
 

@@ -390,6 +390,47 @@ def schedule(state: NativeState, obs: NativeObservation) -> cadence.Schedule:
     )
 
 
+def _ahead(state: NativeState, obs: NativeObservation) -> Event | None:
+    """What the deployment is expected to do next and when it should end, from its schedule
+    (for people, and the live view's "→ green 20 % at 14:05:10, in 1m"); None when nothing is
+    scheduled (before the production shift, or when the watch does not follow it forward)."""
+    plan = schedule(state, obs)
+    if not plan.steps and not plan.edges:
+        return None
+    strategy = obs.strategy
+    weight = state.weights[0] or 0.0
+    if strategy.kind == "LINEAR":
+        upcoming = min(100.0, weight + strategy.step_percent)
+    elif strategy.kind == "CANARY" and weight < strategy.step_percent:
+        upcoming = strategy.step_percent
+    else:
+        upcoming = 100.0
+    step_at = plan.steps[0] if plan.steps and weight < 100.0 else None
+    end_at = plan.edges[0].earliest if plan.edges else None
+
+    def iso(epoch: float | None) -> str | None:
+        return None if epoch is None else dt.datetime.fromtimestamp(epoch, dt.UTC).isoformat()
+
+    def hms(epoch: float) -> str:
+        return f"{dt.datetime.fromtimestamp(epoch, dt.UTC):%H:%M:%S} UTC"
+
+    parts = []
+    if step_at is not None:
+        parts.append(f"production {upcoming:g}% to green at {hms(step_at)}")
+    if end_at is not None:
+        parts.append(f"the release ends about {hms(end_at)}")
+    return Event(
+        "ahead",
+        {
+            "deploymentId": state.config.deployment_arn,
+            "nextWeight": upcoming if step_at is not None else None,
+            "nextAt": iso(step_at),
+            "endsAt": iso(end_at),
+        },
+        "  next: " + "; ".join(parts),
+    )
+
+
 def next_wait(state: NativeState, obs: NativeObservation) -> float:
     """Wall seconds before the next read while the deployment runs: the schedule's cadence,
     never past the deadline."""
@@ -444,6 +485,10 @@ def step(state: NativeState, obs: NativeObservation) -> tuple[NativeState, list[
         assert state.outcome is not None
         return state, [], Decision(outcome=state.outcome)
     state, events = _diff(state, obs)
+    if any(e.kind in ("stage", "weights") for e in events):
+        ahead = _ahead(state, obs)
+        if ahead is not None:
+            events.append(ahead)
     cfg = state.config
     if obs.status in TERMINAL:
         return _terminal(state, events, obs)

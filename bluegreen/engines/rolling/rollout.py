@@ -1177,7 +1177,7 @@ def update_and_watch(
     )
     verify = None
     if guards.verify is not None:
-        verify = _verify_factory(aws, cluster, service, arn, guards, loop)
+        verify = _verify_factory(aws, cluster, service, arn, guards, loop, out)
     outcome = watch(aws, out, cluster, service, config, since=None, loop=loop, verify=verify)
     journal.append(
         RESULT,
@@ -1322,10 +1322,17 @@ class RollingTracker:
 
 
 def _verify_factory(
-    aws: Aws, cluster: str, service: str, arn: str, guards: RollingGuards, loop: Loop
+    aws: Aws,
+    cluster: str,
+    service: str,
+    arn: str,
+    guards: RollingGuards,
+    loop: Loop,
+    out: Output | None = None,
 ) -> Callable[[str], VerifyRun]:
-    """The verify command of a rolling update, with what it needs to find the service."""
-    from bluegreen.engines.verify import VerifyRun
+    """The verify command of a rolling update, with what it needs to find the service (its
+    output streamed to `out`)."""
+    from bluegreen.engines.verify import VerifyRun, streamed
 
     assert guards.verify is not None
     argv = list(guards.verify)
@@ -1340,7 +1347,13 @@ def _verify_factory(
         url = _production_url(aws, cluster, service)
         if url:
             env["BLUEGREEN_PROD_URL"] = env["BLUEGREEN_TEST_URL"] = url
-        return VerifyRun(argv, env, guards.verify_timeout, clock=loop.clock)
+        return VerifyRun(
+            argv,
+            env,
+            guards.verify_timeout,
+            clock=loop.clock,
+            on_output=streamed(out, deployment_id) if out is not None else None,
+        )
 
     return make
 

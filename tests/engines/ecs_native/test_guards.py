@@ -26,6 +26,7 @@ rule, path, code = sys.argv[1], sys.argv[2], int(sys.argv[3])
 found = boto3.client("elbv2").describe_rules(RuleArns=[rule])["Rules"][0]
 groups = found["Actions"][0]["ForwardConfig"]["TargetGroups"]
 json.dump({g["TargetGroupArn"]: g["Weight"] for g in groups}, open(path, "w"))
+print(f"checked {len(groups)} target groups", flush=True)
 sys.exit(code)
 """
 
@@ -62,6 +63,8 @@ def test_passing_verify_continues_the_pause_hook(native: Native, tmp_path: Path)
     assert native.serving() != before
     assert [e["action"] for e in ran.events("hookAnswered")] == ["CONTINUE"]
     assert native.deployment(ran.result["deploymentId"])["status"] == "SUCCESSFUL"
+    # the command's output streamed as it came (the live panel shows these events)
+    assert [e["line"] for e in ran.events("verifyOutput")] == ["checked 2 target groups"]
 
 
 def test_failing_verify_rolls_back_through_the_pause_hook(native: Native, tmp_path: Path) -> None:

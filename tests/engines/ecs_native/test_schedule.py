@@ -4,6 +4,7 @@ the expected end, fast while a stop of ours takes effect."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -320,3 +321,26 @@ def test_an_unscheduled_stop_is_noticed_within_6_s(offset: float) -> None:
     reads = follow(ecs, T0 - 30.0, T0 + offset + 60.0)
     seen = next(r for r in reads if r >= T0 + offset)
     assert seen - (T0 + offset) <= cadence.STEADY + 1e-9
+
+
+def test_each_production_step_says_what_comes_next_and_when_the_release_ends() -> None:
+    """The step tells people (and the live view) the next production step and the expected
+    end, from the same schedule the reads follow."""
+    state = initial_state(config(1.0))
+    conf = linear(10.0, 1.0, 2.0)
+    shifting = record(conf, stage="PRODUCTION_TRAFFIC_SHIFT", weight=10.0, updated=T0)
+    obs = observation_from(shifting, now=1.0, wall=T0 + 1.0)
+    state, events, _ = step(state, obs)
+    ahead = [e for e in events if e.kind == "ahead"]
+    assert len(ahead) == 1
+    data = ahead[0].data
+    assert data["nextWeight"] == 20.0
+    assert data["nextAt"] == dt.datetime.fromtimestamp(T0 + 60.0, dt.UTC).isoformat()
+    end = T0 + 9 * 60.0 + 120.0  # 20 % ... 100 %, a minute each, then the 2-minute bake
+    assert data["endsAt"] == dt.datetime.fromtimestamp(end, dt.UTC).isoformat()
+    assert "production 20% to green at" in ahead[0].text
+    # the same weight read again: nothing new to say
+    shifting = record(conf, stage="PRODUCTION_TRAFFIC_SHIFT", weight=10.0, updated=T0)
+    obs = observation_from(shifting, now=7.0, wall=T0 + 7.0)
+    _, events, _ = step(state, obs)
+    assert [e for e in events if e.kind == "ahead"] == []
