@@ -100,6 +100,9 @@ ACTIONS: dict[str, Action] = {
     "ecs:DescribeTasks": Action(CORE, ANY, "status: task health and images"),
     # blue/green through CodeDeploy
     "codedeploy:GetApplication": Action(CODEDEPLOY_BG, APPLICATION, "preflight"),
+    "codedeploy:BatchGetApplications": Action(
+        CODEDEPLOY_BG, APPLICATION, "preflight of several specs in one read"
+    ),
     "codedeploy:RegisterApplicationRevision": Action(CODEDEPLOY_BG, APPLICATION, "the AppSpec"),
     "codedeploy:GetApplicationRevision": Action(CODEDEPLOY_BG, APPLICATION, "the AppSpec"),
     "codedeploy:GetDeploymentGroup": Action(CODEDEPLOY_BG, GROUP, "preflight, waits"),
