@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
 from bluegreen.engines import cadence
-from bluegreen.engines.model import Event, Outcome
+from bluegreen.engines.model import Event, Outcome, Output
 from bluegreen.engines.verify import VerifyRun
 from bluegreen.errors import AwsError, Throttled
 
@@ -127,6 +127,30 @@ class Tracker(Protocol[S, R]):
         ...
 
     def warn(self, state: S, message: str) -> None: ...
+
+
+class PortReporting:
+    """What the trackers of the engines that print through the output port share (ECS-native,
+    rolling): their events and warnings go to `out`; a cancel is theirs to act on as the
+    release's `on_cancel` says (no interactive choice); nothing to record at the end."""
+
+    out: Output
+
+    def report(self, state: Any, events: Sequence[Event]) -> None:
+        for event in events:
+            self.out.emit(event.json(), event.text)
+
+    def warn(self, state: Any, message: str) -> None:
+        self.out.emit({"event": "warning", "message": message}, f"warning: {message}")
+
+    def askable(self, state: Any) -> bool:
+        return False
+
+    def choose(self, state: S, choice: str) -> S:
+        return state
+
+    def finish(self, state: Any, raw: Any, decision: Any) -> None:
+        return None
 
 
 @dataclass

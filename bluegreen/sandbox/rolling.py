@@ -329,14 +329,15 @@ STOPPED_KEPT = 50  # stopped tasks of a service that stay visible to DescribeTas
 _TASK_CLASS: Any = None
 
 
-def _service_task_class() -> Any:
-    """moto's Task, with its state held by this engine: moto moves a RunTask task one state
-    towards STOPPED on each describe, a service's tasks follow its deployments instead."""
+def held_task_class() -> Any:
+    """moto's Task, with its state held by the sandbox's engines: moto moves a RunTask task one
+    state towards STOPPED on each describe; a service's tasks follow its deployments instead,
+    and one-off tasks (sandbox/tasks.py) the sandbox clock."""
     global _TASK_CLASS
     if _TASK_CLASS is None:
         from moto.ecs.models import Task
 
-        class ServiceTask(Task):
+        class HeldTask(Task):
             @property
             def status(self) -> str | None:
                 return self._status
@@ -348,7 +349,7 @@ def _service_task_class() -> Any:
             def advance(self) -> None:
                 return None
 
-        _TASK_CLASS = ServiceTask
+        _TASK_CLASS = HeldTask
     return _TASK_CLASS
 
 
@@ -416,7 +417,7 @@ class ServiceTasks:
         try:
             definition = backend.describe_task_definition(str(deployment["taskDefinition"]))
             network = getattr(svc, "network_configuration", None) or None
-            task = _service_task_class()(
+            task = held_task_class()(
                 cluster,
                 definition,
                 None,

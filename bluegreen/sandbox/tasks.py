@@ -30,6 +30,7 @@ from typing import Any
 from bluegreen.sandbox.clock import SandboxClock
 from bluegreen.sandbox.corrections import ECS_PREFIX, StartResponse, WSGIApp, call_moto
 from bluegreen.sandbox.faults import FaultRegistry
+from bluegreen.sandbox.rolling import held_task_class
 
 PENDING_SECONDS = 10.0  # simulated seconds from RunTask to RUNNING (image pull, ENI)
 RUN_SECONDS = 30.0  # simulated seconds the essential container runs before it exits
@@ -39,31 +40,6 @@ ESSENTIAL_EXITED = "Essential container in task exited"
 
 def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
-
-
-_TASK_CLASS: Any = None
-
-
-def _held_task_class() -> Any:
-    """moto's Task with its state held by this engine (no step towards STOPPED per describe)."""
-    global _TASK_CLASS
-    if _TASK_CLASS is None:
-        from moto.ecs.models import Task
-
-        class OneOffTask(Task):
-            @property
-            def status(self) -> str | None:
-                return self._status
-
-            @status.setter
-            def status(self, value: str) -> None:
-                self._status = value
-
-            def advance(self) -> None:
-                return None
-
-        _TASK_CLASS = OneOffTask
-    return _TASK_CLASS
 
 
 @dataclass
@@ -164,7 +140,7 @@ class OneOffTasks:
         if task is None:
             return
         definition = backend.describe_task_definition(task.task_definition_arn)
-        task.__class__ = _held_task_class()
+        task.__class__ = held_task_class()
         task.last_status = "PENDING"
         task.desired_status = "RUNNING"
         task.stopped_reason = None

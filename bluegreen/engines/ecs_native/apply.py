@@ -22,7 +22,7 @@ from bluegreen.engines.ecs_native.machine import (
     step,
 )
 from bluegreen.engines.ecs_native.plan import NativePlan, NativeRequest
-from bluegreen.engines.follow import Signals
+from bluegreen.engines.follow import PortReporting, Signals
 from bluegreen.engines.model import Event, Outcome, Output, revision
 from bluegreen.engines.revision import emit_plan, nothing_to_deploy, ready_revision
 from bluegreen.engines.verify import VerifyRun
@@ -288,7 +288,7 @@ def ecs_watched(deployment: Mapping[str, Any] | None, names: Sequence[str]) -> b
 
 
 @dataclass
-class NativeTracker:
+class NativeTracker(PortReporting):
     """The ECS-native engine's side of the follow: DescribeServiceDeployments, the pure step,
     StopServiceDeployment and ContinueServiceDeployment."""
 
@@ -334,12 +334,6 @@ class NativeTracker:
     def read_metrics(self, raw: Mapping[str, Any] | None) -> tuple[Any, ...] | None:
         return self.metrics.read() if self.metrics is not None else None
 
-    def askable(self, state: NativeState) -> bool:
-        return False
-
-    def choose(self, state: NativeState, choice: str) -> NativeState:
-        return state
-
     def step(
         self, state: NativeState, raw: Mapping[str, Any] | None, now: float, signals: Signals
     ) -> tuple[NativeState, Sequence[Event], Any]:
@@ -356,10 +350,6 @@ class NativeTracker:
         )
         return step(state, obs)
 
-    def report(self, state: NativeState, events: Sequence[Event]) -> None:
-        for event in events:
-            self.out.emit(event.json(), event.text)
-
     def verify_for(self, action: Any) -> VerifyRun | None:
         if not isinstance(action, RunVerify) or self.verify is None:
             return None
@@ -374,12 +364,6 @@ class NativeTracker:
 
     def after(self, state: NativeState, raw: Mapping[str, Any] | None, decision: Any) -> bool:
         return False
-
-    def finish(self, state: NativeState, raw: Mapping[str, Any] | None, decision: Any) -> None:
-        return None
-
-    def warn(self, state: NativeState, message: str) -> None:
-        self.out.emit({"event": "warning", "message": message}, f"warning: {message}")
 
 
 def _act(

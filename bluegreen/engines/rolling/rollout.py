@@ -27,7 +27,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bluegreen.engines.follow import ALARM_EVERY, Signals
+from bluegreen.engines.follow import ALARM_EVERY, PortReporting, Signals
 from bluegreen.engines.model import Event, Outcome, Output, revision
 from bluegreen.engines.revision import emit_plan, nothing_to_deploy, ready_revision
 from bluegreen.errors import ExitCode, PreflightError
@@ -1224,7 +1224,7 @@ def watch(
 
 
 @dataclass
-class RollingTracker:
+class RollingTracker(PortReporting):
     """The rolling engine's side of the follow: DescribeServices (or a fan-out's shared
     batch), the pure step, UpdateService back to the previous revision."""
 
@@ -1268,12 +1268,6 @@ class RollingTracker:
     def read_metrics(self, raw: Mapping[str, Any]) -> tuple[Any, ...] | None:
         return None
 
-    def askable(self, state: RollingState) -> bool:
-        return False
-
-    def choose(self, state: RollingState, choice: str) -> RollingState:
-        return state
-
     def step(
         self, state: RollingState, raw: Mapping[str, Any], now: float, signals: Signals
     ) -> tuple[RollingState, Sequence[Event], Any]:
@@ -1290,10 +1284,6 @@ class RollingTracker:
             verify=self._verified,
         )
         return step(state, obs)
-
-    def report(self, state: RollingState, events: Sequence[Event]) -> None:
-        for event in events:
-            self.out.emit(event.json(), event.text)
 
     def verify_for(self, action: Any) -> VerifyRun | None:
         if not isinstance(action, RunVerify) or self.verify is None:
@@ -1313,12 +1303,6 @@ class RollingTracker:
 
     def after(self, state: RollingState, raw: Mapping[str, Any], decision: Any) -> bool:
         return bool(decision.read_alarms)
-
-    def finish(self, state: RollingState, raw: Mapping[str, Any], decision: Any) -> None:
-        return None
-
-    def warn(self, state: RollingState, message: str) -> None:
-        self.out.emit({"event": "warning", "message": message}, f"warning: {message}")
 
 
 def _verify_factory(
