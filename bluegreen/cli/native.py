@@ -1,4 +1,4 @@
-"""The ECS-native ways of `stop`, `approve`, `watch`, `status`, `history` and `rollback`: each
+"""The ECS-native ways of `stop`, `approve`, `watch`, `history` and `rollback`: each
 verb looks its way up with `engines.pick` and lands here for an ECS-native service."""
 
 from __future__ import annotations
@@ -105,15 +105,6 @@ def rollback(opts: Options, timeout: str | None) -> None:
             loop=f.loop(Loop),
         )
     f.finish(outcome)
-
-
-def status(opts: Options) -> None:
-    from bluegreen.cli.status import show
-    from bluegreen.engines.ecs_native import ops
-
-    aws, spec = _found(opts)
-    data = ops.status(aws, spec)
-    show(opts, data, ops.status_lines(data))
 
 
 def history(opts: Options, limit: int) -> list[dict[str, object]]:

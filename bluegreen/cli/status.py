@@ -24,10 +24,12 @@ def status(ctx: typer.Context) -> None:
     opts = options(ctx)
     from bluegreen.cli.release_common import load_native
 
-    if load_native(opts) is not None:
-        from bluegreen.cli import native
+    native = load_native(opts)
+    if native is not None:
+        from bluegreen.engines.ecs_native import ops
 
-        native.status(opts)
+        data = ops.status(*native)
+        show(opts, data, ops.status_lines(data))
         return
     rolling = load_rolling(opts)
     if rolling is not None:
