@@ -64,6 +64,10 @@ class Signals:
     verify: tuple[bool, str] | None = None  # (passed, detail): the verify command just ended
     cancel: bool = False
 
+    def in_alarm(self, names: Sequence[str]) -> tuple[str, ...]:
+        """Those of `names` whose last read state is ALARM, in their order."""
+        return tuple(n for n in names if self.alarms.get(n) == "ALARM")
+
 
 class Tracker(Protocol[S, R]):
     """An engine's side of the follow."""

@@ -523,32 +523,14 @@ def step(state: State, obs: Observation) -> tuple[State, list[Event], Decision]:
         if cfg.wait_until is not None and obs.deployment_id == original:
             reached = _reached(cfg.wait_until, obs)
             if reached is not None:
-                outcome = Outcome(
-                    deployment_id=original,
-                    status=obs.status,
-                    rolled_back=False,
-                    exit_code=ExitCode.OK,
-                    reason=f"{reached}; it goes on: follow it with `bluegreen watch {original}`",
-                    task_definition_arn=cfg.task_definition_arn,
-                )
-                events.append(Event("reached", {"deploymentId": original}, outcome.reason))
-                state = replace(state, phase=Phase.DONE, outcome=outcome)
-                return state, events, Decision(outcome=outcome, detach=True)
+                reason = f"{reached}; it goes on: follow it with `bluegreen watch {original}`"
+                return _detach(state, events, obs, "reached", ExitCode.OK, reason)
         trig = _trigger(state, obs)
         if trig is not None:
             kind, reason = trig
             if kind is StopKind.CANCEL and cfg.on_cancel == "detach":
-                outcome = Outcome(
-                    deployment_id=original,
-                    status=obs.status,
-                    rolled_back=False,
-                    exit_code=ExitCode.CANCELLED,
-                    reason=f"detached; re-attach with: bluegreen watch {original}",
-                    task_definition_arn=cfg.task_definition_arn,
-                )
-                events.append(Event("detach", {"deploymentId": original}, outcome.reason))
-                state = replace(state, phase=Phase.DONE, outcome=outcome)
-                return state, events, Decision(outcome=outcome, detach=True)
+                reason = f"detached; re-attach with: bluegreen watch {original}"
+                return _detach(state, events, obs, "detach", ExitCode.CANCELLED, reason)
             rollback = cfg.stop_rollback or kind in (StopKind.TIMEOUT, StopKind.CANCEL)
             state = replace(
                 state,
@@ -746,6 +728,25 @@ def _step_rollback(
     if state.stop_kind is StopKind.REQUEST:
         outcome = replace(outcome, exit_code=_exit_for(StopKind.REQUEST, ok=ok))
     return _finish(state, events, outcome)
+
+
+def _detach(
+    state: State, events: list[Event], obs: Observation, kind: str, code: int, reason: str
+) -> tuple[State, list[Event], Decision]:
+    """End the follow with the deployment left running (--wait-until reached, or a cancel that
+    detaches): the outcome, its `kind` event, and a decision that records no result."""
+    cfg = state.config
+    outcome = Outcome(
+        deployment_id=cfg.deployment_id,
+        status=obs.status,
+        rolled_back=False,
+        exit_code=code,
+        reason=reason,
+        task_definition_arn=cfg.task_definition_arn,
+    )
+    events.append(Event(kind, {"deploymentId": cfg.deployment_id}, reason))
+    state = replace(state, phase=Phase.DONE, outcome=outcome)
+    return state, events, Decision(outcome=outcome, detach=True)
 
 
 def _finish(

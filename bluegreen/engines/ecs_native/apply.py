@@ -339,12 +339,11 @@ class NativeTracker(PortReporting):
     ) -> tuple[NativeState, Sequence[Event], Any]:
         if signals.verify is not None:
             self._verified = signals.verify
-        names = self.config.alarm_names
         obs = observation_from(
             raw,
             now,
             cancel=signals.cancel,
-            alarms=tuple(n for n in names if signals.alarms.get(n) == "ALARM"),
+            alarms=signals.in_alarm(self.config.alarm_names),
             verify=self._verified,
             metrics=tuple(str(m) for m in signals.metrics),
         )

@@ -1273,13 +1273,12 @@ class RollingTracker(PortReporting):
     ) -> tuple[RollingState, Sequence[Event], Any]:
         if signals.verify is not None:
             self._verified = signals.verify
-        names = self.config.alarm_names
         obs = observation_from(
             raw,
             now,
             since=self.since,
             cancel=signals.cancel,
-            alarms=tuple(n for n in names if signals.alarms.get(n) == "ALARM"),
+            alarms=signals.in_alarm(self.config.alarm_names),
             alarms_fresh=signals.alarms_fresh,
             verify=self._verified,
         )
