@@ -92,13 +92,13 @@ class OneOffTasks:
     ) -> list[bytes]:
         """StopTask through moto; a one-off task of ours then stops as ECS stops it (stopCode
         UserInitiated, desiredStatus STOPPED, its containers stopped) and is answered so."""
-        answer = call_moto(self._moto, environ, raw)
-        body = answer.json()
-        task = body.get("task")
-        if answer.code != 200 or not isinstance(task, dict):
-            return answer.send(start_response)
-        arn = str(task.get("taskArn"))
-        with self._lock:
+        with self._lock:  # held across moto's stop, or a tick could take the task first
+            answer = call_moto(self._moto, environ, raw)
+            body = answer.json()
+            task = body.get("task")
+            if answer.code != 200 or not isinstance(task, dict):
+                return answer.send(start_response)
+            arn = str(task.get("taskArn"))
             tracked = self._running.pop(arn, None)
             if tracked is None:
                 return answer.send(start_response)
