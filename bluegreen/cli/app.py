@@ -3,6 +3,7 @@ errors become exit codes."""
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from collections.abc import Iterator
@@ -149,26 +150,32 @@ def _verbosity(argv: list[str]) -> int:
     return count
 
 
+_INTERRUPTED: list[int] = []  # the signals that ended the run by raising KeyboardInterrupt
+
+
 def _terminated(signum: int, frame: object) -> None:
-    """SIGTERM outside a verb's own handling (before or after a release): stop like Ctrl-C.
+    """SIGINT or SIGTERM outside a verb's own handling (before or after a release): stop like
+    Ctrl-C, and remember it (see `main`).
 
     Verbs that change things install their own handlers for the time they need them (e.g. to
     roll back); until then nothing has been written, so ending at once is safe."""
-    del signum, frame
+    del frame
+    _INTERRUPTED.append(signum)
     raise KeyboardInterrupt
 
 
 @contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
+def _signals_as_interrupt() -> Iterator[None]:
     try:
-        previous = signal.signal(signal.SIGTERM, _terminated)
+        previous = {s: signal.signal(s, _terminated) for s in (signal.SIGINT, signal.SIGTERM)}
     except ValueError:  # not the main thread: leave signals alone
         yield
         return
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 def run(argv: list[str] | None = None) -> int:
@@ -198,7 +205,7 @@ def run(argv: list[str] | None = None) -> int:
 def _invoke(args: list[str], opts: Options, verbose: int) -> tuple[int, str, dict[str, Any]]:
     """Run the command; its exit code, the reason for it and the error's fields."""
     try:
-        with _sigterm_as_interrupt():
+        with _signals_as_interrupt():
             result = _command().main(
                 args=args, prog_name="bluegreen", standalone_mode=False, obj=opts
             )
@@ -375,4 +382,14 @@ def _set_global(ctx: click.Context, param: click.Parameter, value: Any) -> None:
 
 
 def main() -> None:
-    sys.exit(run())
+    code = run()
+    if _INTERRUPTED:
+        # A KeyboardInterrupt raised inside eval() or exec() of a string (typer reading the
+        # verbs' annotations, a dataclass or namedtuple being made by a lazy import) leaves
+        # CPython's "unhandled KeyboardInterrupt" flag set even though it was caught here, and
+        # the interpreter would then end itself by SIGINT instead of with this exit code.
+        # Everything is written and the release handled: flush and leave with the code.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
