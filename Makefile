@@ -33,8 +33,10 @@ lint: install
 types: install
 	$(BIN)/mypy
 
+# WORKERS: pytest-xdist processes (each with its own sandbox); 0 runs the suite in one process
+WORKERS ?= 2
 pytest: install
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(WORKERS)
 
 check: lint types pytest
 

@@ -1,5 +1,5 @@
-"""Shared fixtures: one sandbox server per test session, and a clean AWS environment per test
-that points every boto3 client at it."""
+"""Shared fixtures: one sandbox server per test session (per xdist worker), and a clean AWS
+environment per test that points every boto3 client at it."""
 
 from __future__ import annotations
 
@@ -43,13 +43,26 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """The whole run's sandbox answers, held to botocore's model (tests/model_guard.py)."""
+    """The whole run's sandbox answers, held to botocore's model (tests/model_guard.py). An
+    xdist worker hands what it found to the controller (`pytest_testnodedown`), which reports."""
     from tests import model_guard
 
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["model_guard"] = model_guard.as_data()
+        return
     found = model_guard.report()
     if found is not None:
         print("\n" + found)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """An xdist worker ended: the sandbox answers it found not to fit botocore's model."""
+    from tests import model_guard
+
+    model_guard.merge(getattr(node, "workeroutput", {}).get("model_guard", {}))
 
 
 def sandbox_call(

@@ -7,7 +7,8 @@ shapes (element names, enums, numbers and booleans, required members).
 
 Installed for the whole run by tests/conftest.py: one botocore handler on every client's
 `after-call`, for answers from this run's sandboxes only. The problems found fail the run at
-its end (every test still runs), listed by operation.
+its end (every test still runs), listed by operation; with pytest-xdist each worker hands its
+problems to the controller, which fails the run.
 """
 
 from __future__ import annotations
@@ -79,6 +80,18 @@ def install() -> None:
     entry = ("after-call", _after_call)
     if entry not in BUILTIN_HANDLERS:
         BUILTIN_HANDLERS.append(entry)
+
+
+def as_data() -> dict[str, list[str]]:
+    """The problems found in this process, as JSON-able data (an xdist worker sends them to
+    the controller, which reports for the whole run)."""
+    return {name: sorted(found) for name, found in PROBLEMS.items()}
+
+
+def merge(data: dict[str, list[str]]) -> None:
+    """Add problems another process found (a worker's `as_data`)."""
+    for name, found in data.items():
+        PROBLEMS.setdefault(name, set()).update(found)
 
 
 def report() -> str | None:
