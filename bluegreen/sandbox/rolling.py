@@ -32,6 +32,11 @@ UNSTABLE_MESSAGE = (
     "Troubleshooting section of the Amazon ECS Developer Guide."
 )
 MAX_FAILURE_THRESHOLD = 200
+# A circuit breaker's rollback deployment is COMPLETED once the service is steady again, not in
+# the instant of the trip: meanwhile ECS lists it beside the FAILED deployment. How long that
+# takes is not published; the sandbox holds it IN_PROGRESS this many simulated seconds (an
+# assumption) even when the previous revision's tasks still run.
+ROLLBACK_SETTLE_SECONDS = 30.0
 
 
 def _now() -> datetime.datetime:
@@ -64,6 +69,7 @@ class Rollout:
     good: set[str] = field(default_factory=set)  # task definitions that completed a rollout
     last_primary: dict[str, Any] = field(default_factory=dict)
     throttled: bool = False  # the "unable to consistently start tasks" event was posted
+    settles: float = 0.0  # simulated time before which the rollout is not COMPLETED
 
 
 class RollingEngine:
@@ -223,6 +229,7 @@ class RollingEngine:
         rollout.started = now
         rollout.replaces = old
         rollout.throttled = False
+        rollout.settles = 0.0
         return new
 
     def _deployment(self, svc: Any, deployment_id: str, task_definition: str) -> dict[str, Any]:
@@ -256,7 +263,7 @@ class RollingEngine:
                 left = min(int(old.get("runningCount", 0)), max(0, desired - running))
                 old["runningCount"], old["pendingCount"] = left, 0
                 old["desiredCount"] = left
-            if running >= desired:
+            if running >= desired and now >= rollout.settles:
                 rollout.good.add(_revision(str(new["taskDefinition"])))
                 new["rolloutState"] = "COMPLETED"
                 new["rolloutStateReason"] = f"ECS deployment {new['id']} completed."
@@ -314,6 +321,7 @@ class RollingEngine:
         rollout.started = now
         rollout.replaces = failed
         rollout.judged = False  # the previous revision's tasks are known good
+        rollout.settles = now + ROLLBACK_SETTLE_SECONDS
 
     @staticmethod
     def _event(svc: Any, text: str) -> dict[str, Any]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import boto3
@@ -10,6 +9,7 @@ import pytest
 
 from bluegreen.sandbox.server import SandboxServer
 from tests.conftest import sandbox_call
+from tests.helpers import wait_for
 
 
 @pytest.fixture
@@ -39,16 +39,6 @@ def create(ecs: Any, **config: Any) -> None:
 def service(ecs: Any) -> dict[str, Any]:
     found: dict[str, Any] = ecs.describe_services(cluster="c", services=["api"])["services"][0]
     return found
-
-
-def wait_for(predicate: Any, timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.01)
-    raise AssertionError("timed out")
 
 
 def primary(ecs: Any) -> dict[str, Any]:
@@ -117,7 +107,8 @@ def test_circuit_breaker_fails_and_rolls_back(ecs: Any, aws_env: SandboxServer) 
     assert service(ecs)["deploymentConfiguration"]["deploymentCircuitBreaker"]["rollback"]
     wait_for(lambda: primary(ecs)["rolloutState"] == "COMPLETED")
     sandbox_call(aws_env, "faults", {"kind": "unhealthy-green"})
-    sandbox_call(aws_env, "settings", {"timeScale": 60})  # the FAILED deployment lasts ~1 s
+    # the FAILED deployment stays listed while the rollback settles (0.5 s at this scale)
+    sandbox_call(aws_env, "settings", {"timeScale": 60})
     ecs.update_service(cluster="c", service="api", taskDefinition="api:2")
     failed = wait_for(
         lambda: [d for d in service(ecs)["deployments"] if d["rolloutState"] == "FAILED"]
