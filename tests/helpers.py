@@ -1,10 +1,12 @@
-"""Test helpers shared by several test folders: the in-process CLI runner and its result, and
-the reader of a JSON-lines journal."""
+"""Test helpers shared by several test folders: the in-process CLI runner and its result, the
+reader of a JSON-lines journal, and the wait for a condition the sandbox reaches in its time."""
 
 from __future__ import annotations
 
 import io
 import json
+import time
+from collections.abc import Callable
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,3 +46,34 @@ def records(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+# Long enough for a loaded machine (the suite runs on two workers side by side): this bounds a
+# wait for something that must happen, it never decides how fast it happened (tests that time
+# a thing measure it themselves).
+WAIT_SECONDS = 30.0
+
+
+def wait_for(
+    predicate: Callable[[], Any],
+    timeout: float = WAIT_SECONDS,
+    what: str = "",
+    *,
+    every: float = 0.02,
+    tolerate: bool = False,
+) -> Any:
+    """Poll `predicate` until it returns something true, and return that; AssertionError
+    naming `what` when `timeout` seconds pass first. `tolerate`: an exception counts as not
+    yet (the resource may not exist yet)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+        except Exception:
+            if not tolerate:
+                raise
+            value = None
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"timed out waiting for {what or predicate}")

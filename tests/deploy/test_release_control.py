@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,17 +15,9 @@ import pytest
 from tests.conftest import sandbox_call
 from tests.deploy.test_deploy_sandbox import LONG_CANARY, canary_live, events
 from tests.fixtures.codedeploy import Ran, Stack, active, result_of, spawn, wait_idle
+from tests.helpers import wait_for
 
 SHORT_CANARY = "canary:10%/20m"  # 2 s of real time at 600x
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition never held")
 
 
 def status_of(stack: Stack, dep: str) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 
 from tests.conftest import sandbox_call
 from tests.fixtures.codedeploy import Stack, result_of, spawn
-from tests.helpers import Ran
+from tests.helpers import Ran, wait_for
 
 STARTED_BY = "bluegreen-run"
 
@@ -42,15 +42,6 @@ def run_tasks(s: Stack) -> set[str]:
             ]
         )
     return arns
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def slow_clock(s: Stack) -> None:

@@ -19,6 +19,7 @@ from typing import Any
 
 import boto3
 
+from tests import helpers
 from tests.conftest import sandbox_call
 from tests.fixtures.codedeploy import Ran, Stack, active, result_of, spawn
 from tests.helpers import records as journal_records
@@ -32,17 +33,8 @@ PAUSE_SECONDS = 10.0
 
 
 # --- helpers --------------------------------------------------------------------------------------
-def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            held = condition()
-        except Exception:  # resources may not exist yet
-            held = False
-        if held:
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition never held")
+def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
+    helpers.wait_for(condition, timeout, tolerate=True)  # the resources may not exist yet
 
 
 def canary_live(stack: Stack) -> bool:

@@ -45,7 +45,7 @@ from bluegreen.aws.session import Aws
 from bluegreen.sandbox.server import SandboxServer
 from bluegreen.sandbox.stack import StackResult, create_stack, image_manifest
 from tests.conftest import SANDBOX_TIME_SCALE, sandbox_call
-from tests.helpers import Ran, run_cli
+from tests.helpers import Ran, run_cli, wait_for
 
 ACTIVE = ["Created", "Queued", "InProgress", "Baking", "Ready"]
 NATIVE_ACTIVE = [
@@ -57,15 +57,6 @@ NATIVE_ACTIVE = [
 ]
 EXIT = {"alarm": 1, "verify": 1, "unhealthy": 1, "timeout": 3, "sigterm": 130, "sigint": 130}
 TIMEOUT_FLAG = "1s"
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 20.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"never held: {what or condition}")
 
 
 # --- what production is, read from AWS ------------------------------------------------------------

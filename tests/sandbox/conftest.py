@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +14,7 @@ import pytest
 
 from bluegreen.sandbox.server import SandboxServer
 from tests.conftest import sandbox_call
+from tests.helpers import WAIT_SECONDS, wait_for
 
 APP = "AppECS-web-cluster-web"
 GROUP = "DgpECS-web-cluster-web"
@@ -152,21 +152,12 @@ class Stack:
         return {names[g["TargetGroupArn"]]: g["Weight"] for g in groups}
 
     def wait_for(
-        self,
-        predicate: Callable[[], Any],
-        timeout: float = 10.0,
-        what: str = "condition",
+        self, predicate: Callable[[], Any], timeout: float = WAIT_SECONDS, what: str = "condition"
     ) -> Any:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            value = predicate()
-            if value:
-                return value
-            time.sleep(0.01)
-        raise AssertionError(f"timed out waiting for {what}")
+        return wait_for(predicate, timeout, what, every=0.01)
 
     def wait_status(
-        self, deployment_id: str, *statuses: str, timeout: float = 10.0
+        self, deployment_id: str, *statuses: str, timeout: float = WAIT_SECONDS
     ) -> dict[str, Any]:
         def done() -> dict[str, Any] | None:
             info = self.deployment(deployment_id)

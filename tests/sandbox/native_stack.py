@@ -9,7 +9,6 @@ https://docs.aws.amazon.com/AmazonECS/latest/developerguide/<page>.html."""
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +17,7 @@ import boto3
 
 from bluegreen.sandbox.server import SandboxServer
 from tests.conftest import sandbox_call
+from tests.helpers import WAIT_SECONDS, wait_for
 from tests.sandbox.model_check import RawResponses
 
 CLUSTER = "c"
@@ -144,18 +144,12 @@ class NativeStack:
         return round(100.0 * w["green"] / total, 1) if total else 0.0
 
     def wait_for(
-        self, predicate: Callable[[], Any], timeout: float = 20.0, what: str = "condition"
+        self, predicate: Callable[[], Any], timeout: float = WAIT_SECONDS, what: str = "condition"
     ) -> Any:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            value = predicate()
-            if value:
-                return value
-            time.sleep(0.01)
-        raise AssertionError(f"timed out waiting for {what}")
+        return wait_for(predicate, timeout, what, every=0.01)
 
     def wait_status(
-        self, arn: str, *statuses: str, timeout: float = 20.0, sample: bool = False
+        self, arn: str, *statuses: str, timeout: float = WAIT_SECONDS, sample: bool = False
     ) -> dict[str, Any]:
         def done() -> dict[str, Any] | None:
             if sample:

@@ -4,7 +4,6 @@ example it follows."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import boto3
@@ -12,6 +11,7 @@ import pytest
 
 from bluegreen.sandbox.server import SandboxServer
 from tests.conftest import sandbox_call
+from tests.helpers import wait_for
 from tests.sandbox.model_check import RawResponses
 
 
@@ -30,16 +30,6 @@ def ecs(aws_env: SandboxServer, raw: RawResponses) -> Any:
             containerDefinitions=[{"name": "api", "image": f"api:{tag}", "memory": 128}],
         )
     return client
-
-
-def wait_for(predicate: Any, timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.01)
-    raise AssertionError("timed out")
 
 
 def service(ecs: Any, name: str = "api") -> dict[str, Any]:

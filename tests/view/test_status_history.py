@@ -12,18 +12,9 @@ import pytest
 
 from bluegreen.cli.status import flags
 from tests.fixtures.codedeploy import Stack, wait_idle
-from tests.helpers import Ran
+from tests.helpers import Ran, wait_for
 
 BAKING_CANARY = "canary:10%/600m"  # 60 s of wall time at 600x: status is read mid-bake
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition never held")
 
 
 def test_status_flags_a_canary_in_its_bake(stack: Stack, cli: Callable[..., Ran]) -> None:

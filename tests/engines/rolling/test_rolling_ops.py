@@ -3,21 +3,11 @@ CLI against the sandbox."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from tests.fixtures.rolling import REGISTRY, Stack
 from tests.fixtures.verbs import Cli
-from tests.helpers import records
-
-
-def wait_for(check: object, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if callable(check) and check():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not reached")
+from tests.helpers import records, wait_for
 
 
 def stuck_rollout(stack: Stack, cli: Cli) -> tuple[str, str]:
