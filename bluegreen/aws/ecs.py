@@ -156,8 +156,19 @@ def describe_task_definition(aws: Aws, task_definition: str) -> dict[str, Any]:
     return td
 
 
+def registration_turn(aws: Aws) -> float:
+    """Seconds to wait before the next RegisterTaskDefinition of this session, so that a
+    fan-out's registrations keep to ECS's bucket instead of being throttled (aws.pacing). The
+    caller sleeps with its own sleep, which a cancel wakes, and checks the cancel after it."""
+    from bluegreen.aws.pacing import TASK_DEFINITION_WRITES
+
+    aws.ecs()  # the client first: building it takes a while, and turns count from here
+    return aws.pacer(TASK_DEFINITION_WRITES).turn()
+
+
 def register_task_definition(aws: Aws, task_definition: dict[str, Any]) -> str:
-    """RegisterTaskDefinition with register input; returns the new revision's ARN."""
+    """RegisterTaskDefinition with register input; returns the new revision's ARN (the caller
+    waited its `registration_turn`)."""
     family = str(task_definition.get("family", ""))
     with aws_errors(resource=f"task definition family {family}"):
         resp = aws.ecs().register_task_definition(**task_definition)

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from bluegreen import __version__
+from bluegreen.aws.pacing import Pacer, Rate
 
 if TYPE_CHECKING:
     import boto3
@@ -88,6 +89,17 @@ class Aws:
     _memo_locks: dict[tuple[str, ...], threading.Lock] = field(
         default_factory=dict, init=False, repr=False
     )
+    # client-side token buckets of the low-rate action families (aws.pacing), per session
+    _pacers: dict[str, Pacer] = field(default_factory=dict, init=False, repr=False)
+
+    def pacer(self, rate: Rate) -> Pacer:
+        """This session's pacer for `rate`'s action family: the specs of a fan-out that share
+        the session (one account and Region) share AWS's bucket, and so this one."""
+        with self._lock:
+            found = self._pacers.get(rate.family)
+            if found is None:
+                found = self._pacers[rate.family] = Pacer(rate)
+            return found
 
     def remembered(self, key: tuple[str, ...], read: Callable[[], T]) -> T:
         """`read()` once per `key` in this session, even when the specs of a fan-out ask at

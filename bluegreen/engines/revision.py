@@ -4,10 +4,12 @@ identical one is there to reuse."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bluegreen.engines.model import Outcome, Output, revision
-from bluegreen.errors import ExitCode
+from bluegreen.errors import Cancelled, ExitCode
 from bluegreen.journal import INTENT, REGISTERED, Journal
 
 if TYPE_CHECKING:
@@ -48,9 +50,26 @@ def emit_plan(out: Output, p: RevisionPlan) -> None:
             out.text(line)
 
 
-def ready_revision(aws: Aws, p: RevisionPlan, journal: Journal, out: Output) -> str | None:
+def paced_text(wait: float) -> str:
+    return (
+        f"waiting {wait:.0f}s for this registration's turn (ECS registers task definitions "
+        "at 1 a second per account and Region after a burst of 20)"
+    )
+
+
+def ready_revision(
+    aws: Aws,
+    p: RevisionPlan,
+    journal: Journal,
+    out: Output,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    cancelled: Callable[[], bool] = lambda: False,
+) -> str | None:
     """Tag (--tag-as), then the revision to release: the identical one reused, else a new one
-    registered. None when the service already runs it (nothing to deploy)."""
+    registered once its turn comes (aws.pacing; `sleep` waits for it and a cancel meanwhile
+    ends the release before the registration, exit 130). None when the service already runs
+    it (nothing to deploy)."""
     from bluegreen.aws import ecs
 
     if p.tags is not None:
@@ -63,6 +82,15 @@ def ready_revision(aws: Aws, p: RevisionPlan, journal: Journal, out: Output) -> 
         return None
     arn = p.reuse_task_definition
     if arn is None:
+        wait = ecs.registration_turn(aws)
+        if wait > 0:
+            out.emit({"event": "paced", "seconds": round(wait, 1)}, paced_text(wait))
+            sleep(wait)
+        if cancelled():
+            raise Cancelled(
+                "cancelled before the release started; nothing was registered",
+                where=f"{p.cluster}/{p.service}",
+            )
         journal.append(
             INTENT, action="RegisterTaskDefinition", family=p.task_definition.get("family")
         )

@@ -469,6 +469,7 @@ def prepare_codedeploy(
             spec_folder=spec.path.parent,
             queue=request.queue,
             deadline=started_at + plan.timeout_seconds,
+            cancel=flag,
             caller=who if shared is None else shared.who,
         )
         if not request.wait:

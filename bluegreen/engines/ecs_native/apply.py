@@ -69,7 +69,7 @@ def apply(
     if request.dry_run:
         return Outcome.dry_run(p.reuse_task_definition)
     journal = journal or Journal(journal_path(spec.path))
-    arn = ready_revision(aws, p, journal, out)
+    arn = ready_revision(aws, p, journal, out, sleep=loop.sleep, cancelled=loop.cancelled)
     if arn is None:
         return nothing_to_deploy(p, "SUCCESSFUL")
     verify = _verify_factory(aws, p, arn, loop, out) if p.verify is not None else None

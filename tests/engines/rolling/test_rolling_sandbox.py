@@ -164,3 +164,34 @@ def test_cancel_rolls_the_service_back(stack: Stack) -> None:
     )
     assert (outcome.exit_code, outcome.rolled_back) == (ExitCode.CANCELLED, True), outcome.reason
     assert stack.describe("apps", "api")["taskDefinition"] == old
+
+
+def test_a_cancel_while_the_registration_waits_its_turn_registers_nothing(stack: Stack) -> None:
+    """The session's RegisterTaskDefinition turn is a minute off (aws.pacing): the release says
+    it waits, and a cancel meanwhile ends it (exit 130) with no revision registered."""
+    import threading
+    import time
+
+    from bluegreen.aws.pacing import TASK_DEFINITION_WRITES
+    from bluegreen.engines.codedeploy.follow import CancelFlag
+    from bluegreen.errors import Cancelled
+
+    old = stack.service("apps", "api")
+    stack.push("v2")
+    pacer = stack.aws.pacer(TASK_DEFINITION_WRITES)
+    for _ in range(int(TASK_DEFINITION_WRITES.capacity) + 60):
+        pacer.turn()
+    before = stack.aws.ecs().list_task_definitions()["taskDefinitionArns"]
+    cancel = CancelFlag()
+    loop = rolling.Loop(sleep=cancel.sleep, cancelled=lambda: cancel.is_set)
+    out = Recorder()
+    threading.Timer(0.5, cancel.set).start()
+    started = time.monotonic()
+    with pytest.raises(Cancelled, match="nothing was registered"):
+        rolling.deploy(
+            load_spec(stack.spec("apps", "api")), stack.aws, out, RollingRequest(), loop=loop
+        )
+    assert time.monotonic() - started < 10
+    assert "paced" in out.kinds()
+    assert stack.aws.ecs().list_task_definitions()["taskDefinitionArns"] == before
+    assert stack.describe("apps", "api")["taskDefinition"] == old
