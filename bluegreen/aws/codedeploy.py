@@ -130,13 +130,21 @@ def parse_group(application: str, group: str, info: dict[str, Any]) -> Deploymen
     )
 
 
+@dataclass(frozen=True)
+class _Read:
+    value: dict[str, Any] | None  # None: no config has the name
+
+
 def deployment_config(aws: Aws, name: str) -> dict[str, Any] | None:
     """The `trafficRoutingConfig` of an existing ECS config ({} when it has none), or None
-    when no config has that name (an existing config is read once a run: configs cannot be
-    changed, only created and deleted)."""
-    return aws.remembered(
-        ("codedeploy.deployment_config", name), lambda: _deployment_config(aws, name)
+    when no config has that name. Read once a run, missing or not: configs cannot be changed,
+    only created and deleted, and a run creates a missing one once
+    (`ensure_deployment_config`), so the specs of a fan-out that name the same new config
+    cost one read, not one each."""
+    read = aws.remembered(
+        ("codedeploy.deployment_config", name), lambda: _Read(_deployment_config(aws, name))
     )
+    return read.value
 
 
 def _deployment_config(aws: Aws, name: str) -> dict[str, Any] | None:
@@ -159,6 +167,21 @@ def _deployment_config(aws: Aws, name: str) -> dict[str, Any] | None:
             hint="pick an ECS config (CodeDeployDefault.ECS*) or a shorthand like canary:10%/5m",
         )
     return dict(info.get("trafficRoutingConfig") or {})
+
+
+def ensure_deployment_config(aws: Aws, name: str, routing: dict[str, Any]) -> bool:
+    """Create the custom config once a run (the releases of a fan-out that need it wait for
+    the first one's answer): True only for the call that created it."""
+    ran: list[bool] = []
+
+    def create() -> bool:
+        ran.append(True)
+        created = create_deployment_config(aws, name, routing)
+        aws.forget(("codedeploy.deployment_config", name))  # it exists now
+        return created
+
+    created = aws.remembered(("codedeploy.create_deployment_config", name), create)
+    return created and bool(ran)
 
 
 def create_deployment_config(aws: Aws, name: str, routing: dict[str, Any]) -> bool:

@@ -116,6 +116,13 @@ class Aws:
                 self._memo[key] = value
             return value
 
+    def forget(self, key: tuple[str, ...]) -> None:
+        """Drop what `remembered` holds for `key` (this run changed it): the next asks AWS."""
+        with self._lock:
+            lock = self._memo_locks.setdefault(key, threading.Lock())
+        with lock:
+            self._memo.pop(key, None)
+
     def session(self) -> boto3.Session:
         with self._lock:
             return self._session_locked()

@@ -343,7 +343,8 @@ def test_applications_of_several_specs_are_read_in_one_batch(stacks: list[StackR
 def test_a_deployment_config_is_read_once_a_session(stacks: list[StackResult]) -> None:
     """Deployment configs cannot change (only be created or deleted): the specs of a fan-out
     that use the same one read it once, even when they ask at the same moment; a config that
-    does not exist is not remembered (a release may create it)."""
+    does not exist is remembered as missing until this run creates it, and a run creates it
+    once however many releases need it."""
     from bluegreen.aws import codedeploy
 
     requests = Requests()
@@ -367,4 +368,26 @@ def test_a_deployment_config_is_read_once_a_session(stacks: list[StackResult]) -
     assert requests.counts["codedeploy:GetDeploymentConfig"] == 1
     assert codedeploy.deployment_config(aws, "no-such-config") is None
     assert codedeploy.deployment_config(aws, "no-such-config") is None
+    assert requests.counts["codedeploy:GetDeploymentConfig"] == 2
+
+    routing = {
+        "type": "TimeBasedCanary",
+        "timeBasedCanary": {"canaryPercentage": 7, "canaryInterval": 3},
+    }
+    created: list[bool] = []
+    makers = [
+        threading.Thread(
+            target=lambda: created.append(
+                codedeploy.ensure_deployment_config(aws, "no-such-config", routing)
+            )
+        )
+        for _ in range(5)
+    ]
+    for t in makers:
+        t.start()
+    for t in makers:
+        t.join(10)
+    assert sorted(created) == [False, False, False, False, True]  # one of them created it
+    assert requests.counts["codedeploy:CreateDeploymentConfig"] == 1
+    assert codedeploy.deployment_config(aws, "no-such-config") == routing  # read again
     assert requests.counts["codedeploy:GetDeploymentConfig"] == 3

@@ -180,7 +180,7 @@ def apply(
     if plan.create_config and plan.routing is not None:
         _not_cancelled(cancel, group, "no deployment was created")
         journal.append(J.INTENT, action="CreateDeploymentConfig", name=plan.config.name)
-        created = codedeploy.create_deployment_config(aws, plan.config.name, plan.routing.to_aws())
+        created = codedeploy.ensure_deployment_config(aws, plan.config.name, plan.routing.to_aws())
         journal.append(J.DONE, action="CreateDeploymentConfig", name=plan.config.name)
         if created:
             notify(
