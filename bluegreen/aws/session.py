@@ -104,7 +104,8 @@ class Aws:
     def remembered(self, key: tuple[str, ...], read: Callable[[], T]) -> T:
         """`read()` once per `key` in this session, even when the specs of a fan-out ask at
         the same moment (the others wait for the first answer); None and errors are not
-        remembered (a config may be created meanwhile; an error may pass)."""
+        remembered (an error may pass; a read that means to keep "missing" returns a value
+        that says so, and `forget`s it when the run creates the thing)."""
         with self._lock:
             lock = self._memo_locks.setdefault(key, threading.Lock())
         with lock:

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
-from bluegreen.engines.model import Outcome, Output, revision
+from bluegreen.engines.model import Event, Outcome, Output, revision
 from bluegreen.errors import Cancelled, ExitCode
 from bluegreen.journal import INTENT, REGISTERED, Journal
 
@@ -50,11 +50,23 @@ def emit_plan(out: Output, p: RevisionPlan) -> None:
             out.text(line)
 
 
-def paced_text(wait: float) -> str:
-    return (
+def await_registration_turn(
+    aws: Aws, tell: Callable[[Event], None], sleep: Callable[[float], None]
+) -> None:
+    """Wait for this session's next RegisterTaskDefinition turn (aws.pacing), saying so with a
+    `paced` event when there is a wait; `sleep` is the caller's, which a cancel wakes (the
+    caller checks the cancel afterwards, before it writes)."""
+    from bluegreen.aws import ecs
+
+    wait = ecs.registration_turn(aws)
+    if wait <= 0:
+        return
+    text = (
         f"waiting {wait:.0f}s for this registration's turn (ECS registers task definitions "
         "at 1 a second per account and Region after a burst of 20)"
     )
+    tell(Event("paced", {"seconds": round(wait, 1)}, text))
+    sleep(wait)
 
 
 def ready_revision(
@@ -82,10 +94,7 @@ def ready_revision(
         return None
     arn = p.reuse_task_definition
     if arn is None:
-        wait = ecs.registration_turn(aws)
-        if wait > 0:
-            out.emit({"event": "paced", "seconds": round(wait, 1)}, paced_text(wait))
-            sleep(wait)
+        await_registration_turn(aws, lambda e: out.emit(e.json(), e.text), sleep)
         if cancelled():
             raise Cancelled(
                 "cancelled before the release started; nothing was registered",

@@ -19,7 +19,7 @@ from bluegreen.engines.codedeploy.configs import TrafficRouting
 from bluegreen.engines.codedeploy.follow import CancelFlag, Loop, Probe, SharedReads, Sink
 from bluegreen.engines.codedeploy.machine import MonitorConfig
 from bluegreen.engines.model import Event, Outcome
-from bluegreen.engines.revision import paced_text
+from bluegreen.engines.revision import await_registration_turn
 from bluegreen.engines.verify import VerifyRun
 from bluegreen.errors import DeploymentActive, DeploymentTimeout
 
@@ -193,10 +193,7 @@ def apply(
 
     family = str(plan.task_definition.get("family", ""))
     if plan.register:
-        wait = ecs.registration_turn(aws)
-        if wait > 0:
-            notify(Event("paced", {"seconds": round(wait, 1)}, paced_text(wait)))
-            (cancel.sleep if cancel is not None else time.sleep)(wait)
+        await_registration_turn(aws, notify, cancel.sleep if cancel is not None else time.sleep)
         _not_cancelled(cancel, group, "no deployment was created")
         journal.append(J.INTENT, action="RegisterTaskDefinition", family=family)
         td_arn = ecs.register_task_definition(aws, plan.task_definition)
